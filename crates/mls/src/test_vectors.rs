@@ -1,0 +1,258 @@
+//! Runners for the official MLS test vectors (`mlswg/mls-implementations`), shared by the
+//! `mls-vectors` example and the crate's tests. Enabled by the `test-vectors` feature.
+//!
+//! Each runner checks every case of a file whose cipher suite this crate implements and skips
+//! the others; a case of a supported suite is never skipped.
+#![allow(clippy::missing_errors_doc)]
+
+use serde_json::Value;
+
+use crate::crypto::{self, CryptoProvider, HpkePrivateKey, RustCryptoSuite1, SignaturePrivateKey};
+use crate::tree::math::{self, NodeIndex};
+
+/// The result of running one vector file.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Cases that passed.
+    pub passed: usize,
+    /// One line per failed case.
+    pub failures: Vec<String>,
+    /// Cases of suites this crate does not implement.
+    pub skipped: usize,
+}
+
+impl Outcome {
+    fn record(&mut self, case: usize, result: Result<(), String>) {
+        match result {
+            Ok(()) => self.passed += 1,
+            Err(e) => self.failures.push(format!("case {case}: {e}")),
+        }
+    }
+
+    /// The closing line: `N passed, M failed, K skipped`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} passed, {} failed, {} skipped",
+            self.passed,
+            self.failures.len(),
+            self.skipped
+        )
+    }
+}
+
+/// The vector types this crate can run.
+pub const KINDS: &[&str] = &["tree-math", "crypto-basics"];
+
+/// Runs the vector file `json` of type `kind` (the upstream file stem).
+///
+/// # Errors
+/// When the kind is unknown or not implemented, or the file is not a JSON array.
+pub fn run(kind: &str, json: &str) -> Result<Outcome, String> {
+    let cases: Vec<Value> = serde_json::from_str(json).map_err(|e| format!("bad JSON: {e}"))?;
+    let runner: fn(&Value) -> Result<(), String> = match kind {
+        "tree-math" => tree_math,
+        "crypto-basics" => crypto_basics,
+        "passive-client" => {
+            return Err("passive-client vectors are not implemented yet (nipee-mls part 2)".into());
+        }
+        other => return Err(format!("vector type {other:?} is not implemented")),
+    };
+    let mut out = Outcome::default();
+    for (i, case) in cases.iter().enumerate() {
+        if let Some(suite) = case.get("cipher_suite") {
+            if suite.as_u64() != Some(1) {
+                out.skipped += 1;
+                continue;
+            }
+        }
+        out.record(i, runner(case));
+    }
+    Ok(out)
+}
+
+// ----- JSON helpers -----
+
+pub(crate) fn field<'a>(v: &'a Value, name: &str) -> Result<&'a Value, String> {
+    v.get(name).ok_or_else(|| format!("missing field {name}"))
+}
+
+pub(crate) fn hex_field(v: &Value, name: &str) -> Result<Vec<u8>, String> {
+    let s = field(v, name)?
+        .as_str()
+        .ok_or_else(|| format!("{name} is not a string"))?;
+    hex::decode(s).map_err(|e| format!("{name}: bad hex: {e}"))
+}
+
+pub(crate) fn str_field<'a>(v: &'a Value, name: &str) -> Result<&'a str, String> {
+    field(v, name)?
+        .as_str()
+        .ok_or_else(|| format!("{name} is not a string"))
+}
+
+pub(crate) fn u64_field(v: &Value, name: &str) -> Result<u64, String> {
+    field(v, name)?
+        .as_u64()
+        .ok_or_else(|| format!("{name} is not an integer"))
+}
+
+pub(crate) fn opt_u32_array(v: &Value, name: &str) -> Result<Vec<Option<u32>>, String> {
+    field(v, name)?
+        .as_array()
+        .ok_or_else(|| format!("{name} is not an array"))?
+        .iter()
+        .map(|x| {
+            if x.is_null() {
+                Ok(None)
+            } else {
+                x.as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .map(Some)
+                    .ok_or_else(|| format!("{name}: not a u32"))
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn check_eq(what: &str, got: &[u8], want: &[u8]) -> Result<(), String> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: got {}, want {}",
+            hex::encode(got),
+            hex::encode(want)
+        ))
+    }
+}
+
+pub(crate) fn e<E: core::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> String {
+    move |err| format!("{what}: {err}")
+}
+
+// ----- tree-math -----
+
+fn tree_math(v: &Value) -> Result<(), String> {
+    let n = u32::try_from(u64_field(v, "n_leaves")?).map_err(e("n_leaves"))?;
+    let n_nodes = u64_field(v, "n_nodes")?;
+    if u64::from(math::node_width(n)) != n_nodes {
+        return Err(format!(
+            "n_nodes: got {}, want {n_nodes}",
+            math::node_width(n)
+        ));
+    }
+    let root = u64_field(v, "root")?;
+    if u64::from(math::root(n).0) != root {
+        return Err(format!("root: got {}, want {root}", math::root(n).0));
+    }
+    type Rel<'a> = &'a dyn Fn(NodeIndex) -> Option<NodeIndex>;
+    let checks: [(&str, Rel<'_>); 4] = [
+        ("left", &math::left),
+        ("right", &math::right),
+        ("parent", &|x| math::parent(x, n)),
+        ("sibling", &|x| math::sibling(x, n)),
+    ];
+    for (name, f) in checks {
+        let want = opt_u32_array(v, name)?;
+        for (i, w) in want.iter().enumerate() {
+            let i = u32::try_from(i).map_err(e("index"))?;
+            let got = f(NodeIndex(i)).map(|x| x.0);
+            if got != *w {
+                return Err(format!("{name}[{i}]: got {got:?}, want {w:?}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+// ----- crypto-basics -----
+
+fn crypto_basics(v: &Value) -> Result<(), String> {
+    let p = RustCryptoSuite1::new();
+
+    let t = field(v, "ref_hash")?;
+    let out = crypto::ref_hash(
+        &p,
+        str_field(t, "label")?.as_bytes(),
+        &hex_field(t, "value")?,
+    )
+    .map_err(e("ref_hash"))?;
+    check_eq("ref_hash", &out, &hex_field(t, "out")?)?;
+
+    let t = field(v, "expand_with_label")?;
+    let len = usize::try_from(u64_field(t, "length")?).map_err(e("length"))?;
+    let out = crypto::expand_with_label(
+        &p,
+        &hex_field(t, "secret")?,
+        str_field(t, "label")?.as_bytes(),
+        &hex_field(t, "context")?,
+        len,
+    )
+    .map_err(e("expand_with_label"))?;
+    check_eq("expand_with_label", out.as_bytes(), &hex_field(t, "out")?)?;
+
+    let t = field(v, "derive_secret")?;
+    let out = crypto::derive_secret(
+        &p,
+        &hex_field(t, "secret")?,
+        str_field(t, "label")?.as_bytes(),
+    )
+    .map_err(e("derive_secret"))?;
+    check_eq("derive_secret", out.as_bytes(), &hex_field(t, "out")?)?;
+
+    let t = field(v, "derive_tree_secret")?;
+    let len = usize::try_from(u64_field(t, "length")?).map_err(e("length"))?;
+    let generation = u32::try_from(u64_field(t, "generation")?).map_err(e("generation"))?;
+    let out = crypto::derive_tree_secret(
+        &p,
+        &hex_field(t, "secret")?,
+        str_field(t, "label")?.as_bytes(),
+        generation,
+        len,
+    )
+    .map_err(e("derive_tree_secret"))?;
+    check_eq("derive_tree_secret", out.as_bytes(), &hex_field(t, "out")?)?;
+
+    let t = field(v, "sign_with_label")?;
+    let sk = SignaturePrivateKey::new(hex_field(t, "priv")?);
+    let pk = hex_field(t, "pub")?;
+    let label = str_field(t, "label")?.as_bytes();
+    let content = hex_field(t, "content")?;
+    crypto::verify_with_label(
+        &p,
+        &pk,
+        label,
+        &content,
+        &hex_field(t, "signature")?,
+        "vector",
+    )
+    .map_err(e("verify_with_label(given)"))?;
+    let sig = crypto::sign_with_label(&p, &sk, label, &content).map_err(e("sign_with_label"))?;
+    crypto::verify_with_label(&p, &pk, label, &content, &sig, "vector")
+        .map_err(e("verify_with_label(own)"))?;
+    if p.signature_public_key(&sk).map_err(e("public key"))? != pk {
+        return Err("sign_with_label: public key does not match private key".into());
+    }
+
+    let t = field(v, "encrypt_with_label")?;
+    let sk = HpkePrivateKey::new(hex_field(t, "priv")?);
+    let pk = hex_field(t, "pub")?;
+    let label = str_field(t, "label")?.as_bytes();
+    let context = hex_field(t, "context")?;
+    let plaintext = hex_field(t, "plaintext")?;
+    let pt = crypto::decrypt_with_label(
+        &p,
+        &sk,
+        label,
+        &context,
+        &hex_field(t, "kem_output")?,
+        &hex_field(t, "ciphertext")?,
+    )
+    .map_err(e("decrypt_with_label(given)"))?;
+    check_eq("decrypt_with_label(given)", &pt, &plaintext)?;
+    let ct = crypto::encrypt_with_label(&p, &pk, label, &context, &plaintext)
+        .map_err(e("encrypt_with_label"))?;
+    let pt = crypto::decrypt_with_label(&p, &sk, label, &context, &ct.kem_output, &ct.ciphertext)
+        .map_err(e("decrypt_with_label(own)"))?;
+    check_eq("decrypt_with_label(own)", &pt, &plaintext)?;
+    Ok(())
+}

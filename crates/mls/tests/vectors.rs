@@ -1,0 +1,30 @@
+//! Every official MLS test-vector file this crate implements, run as tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use nipee_mls::test_vectors;
+
+fn run(kind: &str, file: &str) {
+    let path = format!(
+        "{}/../../../shared/vectors/mls/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let outcome = test_vectors::run(kind, &json).unwrap();
+    assert!(
+        outcome.failures.is_empty(),
+        "{file}: {:#?}\n{}",
+        outcome.failures,
+        outcome.summary()
+    );
+    assert!(outcome.passed > 0, "{file}: no case ran");
+}
+
+#[test]
+fn tree_math_vectors_pass() {
+    run("tree-math", "tree-math.json");
+}
+
+#[test]
+fn crypto_basics_vectors_pass() {
+    run("crypto-basics", "crypto-basics.json");
+}
