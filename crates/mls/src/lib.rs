@@ -18,6 +18,8 @@
 
 pub mod crypto;
 mod error;
+pub mod extensions;
+pub mod schedule;
 pub mod tree;
 
 pub use error::{Error, ErrorKind, Result};

@@ -7,7 +7,11 @@
 
 use serde_json::Value;
 
-use crate::crypto::{self, CryptoProvider, HpkePrivateKey, RustCryptoSuite1, SignaturePrivateKey};
+use crate::crypto::{
+    self, CipherSuite, CryptoProvider, HpkePrivateKey, RustCryptoSuite1, Secret,
+    SignaturePrivateKey,
+};
+use crate::schedule::{self, EpochSecrets, GroupContext, PreSharedKeyId, Psk};
 use crate::tree::math::{self, NodeIndex};
 
 /// The result of running one vector file.
@@ -41,7 +45,7 @@ impl Outcome {
 }
 
 /// The vector types this crate can run.
-pub const KINDS: &[&str] = &["tree-math", "crypto-basics"];
+pub const KINDS: &[&str] = &["tree-math", "crypto-basics", "key-schedule", "psk_secret"];
 
 /// Runs the vector file `json` of type `kind` (the upstream file stem).
 ///
@@ -52,6 +56,8 @@ pub fn run(kind: &str, json: &str) -> Result<Outcome, String> {
     let runner: fn(&Value) -> Result<(), String> = match kind {
         "tree-math" => tree_math,
         "crypto-basics" => crypto_basics,
+        "key-schedule" => key_schedule,
+        "psk_secret" => psk_secret,
         "passive-client" => {
             return Err("passive-client vectors are not implemented yet (nipee-mls part 2)".into());
         }
@@ -255,4 +261,104 @@ fn crypto_basics(v: &Value) -> Result<(), String> {
         .map_err(e("decrypt_with_label(own)"))?;
     check_eq("decrypt_with_label(own)", &pt, &plaintext)?;
     Ok(())
+}
+
+// ----- key-schedule -----
+
+fn key_schedule(v: &Value) -> Result<(), String> {
+    let p = RustCryptoSuite1::new();
+    let group_id = hex_field(v, "group_id")?;
+    let mut init_secret = Secret::new(hex_field(v, "initial_init_secret")?);
+    let epochs = field(v, "epochs")?
+        .as_array()
+        .ok_or("epochs is not an array")?;
+    for (epoch, ev) in (0u64..).zip(epochs) {
+        let gc = GroupContext {
+            version: 1,
+            cipher_suite: CipherSuite(1),
+            group_id: group_id.clone(),
+            epoch,
+            tree_hash: hex_field(ev, "tree_hash")?,
+            confirmed_transcript_hash: hex_field(ev, "confirmed_transcript_hash")?,
+            extensions: vec![],
+        };
+        let gc_bytes = gc.encode().map_err(e("group_context"))?;
+        check_eq("group_context", &gc_bytes, &hex_field(ev, "group_context")?)?;
+        let decoded = GroupContext::decode(&gc_bytes).map_err(e("decode group_context"))?;
+        if decoded != gc {
+            return Err("group_context does not round-trip".into());
+        }
+        let commit_secret = Secret::new(hex_field(ev, "commit_secret")?);
+        let psk_secret = Secret::new(hex_field(ev, "psk_secret")?);
+        let s = EpochSecrets::derive(
+            &p,
+            &init_secret,
+            Some(&commit_secret),
+            Some(&psk_secret),
+            &gc_bytes,
+        )
+        .map_err(e("key schedule"))?;
+        let checks: [(&str, &Secret); 11] = [
+            ("joiner_secret", &s.joiner_secret),
+            ("welcome_secret", &s.welcome_secret),
+            ("init_secret", &s.init_secret),
+            ("sender_data_secret", &s.sender_data_secret),
+            ("encryption_secret", &s.encryption_secret),
+            ("exporter_secret", &s.exporter_secret),
+            ("epoch_authenticator", &s.epoch_authenticator),
+            ("external_secret", &s.external_secret),
+            ("confirmation_key", &s.confirmation_key),
+            ("membership_key", &s.membership_key),
+            ("resumption_psk", &s.resumption_psk),
+        ];
+        for (name, got) in checks {
+            check_eq(name, got.as_bytes(), &hex_field(ev, name)?)
+                .map_err(|m| format!("epoch {epoch}: {m}"))?;
+        }
+        let (_, external_pub) = s.external_key_pair(&p).map_err(e("external key pair"))?;
+        check_eq(
+            "external_pub",
+            &external_pub,
+            &hex_field(ev, "external_pub")?,
+        )?;
+        let ex = field(ev, "exporter")?;
+        let len = usize::try_from(u64_field(ex, "length")?).map_err(e("length"))?;
+        let exported = s
+            .export(
+                &p,
+                str_field(ex, "label")?.as_bytes(),
+                &hex_field(ex, "context")?,
+                len,
+            )
+            .map_err(e("exporter"))?;
+        check_eq(
+            "exporter.secret",
+            exported.as_bytes(),
+            &hex_field(ex, "secret")?,
+        )?;
+        init_secret = s.init_secret.clone();
+    }
+    Ok(())
+}
+
+// ----- psk_secret -----
+
+fn psk_secret(v: &Value) -> Result<(), String> {
+    let p = RustCryptoSuite1::new();
+    let psks = field(v, "psks")?
+        .as_array()
+        .ok_or("psks is not an array")?
+        .iter()
+        .map(|x| {
+            Ok(Psk {
+                id: PreSharedKeyId::External {
+                    psk_id: hex_field(x, "psk_id")?,
+                    psk_nonce: hex_field(x, "psk_nonce")?,
+                },
+                secret: Secret::new(hex_field(x, "psk")?),
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let out = schedule::psk_secret(&p, &psks).map_err(e("psk_secret"))?;
+    check_eq("psk_secret", out.as_bytes(), &hex_field(v, "psk_secret")?)
 }

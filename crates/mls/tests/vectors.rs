@@ -28,3 +28,13 @@ fn tree_math_vectors_pass() {
 fn crypto_basics_vectors_pass() {
     run("crypto-basics", "crypto-basics.json");
 }
+
+#[test]
+fn key_schedule_vectors_pass() {
+    run("key-schedule", "key-schedule.json");
+}
+
+#[test]
+fn psk_secret_vectors_pass() {
+    run("psk_secret", "psk_secret.json");
+}
