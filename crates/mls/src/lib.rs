@@ -20,6 +20,7 @@ pub mod crypto;
 mod error;
 pub mod extensions;
 pub mod schedule;
+pub mod secret_tree;
 pub mod tree;
 
 pub use error::{Error, ErrorKind, Result};

@@ -45,7 +45,13 @@ impl Outcome {
 }
 
 /// The vector types this crate can run.
-pub const KINDS: &[&str] = &["tree-math", "crypto-basics", "key-schedule", "psk_secret"];
+pub const KINDS: &[&str] = &[
+    "tree-math",
+    "crypto-basics",
+    "key-schedule",
+    "psk_secret",
+    "secret-tree",
+];
 
 /// Runs the vector file `json` of type `kind` (the upstream file stem).
 ///
@@ -58,6 +64,7 @@ pub fn run(kind: &str, json: &str) -> Result<Outcome, String> {
         "crypto-basics" => crypto_basics,
         "key-schedule" => key_schedule,
         "psk_secret" => psk_secret,
+        "secret-tree" => secret_tree,
         "passive-client" => {
             return Err("passive-client vectors are not implemented yet (nipee-mls part 2)".into());
         }
@@ -361,4 +368,58 @@ fn psk_secret(v: &Value) -> Result<(), String> {
         .collect::<Result<Vec<_>, String>>()?;
     let out = schedule::psk_secret(&p, &psks).map_err(e("psk_secret"))?;
     check_eq("psk_secret", out.as_bytes(), &hex_field(v, "psk_secret")?)
+}
+
+// ----- secret-tree -----
+
+fn secret_tree(v: &Value) -> Result<(), String> {
+    use crate::secret_tree::{RatchetType, SecretTree, SecretTreeConfig, sender_data_key_nonce};
+    use crate::tree::math::LeafIndex;
+    let p = RustCryptoSuite1::new();
+    let sd = field(v, "sender_data")?;
+    let (key, nonce) = sender_data_key_nonce(
+        &p,
+        &Secret::new(hex_field(sd, "sender_data_secret")?),
+        &hex_field(sd, "ciphertext")?,
+    )
+    .map_err(e("sender data"))?;
+    check_eq("sender_data.key", key.as_bytes(), &hex_field(sd, "key")?)?;
+    check_eq(
+        "sender_data.nonce",
+        nonce.as_bytes(),
+        &hex_field(sd, "nonce")?,
+    )?;
+
+    let leaves = field(v, "leaves")?
+        .as_array()
+        .ok_or("leaves is not an array")?;
+    let n = u32::try_from(leaves.len()).map_err(e("leaves"))?;
+    let mut tree = SecretTree::new(
+        Secret::new(hex_field(v, "encryption_secret")?),
+        n,
+        SecretTreeConfig::default(),
+    )
+    .map_err(e("secret tree"))?;
+    for (i, leaf) in (0u32..).zip(leaves) {
+        for g in leaf.as_array().ok_or("leaf is not an array")? {
+            let generation = u32::try_from(u64_field(g, "generation")?).map_err(e("generation"))?;
+            for (rt, kname, nname) in [
+                (RatchetType::Handshake, "handshake_key", "handshake_nonce"),
+                (
+                    RatchetType::Application,
+                    "application_key",
+                    "application_nonce",
+                ),
+            ] {
+                let kn = tree
+                    .key_for_generation(&p, LeafIndex(i), rt, generation)
+                    .map_err(|err| format!("leaf {i} generation {generation}: {err}"))?;
+                check_eq(kname, kn.key.as_bytes(), &hex_field(g, kname)?)
+                    .map_err(|m| format!("leaf {i} generation {generation}: {m}"))?;
+                check_eq(nname, kn.nonce.as_bytes(), &hex_field(g, nname)?)
+                    .map_err(|m| format!("leaf {i} generation {generation}: {m}"))?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -38,3 +38,8 @@ fn key_schedule_vectors_pass() {
 fn psk_secret_vectors_pass() {
     run("psk_secret", "psk_secret.json");
 }
+
+#[test]
+fn secret_tree_vectors_pass() {
+    run("secret-tree", "secret-tree.json");
+}

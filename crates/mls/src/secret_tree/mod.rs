@@ -1,0 +1,423 @@
+//! The secret tree (RFC 9420 §9): per-leaf handshake and application hash ratchets derived
+//! from the epoch's `encryption_secret`, and the sender-data key and nonce (§6.3.2).
+//!
+//! Forward secrecy: a node's secret is deleted as soon as both children are derived; a
+//! ratchet secret is replaced by its successor as soon as it is used; a key is deleted when
+//! it is handed out. Keys of skipped generations are kept for out-of-order delivery, at most
+//! [`SecretTreeConfig::out_of_order_window`] of them per ratchet (the oldest are dropped
+//! first), and no ratchet advances more than [`SecretTreeConfig::max_forward_distance`]
+//! generations in one step.
+
+use std::collections::BTreeMap;
+
+use crate::crypto::{CryptoProvider, Secret, derive_tree_secret, expand_with_label};
+use crate::error::{Error, Result};
+use crate::tree::math::{self, LeafIndex, NodeIndex};
+
+/// Limits for out-of-order delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretTreeConfig {
+    /// How many keys of skipped generations a ratchet keeps.
+    pub out_of_order_window: u32,
+    /// How far ahead of the current generation a message may be.
+    pub max_forward_distance: u32,
+}
+
+impl Default for SecretTreeConfig {
+    fn default() -> Self {
+        SecretTreeConfig {
+            out_of_order_window: 64,
+            max_forward_distance: 1024,
+        }
+    }
+}
+
+/// Which of a leaf's two ratchets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RatchetType {
+    /// For handshake messages (proposals, commits) sent as PrivateMessage.
+    Handshake,
+    /// For application messages.
+    Application,
+}
+
+/// An AEAD key and nonce for one generation of a ratchet.
+pub struct KeyNonce {
+    /// The generation.
+    pub generation: u32,
+    /// The AEAD key.
+    pub key: Secret,
+    /// The AEAD nonce (before reuse-guard masking).
+    pub nonce: Secret,
+}
+
+impl core::fmt::Debug for KeyNonce {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("KeyNonce")
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One hash ratchet (§9.1).
+struct HashRatchet {
+    /// `ratchet_secret` for `next_generation`.
+    secret: Secret,
+    next_generation: u32,
+    /// Keys of skipped generations, kept for late messages.
+    skipped: BTreeMap<u32, KeyNonce>,
+}
+
+impl HashRatchet {
+    fn derive_key<P: CryptoProvider + ?Sized>(&self, p: &P) -> Result<KeyNonce> {
+        let g = self.next_generation;
+        Ok(KeyNonce {
+            generation: g,
+            key: derive_tree_secret(p, self.secret.as_bytes(), b"key", g, p.aead_key_len())?,
+            nonce: derive_tree_secret(p, self.secret.as_bytes(), b"nonce", g, p.aead_nonce_len())?,
+        })
+    }
+
+    /// Derives the current generation's key and moves the ratchet forward, deleting the
+    /// consumed secret.
+    fn step<P: CryptoProvider + ?Sized>(&mut self, p: &P) -> Result<KeyNonce> {
+        let g = self.next_generation;
+        let next_g = g
+            .checked_add(1)
+            .ok_or(Error::Misuse("ratchet generation exhausted"))?;
+        let kn = self.derive_key(p)?;
+        self.secret = derive_tree_secret(p, self.secret.as_bytes(), b"secret", g, p.hash_len())?;
+        self.next_generation = next_g;
+        Ok(kn)
+    }
+
+    fn get<P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        leaf: LeafIndex,
+        generation: u32,
+        config: &SecretTreeConfig,
+    ) -> Result<KeyNonce> {
+        if generation < self.next_generation {
+            return self
+                .skipped
+                .remove(&generation)
+                .ok_or(Error::GenerationConsumed {
+                    leaf: leaf.0,
+                    generation,
+                });
+        }
+        if generation - self.next_generation > config.max_forward_distance {
+            return Err(Error::GenerationTooFarAhead {
+                generation,
+                current: self.next_generation,
+                window: config.max_forward_distance,
+            });
+        }
+        while self.next_generation < generation {
+            let kn = self.step(p)?;
+            if config.out_of_order_window > 0 {
+                self.skipped.insert(kn.generation, kn);
+            }
+            while self.skipped.len() > config.out_of_order_window as usize {
+                self.skipped.pop_first();
+            }
+        }
+        self.step(p)
+    }
+}
+
+struct LeafRatchets {
+    handshake: HashRatchet,
+    application: HashRatchet,
+}
+
+/// The secret tree of one epoch.
+pub struct SecretTree {
+    n_leaves: u32,
+    /// Secrets of tree nodes not yet split into their children.
+    nodes: Vec<Option<Secret>>,
+    /// Ratchets of leaves whose leaf secret has been consumed.
+    leaves: Vec<Option<LeafRatchets>>,
+    config: SecretTreeConfig,
+}
+
+impl core::fmt::Debug for SecretTree {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SecretTree")
+            .field("n_leaves", &self.n_leaves)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SecretTree {
+    /// A secret tree for a group whose ratchet tree has `n_leaves` leaves (a power of two, or
+    /// 1), rooted at `encryption_secret`.
+    ///
+    /// # Errors
+    /// [`Error::Misuse`] for zero leaves or more than 2^30.
+    pub fn new(encryption_secret: Secret, n_leaves: u32, config: SecretTreeConfig) -> Result<Self> {
+        if n_leaves == 0 || n_leaves > 1 << 30 {
+            return Err(Error::Misuse("secret tree needs between 1 and 2^30 leaves"));
+        }
+        let width = math::node_width(n_leaves) as usize;
+        let mut nodes: Vec<Option<Secret>> = Vec::new();
+        nodes.resize_with(width, || None);
+        let root = math::root(n_leaves).0 as usize;
+        if let Some(slot) = nodes.get_mut(root) {
+            *slot = Some(encryption_secret);
+        }
+        let mut leaves = Vec::new();
+        leaves.resize_with(n_leaves as usize, || None);
+        Ok(SecretTree {
+            n_leaves,
+            nodes,
+            leaves,
+            config,
+        })
+    }
+
+    /// The number of leaves.
+    pub fn n_leaves(&self) -> u32 {
+        self.n_leaves
+    }
+
+    fn leaf_ratchets<P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        leaf: LeafIndex,
+    ) -> Result<&mut LeafRatchets> {
+        if leaf.0 >= self.n_leaves {
+            return Err(Error::LeafOutOfRange {
+                index: leaf.0,
+                leaves: self.n_leaves,
+            });
+        }
+        let li = leaf.0 as usize;
+        if self.leaves.get(li).is_some_and(Option::is_none) {
+            let leaf_node = leaf.node();
+            // The lowest node on the leaf's path (itself included) that still holds a secret.
+            let mut path = vec![leaf_node];
+            path.extend(math::direct_path(leaf_node, self.n_leaves));
+            let start = path
+                .iter()
+                .position(|n| self.nodes.get(n.0 as usize).is_some_and(Option::is_some))
+                .ok_or(Error::InvalidState {
+                    reason: "secret tree leaf already consumed",
+                })?;
+            // Walk down from there, splitting each node into its children.
+            for i in (1..=start).rev() {
+                let (Some(&node), Some(&child_on_path)) = (path.get(i), path.get(i - 1)) else {
+                    return Err(Error::Internal("secret tree path"));
+                };
+                let secret = self
+                    .nodes
+                    .get_mut(node.0 as usize)
+                    .and_then(Option::take)
+                    .ok_or(Error::Internal("secret tree node"))?;
+                let (l, r) = match (math::left(node), math::right(node)) {
+                    (Some(l), Some(r)) => (l, r),
+                    _ => return Err(Error::Internal("secret tree: leaf has no children")),
+                };
+                let ls = expand_with_label(p, secret.as_bytes(), b"tree", b"left", p.hash_len())?;
+                let rs = expand_with_label(p, secret.as_bytes(), b"tree", b"right", p.hash_len())?;
+                self.set_node(l, ls)?;
+                self.set_node(r, rs)?;
+                debug_assert!(child_on_path == l || child_on_path == r);
+            }
+            let leaf_secret = self
+                .nodes
+                .get_mut(leaf_node.0 as usize)
+                .and_then(Option::take)
+                .ok_or(Error::Internal("secret tree leaf"))?;
+            let hs = expand_with_label(p, leaf_secret.as_bytes(), b"handshake", &[], p.hash_len())?;
+            let app =
+                expand_with_label(p, leaf_secret.as_bytes(), b"application", &[], p.hash_len())?;
+            let ratchets = LeafRatchets {
+                handshake: HashRatchet {
+                    secret: hs,
+                    next_generation: 0,
+                    skipped: BTreeMap::new(),
+                },
+                application: HashRatchet {
+                    secret: app,
+                    next_generation: 0,
+                    skipped: BTreeMap::new(),
+                },
+            };
+            if let Some(slot) = self.leaves.get_mut(li) {
+                *slot = Some(ratchets);
+            }
+        }
+        self.leaves
+            .get_mut(li)
+            .and_then(Option::as_mut)
+            .ok_or(Error::Internal("secret tree leaf ratchets"))
+    }
+
+    fn set_node(&mut self, node: NodeIndex, secret: Secret) -> Result<()> {
+        let slot = self
+            .nodes
+            .get_mut(node.0 as usize)
+            .ok_or(Error::Internal("secret tree node index"))?;
+        *slot = Some(secret);
+        Ok(())
+    }
+
+    /// The key and nonce of `generation` for a message received from `leaf`. The key is
+    /// deleted from the tree: asking twice for the same generation fails with
+    /// [`Error::GenerationConsumed`].
+    ///
+    /// # Errors
+    /// [`Error::GenerationConsumed`], [`Error::GenerationTooFarAhead`],
+    /// [`Error::LeafOutOfRange`].
+    pub fn key_for_generation<P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        leaf: LeafIndex,
+        ratchet: RatchetType,
+        generation: u32,
+    ) -> Result<KeyNonce> {
+        let config = self.config;
+        let r = self.leaf_ratchets(p, leaf)?;
+        let r = match ratchet {
+            RatchetType::Handshake => &mut r.handshake,
+            RatchetType::Application => &mut r.application,
+        };
+        r.get(p, leaf, generation, &config)
+    }
+
+    /// The next key and nonce for a message we send from `leaf`.
+    ///
+    /// # Errors
+    /// [`Error::LeafOutOfRange`], or a ratchet that ran out of generations.
+    pub fn next_key<P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        leaf: LeafIndex,
+        ratchet: RatchetType,
+    ) -> Result<KeyNonce> {
+        let r = self.leaf_ratchets(p, leaf)?;
+        let r = match ratchet {
+            RatchetType::Handshake => &mut r.handshake,
+            RatchetType::Application => &mut r.application,
+        };
+        r.step(p)
+    }
+}
+
+/// The key and nonce that protect a PrivateMessage's sender data (§6.3.2), derived from the
+/// `sender_data_secret` and the first `Nh` bytes of the content ciphertext.
+///
+/// # Errors
+/// Only for impossible lengths.
+pub fn sender_data_key_nonce<P: CryptoProvider + ?Sized>(
+    p: &P,
+    sender_data_secret: &Secret,
+    ciphertext: &[u8],
+) -> Result<(Secret, Secret)> {
+    let sample = ciphertext.get(..p.hash_len()).unwrap_or(ciphertext);
+    let key = expand_with_label(
+        p,
+        sender_data_secret.as_bytes(),
+        b"key",
+        sample,
+        p.aead_key_len(),
+    )?;
+    let nonce = expand_with_label(
+        p,
+        sender_data_secret.as_bytes(),
+        b"nonce",
+        sample,
+        p.aead_nonce_len(),
+    )?;
+    Ok((key, nonce))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::RustCryptoSuite1;
+
+    #[test]
+    fn a_replayed_generation_is_rejected() {
+        let p = RustCryptoSuite1::new();
+        let mut t = SecretTree::new(Secret::zero(32), 4, SecretTreeConfig::default()).unwrap();
+        t.key_for_generation(&p, LeafIndex(1), RatchetType::Application, 3)
+            .unwrap();
+        let err = t
+            .key_for_generation(&p, LeafIndex(1), RatchetType::Application, 3)
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::GenerationConsumed {
+                leaf: 1,
+                generation: 3
+            }
+        ));
+        // Skipped generations are still available once, in any order.
+        t.key_for_generation(&p, LeafIndex(1), RatchetType::Application, 1)
+            .unwrap();
+        t.key_for_generation(&p, LeafIndex(1), RatchetType::Application, 0)
+            .unwrap();
+        let err = t
+            .key_for_generation(&p, LeafIndex(1), RatchetType::Application, 0)
+            .unwrap_err();
+        assert!(matches!(err, Error::GenerationConsumed { .. }));
+    }
+
+    #[test]
+    fn a_generation_too_far_ahead_is_rejected() {
+        let p = RustCryptoSuite1::new();
+        let config = SecretTreeConfig {
+            out_of_order_window: 2,
+            max_forward_distance: 10,
+        };
+        let mut t = SecretTree::new(Secret::zero(32), 2, config).unwrap();
+        let err = t
+            .key_for_generation(&p, LeafIndex(0), RatchetType::Handshake, 11)
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::GenerationTooFarAhead { generation: 11, .. }
+        ));
+        // Only the newest two skipped keys are kept.
+        t.key_for_generation(&p, LeafIndex(0), RatchetType::Handshake, 10)
+            .unwrap();
+        assert!(
+            t.key_for_generation(&p, LeafIndex(0), RatchetType::Handshake, 7)
+                .is_err()
+        );
+        t.key_for_generation(&p, LeafIndex(0), RatchetType::Handshake, 8)
+            .unwrap();
+        t.key_for_generation(&p, LeafIndex(0), RatchetType::Handshake, 9)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_leaf_outside_the_tree_is_rejected() {
+        let p = RustCryptoSuite1::new();
+        let mut t = SecretTree::new(Secret::zero(32), 2, SecretTreeConfig::default()).unwrap();
+        let err = t
+            .next_key(&p, LeafIndex(2), RatchetType::Handshake)
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::LeafOutOfRange {
+                index: 2,
+                leaves: 2
+            }
+        ));
+    }
+
+    #[test]
+    fn consumed_node_secrets_are_deleted() {
+        let p = RustCryptoSuite1::new();
+        let mut t = SecretTree::new(Secret::zero(32), 4, SecretTreeConfig::default()).unwrap();
+        t.next_key(&p, LeafIndex(0), RatchetType::Handshake)
+            .unwrap();
+        // Root (3) and node 1 were split; leaf 0's secret became its ratchets.
+        assert!(t.nodes[3].is_none() && t.nodes[1].is_none() && t.nodes[0].is_none());
+        assert!(t.nodes[2].is_some() && t.nodes[5].is_some());
+    }
+}
