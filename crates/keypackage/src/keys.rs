@@ -1,0 +1,146 @@
+//! Private keys of suite 0x0001: X25519 (HPKE) and Ed25519 (signatures).
+//!
+//! Both types are non-`Copy`, zeroize their bytes on drop (the dalek types
+//! do this with their `zeroize` feature), print no secret in `Debug`, and
+//! compare in constant time.
+
+use core::fmt;
+
+use ed25519_dalek::Signer;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+/// An X25519 private key: a KeyPackage's `init_key` or a LeafNode's
+/// `encryption_key` (HPKE `DHKEM(X25519, HKDF-SHA256)`).
+pub struct HpkeSecretKey(x25519_dalek::StaticSecret);
+
+impl HpkeSecretKey {
+    /// The key whose `SerializePrivateKey` form is `bytes` (RFC 9180 §7.1.2).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        let bytes = Zeroizing::new(bytes);
+        HpkeSecretKey(x25519_dalek::StaticSecret::from(*bytes))
+    }
+
+    /// The public key, as it appears in `init_key` / `encryption_key`.
+    pub fn public_key(&self) -> [u8; 32] {
+        x25519_dalek::PublicKey::from(&self.0).to_bytes()
+    }
+
+    /// The serialized private key, for HPKE decryption by the MLS engine and
+    /// for storage. Handle with care: copy it only into zeroizing buffers.
+    pub fn expose_secret(&self) -> &[u8; 32] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for HpkeSecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HpkeSecretKey")
+            .field("public_key", &Hex(&self.public_key()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConstantTimeEq for HpkeSecretKey {
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        self.0.as_bytes().ct_eq(other.0.as_bytes())
+    }
+}
+
+impl PartialEq for HpkeSecretKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.ct_eq(other).into()
+    }
+}
+
+impl Eq for HpkeSecretKey {}
+
+/// An Ed25519 private key: the signature key of a LeafNode.
+pub struct SignatureSecretKey(ed25519_dalek::SigningKey);
+
+impl SignatureSecretKey {
+    /// The key whose 32-byte seed is `bytes` (RFC 8032 §5.1.5).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        let bytes = Zeroizing::new(bytes);
+        SignatureSecretKey(ed25519_dalek::SigningKey::from_bytes(&bytes))
+    }
+
+    /// The public key, as it appears in `signature_key`.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.0.verifying_key().to_bytes()
+    }
+
+    /// The 32-byte seed, for storage and for the MLS engine. Handle with care.
+    pub fn expose_secret(&self) -> &[u8; 32] {
+        self.0.as_bytes()
+    }
+
+    /// A raw Ed25519 signature over `message` (no label: see
+    /// [`crate::sign::sign_with_label`] for the MLS construction).
+    pub(crate) fn sign_raw(&self, message: &[u8]) -> [u8; 64] {
+        self.0.sign(message).to_bytes()
+    }
+}
+
+impl fmt::Debug for SignatureSecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignatureSecretKey")
+            .field("public_key", &Hex(&self.public_key()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConstantTimeEq for SignatureSecretKey {
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        self.0.as_bytes().ct_eq(other.0.as_bytes())
+    }
+}
+
+impl PartialEq for SignatureSecretKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.ct_eq(other).into()
+    }
+}
+
+impl Eq for SignatureSecretKey {}
+
+/// Hex for `Debug` output of public values.
+pub(crate) struct Hex<'a>(pub &'a [u8]);
+
+impl fmt::Debug for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_prints_no_secret() {
+        let secret = [0x42u8; 32];
+        let hex_secret = "42".repeat(32);
+        let h = format!("{:?}", HpkeSecretKey::from_bytes(secret));
+        let s = format!("{:?}", SignatureSecretKey::from_bytes(secret));
+        assert!(!h.contains(&hex_secret), "{h}");
+        assert!(!s.contains(&hex_secret), "{s}");
+        assert!(!h.contains("66, 66"), "{h}");
+        assert!(h.contains("public_key"));
+    }
+
+    #[test]
+    fn equality_compares_secret_bytes() {
+        assert_eq!(
+            SignatureSecretKey::from_bytes([1; 32]),
+            SignatureSecretKey::from_bytes([1; 32])
+        );
+        assert_ne!(
+            HpkeSecretKey::from_bytes([1; 32]),
+            HpkeSecretKey::from_bytes([2; 32])
+        );
+    }
+}
