@@ -103,7 +103,9 @@ pub fn check(edges: &BTreeMap<String, Vec<String>>) -> Vec<Violation> {
 }
 
 /// Reads the workspace's crate-to-crate edges from `cargo metadata` JSON.
-pub fn edges_from_metadata(meta: &serde_json::Value) -> Result<BTreeMap<String, Vec<String>>, String> {
+pub fn edges_from_metadata(
+    meta: &serde_json::Value,
+) -> Result<BTreeMap<String, Vec<String>>, String> {
     let members: Vec<&str> = meta["workspace_members"]
         .as_array()
         .ok_or("cargo metadata: no workspace_members")?
@@ -124,7 +126,10 @@ pub fn edges_from_metadata(meta: &serde_json::Value) -> Result<BTreeMap<String, 
         if !members.contains(&id) {
             continue;
         }
-        let name = p["name"].as_str().ok_or("package without name")?.to_string();
+        let name = p["name"]
+            .as_str()
+            .ok_or("package without name")?
+            .to_string();
         let mut deps: Vec<String> = p["dependencies"]
             .as_array()
             .map(|ds| {
@@ -194,7 +199,10 @@ mod tests {
     #[test]
     fn an_unplaced_crate_is_reported() {
         let e = edges(&[("nipee-newthing", &[])]);
-        assert_eq!(check(&e), vec![Violation::UnknownCrate("nipee-newthing".into())]);
+        assert_eq!(
+            check(&e),
+            vec![Violation::UnknownCrate("nipee-newthing".into())]
+        );
     }
 
     #[test]
@@ -204,10 +212,17 @@ mod tests {
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
             .output()
             .expect("cargo metadata runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let e = edges_from_metadata(&meta).unwrap();
-        assert!(e.contains_key("nipee-codec"), "the metadata lists the workspace");
+        assert!(
+            e.contains_key("nipee-codec"),
+            "the metadata lists the workspace"
+        );
         let violations = check(&e);
         assert!(violations.is_empty(), "{violations:?}");
     }

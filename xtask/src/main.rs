@@ -17,7 +17,8 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 use util::{cargo, root, run};
 
-const USAGE: &str = "usage: cargo xtask <setup | wasm | test-all | bench [criterion args] | check-deps>";
+const USAGE: &str =
+    "usage: cargo xtask <setup | wasm | test-all | bench [criterion args] | check-deps>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -103,7 +104,11 @@ fn run_stage(
         }
     };
     let passed = matches!(outcome, Outcome::Pass);
-    stages.push(Stage { name, outcome, seconds: t.elapsed().as_secs_f64() });
+    stages.push(Stage {
+        name,
+        outcome,
+        seconds: t.elapsed().as_secs_f64(),
+    });
     passed
 }
 
@@ -122,25 +127,39 @@ fn test_all() -> ExitCode {
     let relay_bin = setup::relay_bin();
     let cargo_in_root = |args: &[&str]| {
         let mut c = Command::new(cargo());
-        c.current_dir(&root).args(args).env("NIPEE_RELAY_BIN", &relay_bin);
+        c.current_dir(&root)
+            .args(args)
+            .env("NIPEE_RELAY_BIN", &relay_bin);
         c
     };
-    stage("fmt", &mut || run(&mut cargo_in_root(&["fmt", "--all", "--check"])));
+    stage("fmt", &mut || {
+        run(&mut cargo_in_root(&["fmt", "--all", "--check"]))
+    });
     stage("clippy", &mut || {
         run(&mut cargo_in_root(&[
-            "clippy", "--workspace", "--all-targets", "--", "-D", "warnings",
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
         ]))
     });
     stage("dependency rule", &mut check_deps);
-    stage("test", &mut || run(&mut cargo_in_root(&["test", "--workspace"])));
+    stage("test", &mut || {
+        run(&mut cargo_in_root(&["test", "--workspace"]))
+    });
     stage("doc", &mut || {
         run(cargo_in_root(&["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))
     });
 
     let wasm_ok = match (setup_ok, route) {
         (true, Some(route)) => {
-            stage("wasm32 build (all library crates)", &mut || wasm::build_libs(&root, route))
-                && stage("wasm package (web + nodejs)", &mut || wasm::package(&root, route))
+            stage("wasm32 build (all library crates)", &mut || {
+                wasm::build_libs(&root, route)
+            }) && stage("wasm package (web + nodejs)", &mut || {
+                wasm::package(&root, route)
+            })
         }
         _ => false,
     };
@@ -162,9 +181,12 @@ fn test_all() -> ExitCode {
         }
     }
 
-    drop(stage);
     for name in skipped {
-        stages.push(Stage { name, outcome: Outcome::Skipped("the wasm build failed"), seconds: 0.0 });
+        stages.push(Stage {
+            name,
+            outcome: Outcome::Skipped("the wasm build failed"),
+            seconds: 0.0,
+        });
     }
     eprintln!("\n{:<40} {:<8} {:>9}", "stage", "result", "seconds");
     eprintln!("{}", "-".repeat(59));

@@ -46,10 +46,12 @@ pub fn wasm_bindgen_version(root: &Path) -> Result<String, String> {
         .map_err(|e| format!("reading Cargo.lock: {e}"))?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
-        if line.trim() == "name = \"wasm-bindgen\"" {
-            if let Some(v) = lines.next().and_then(|l| l.trim().strip_prefix("version = \"")) {
-                return Ok(v.trim_end_matches('"').to_string());
-            }
+        if line.trim() == "name = \"wasm-bindgen\""
+            && let Some(v) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = \""))
+        {
+            return Ok(v.trim_end_matches('"').to_string());
         }
     }
     Err("Cargo.lock has no wasm-bindgen entry (is nipee-wasm in the workspace?)".into())
@@ -159,7 +161,10 @@ fn ensure_wasm_bindgen(root: &Path) -> Result<(), String> {
     let version = wasm_bindgen_version(root)?;
     let bin = wasm_bindgen_bin();
     let current = output(Command::new(&bin).arg("--version"));
-    if current.as_deref().is_some_and(|s| s.split_whitespace().nth(1) == Some(version.as_str())) {
+    if current
+        .as_deref()
+        .is_some_and(|s| s.split_whitespace().nth(1) == Some(version.as_str()))
+    {
         eprintln!("setup: wasm-bindgen-cli {version} present");
         return Ok(());
     }
@@ -204,7 +209,10 @@ fn ensure_relay() -> Result<(), String> {
         return Ok(());
     }
     if !have("protoc") {
-        apt_install(&["protobuf-compiler"], "nostr-rs-relay build (needs protoc)")?;
+        apt_install(
+            &["protobuf-compiler"],
+            "nostr-rs-relay build (needs protoc)",
+        )?;
     }
     eprintln!("setup: building nostr-rs-relay {RELAY_VERSION} (about 6.5 minutes, then cached)");
     // Not --locked: its lockfile pins a `time` that does not compile on current Rust.

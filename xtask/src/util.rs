@@ -6,7 +6,9 @@ use std::process::{Command, Stdio};
 /// The workspace root (the parent of `xtask/`).
 pub fn root() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.parent().map(Path::to_path_buf).unwrap_or_else(|| here.to_path_buf())
+    here.parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| here.to_path_buf())
 }
 
 /// Where xtask caches tools it installs (wasm-bindgen-cli, the test relay):
@@ -15,7 +17,9 @@ pub fn tools_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("NIPEE_TOOLS_DIR") {
         return PathBuf::from(d);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp"));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
     home.join(".cache/nipee/tools")
 }
 
@@ -38,7 +42,9 @@ pub fn run(cmd: &mut Command) -> Result<(), String> {
 /// Runs `cmd` quietly and returns its stdout when it exits 0.
 pub fn output(cmd: &mut Command) -> Option<String> {
     let out = cmd.stderr(Stdio::null()).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Whether an executable named `name` is on PATH (or is a path that exists).
@@ -46,9 +52,8 @@ pub fn have(name: &str) -> bool {
     if name.contains('/') {
         return Path::new(name).exists();
     }
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|p| p.join(name).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join(name).is_file()))
 }
 
 fn show(cmd: &Command) -> String {

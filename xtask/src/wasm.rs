@@ -105,7 +105,9 @@ pub fn build_libs(root: &Path, route: WasmRoute) -> Result<(), String> {
 /// Packages the facade with wasm-bindgen for `--target web` and `--target
 /// nodejs` into [`pkg_dir`].
 pub fn package(root: &Path, route: WasmRoute) -> Result<(), String> {
-    let wasm = target_dir(root, route).join(TARGET).join("release/nipee_wasm.wasm");
+    let wasm = target_dir(root, route)
+        .join(TARGET)
+        .join("release/nipee_wasm.wasm");
     if !wasm.exists() {
         return Err(format!("{} was not built", wasm.display()));
     }
@@ -116,6 +118,9 @@ pub fn package(root: &Path, route: WasmRoute) -> Result<(), String> {
             .arg(&out)
             .arg(&wasm))?;
     }
-    eprintln!("wasm: packages written to {}/{{web,nodejs}}", pkg_dir(root).display());
+    eprintln!(
+        "wasm: packages written to {}/{{web,nodejs}}",
+        pkg_dir(root).display()
+    );
     Ok(())
 }

@@ -34,7 +34,9 @@ pub enum Error {
         field: &'static str,
     },
     /// A variable-length integer was not minimally encoded (RFC 9420 §2.1.2).
-    #[error("variable-length integer {value} in `{field}` is not minimally encoded ({encoded_len} bytes)")]
+    #[error(
+        "variable-length integer {value} in `{field}` is not minimally encoded ({encoded_len} bytes)"
+    )]
     NonMinimalVarint {
         /// The field being read.
         field: &'static str,

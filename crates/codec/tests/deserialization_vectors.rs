@@ -56,7 +56,13 @@ fn official_headers_followed_by_their_content_decode_as_vectors() {
         if len > 0 {
             let short = &input[..input.len() - 1];
             let err = Reader::new(short).vl_bytes("content").unwrap_err();
-            assert!(matches!(err, Error::LengthExceedsInput { field: "content", .. }));
+            assert!(matches!(
+                err,
+                Error::LengthExceedsInput {
+                    field: "content",
+                    ..
+                }
+            ));
         }
     }
 }
@@ -99,7 +105,10 @@ fn truncated_varints_are_rejected() {
     for hex_in in ["", "40", "80", "8000", "800000"] {
         let bytes = hex::decode(hex_in).unwrap();
         let err = Reader::new(&bytes).varint("len").unwrap_err();
-        assert!(matches!(err, Error::Truncated { field: "len", .. }), "{hex_in}: {err}");
+        assert!(
+            matches!(err, Error::Truncated { field: "len", .. }),
+            "{hex_in}: {err}"
+        );
     }
 }
 
@@ -130,7 +139,10 @@ fn declared_length_beyond_the_input_fails_before_allocating() {
     let err = Reader::new(&input)
         .vl_vec("items", usize::MAX, |r| r.u8("item"))
         .unwrap_err();
-    assert!(matches!(err, Error::LengthExceedsInput { field: "items", .. }));
+    assert!(matches!(
+        err,
+        Error::LengthExceedsInput { field: "items", .. }
+    ));
 }
 
 #[test]
@@ -153,7 +165,9 @@ fn fixed_size_keys_of_31_or_33_bytes_are_typed_errors_naming_the_field() {
     let mut w = Writer::new();
     w.vl_bytes("init_key", &[1u8; 32]).unwrap();
     assert_eq!(
-        Reader::new(w.as_bytes()).vl_array::<32>("init_key").unwrap(),
+        Reader::new(w.as_bytes())
+            .vl_array::<32>("init_key")
+            .unwrap(),
         [1u8; 32]
     );
 }
@@ -178,7 +192,14 @@ fn optional_presence_byte_must_be_zero_or_one() {
     let err = Reader::new(&[2, 9])
         .optional("opt", |r| r.u8("v"))
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidValue { field: "opt", value: 2, .. }));
+    assert!(matches!(
+        err,
+        Error::InvalidValue {
+            field: "opt",
+            value: 2,
+            ..
+        }
+    ));
 }
 
 #[test]

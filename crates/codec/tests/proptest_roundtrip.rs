@@ -28,7 +28,9 @@ impl Encode for Sample {
             }
             Ok::<_, Error>(())
         })?;
-        w.optional(self.parent_hash.as_ref(), |w, h| w.vl_bytes("parent_hash", h))?;
+        w.optional(self.parent_hash.as_ref(), |w, h| {
+            w.vl_bytes("parent_hash", h)
+        })?;
         w.vl_bytes("signature", &self.signature)
     }
 }
@@ -40,7 +42,10 @@ impl Decode for Sample {
             version: r.u16("version")?,
             key: r.vl_array("key")?,
             extensions: r.vl_vec("extensions", 64, |r| {
-                Ok::<_, Error>((r.u16("extension_type")?, r.vl_bytes("extension_data")?.to_vec()))
+                Ok::<_, Error>((
+                    r.u16("extension_type")?,
+                    r.vl_bytes("extension_data")?.to_vec(),
+                ))
             })?,
             parent_hash: r.optional("parent_hash", |r| {
                 r.vl_bytes("parent_hash").map(<[u8]>::to_vec)
@@ -54,7 +59,10 @@ fn sample() -> impl Strategy<Value = Sample> {
     (
         any::<u16>(),
         any::<[u8; 32]>(),
-        prop::collection::vec((any::<u16>(), prop::collection::vec(any::<u8>(), 0..200)), 0..10),
+        prop::collection::vec(
+            (any::<u16>(), prop::collection::vec(any::<u8>(), 0..200)),
+            0..10,
+        ),
         prop::option::of(prop::collection::vec(any::<u8>(), 0..100)),
         prop::collection::vec(any::<u8>(), 64..=64),
     )

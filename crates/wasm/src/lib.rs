@@ -83,7 +83,11 @@ pub fn varint_decode_native(bytes: &[u8]) -> Result<u64, FacadeError> {
 /// A JavaScript `Error` whose message starts with `misuse:`.
 #[wasm_bindgen(js_name = varintEncode)]
 pub fn varint_encode(value: f64) -> Result<Vec<u8>, JsError> {
-    if !(value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value <= 9.007_199_254_740_991e15) {
+    if !(value.is_finite()
+        && value >= 0.0
+        && value.fract() == 0.0
+        && value <= 9.007_199_254_740_991e15)
+    {
         return Err(FacadeError {
             code: "misuse",
             message: format!("{value} is not a non-negative integer"),
@@ -117,14 +121,28 @@ mod tests {
         // RFC 9420 §2.1.2 examples.
         assert_eq!(varint_decode_native(&[0x25]).unwrap(), 37);
         assert_eq!(varint_decode_native(&[0x7b, 0xbd]).unwrap(), 15293);
-        assert_eq!(varint_decode_native(&[0x9d, 0x7f, 0x3e, 0x7d]).unwrap(), 494_878_333);
-        assert_eq!(varint_encode_native(494_878_333).unwrap(), [0x9d, 0x7f, 0x3e, 0x7d]);
+        assert_eq!(
+            varint_decode_native(&[0x9d, 0x7f, 0x3e, 0x7d]).unwrap(),
+            494_878_333
+        );
+        assert_eq!(
+            varint_encode_native(494_878_333).unwrap(),
+            [0x9d, 0x7f, 0x3e, 0x7d]
+        );
     }
 
     #[test]
     fn errors_carry_stable_codes() {
-        assert_eq!(varint_decode_native(&[0xc0, 0, 0, 0, 0, 0, 0, 1]).unwrap_err().code(), "malformed");
-        assert_eq!(varint_decode_native(&[0x25, 0]).unwrap_err().code(), "malformed");
+        assert_eq!(
+            varint_decode_native(&[0xc0, 0, 0, 0, 0, 0, 0, 1])
+                .unwrap_err()
+                .code(),
+            "malformed"
+        );
+        assert_eq!(
+            varint_decode_native(&[0x25, 0]).unwrap_err().code(),
+            "malformed"
+        );
         assert_eq!(varint_encode_native(1 << 30).unwrap_err().code(), "misuse");
     }
 }
