@@ -40,6 +40,9 @@ pub enum Error {
     /// The bytes do not decode as the expected structure.
     #[error("malformed input: {0}")]
     Malformed(#[from] nipee_codec::Error),
+    /// A LeafNode, KeyPackage, credential or extension failed to decode or validate.
+    #[error("key package / leaf node: {0}")]
+    KeyPackage(#[from] nipee_keypackage::Error),
     /// A value has the wrong length.
     #[error("{field}: expected {expected} bytes, found {found}")]
     BadLength {
@@ -188,6 +191,13 @@ impl Error {
     /// The stable classification of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
+            Error::KeyPackage(e) => match e.kind() {
+                nipee_keypackage::ErrorKind::Malformed => ErrorKind::Malformed,
+                nipee_keypackage::ErrorKind::Unsupported => ErrorKind::Unsupported,
+                nipee_keypackage::ErrorKind::Misuse => ErrorKind::Misuse,
+                nipee_keypackage::ErrorKind::Internal => ErrorKind::Internal,
+                _ => ErrorKind::Invalid,
+            },
             Error::Malformed(_)
             | Error::BadLength { .. }
             | Error::UnknownValue { .. }

@@ -1,38 +1,40 @@
-//! The generic `Extension` structure (RFC 9420 §13) as carried in a GroupContext.
+//! Helpers for `Extension extensions<V>` lists (RFC 9420 §13); the `Extension` type itself
+//! comes from `nipee-keypackage`.
 
 use nipee_codec::{Reader, Writer};
+pub use nipee_keypackage::{Extension, ExtensionType};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Maximum number of extensions accepted in one list.
 pub const MAX_EXTENSIONS: usize = 1024;
-
-/// `struct { ExtensionType extension_type; opaque extension_data<V>; }`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Extension {
-    /// The extension type.
-    pub extension_type: u16,
-    /// The opaque extension data.
-    pub extension_data: Vec<u8>,
-}
 
 /// Writes `Extension extensions<V>`.
 pub(crate) fn write_extensions(w: &mut Writer, extensions: &[Extension]) -> Result<()> {
     w.vl("extensions", |w| {
         for ext in extensions {
-            w.u16(ext.extension_type);
-            w.vl_bytes("extension_data", &ext.extension_data)?;
+            w.encode(ext)?;
         }
-        Ok::<(), crate::Error>(())
+        Ok::<(), Error>(())
     })
 }
 
-/// Reads `Extension extensions<V>`.
+/// Reads `Extension extensions<V>`, rejecting duplicate types (§13.4).
 pub(crate) fn read_extensions(r: &mut Reader<'_>) -> Result<Vec<Extension>> {
-    r.vl_vec("extensions", MAX_EXTENSIONS, |r| {
-        Ok::<_, crate::Error>(Extension {
-            extension_type: r.u16("extension_type")?,
-            extension_data: r.vl_bytes("extension_data")?.to_vec(),
-        })
-    })
+    let exts = r.vl_vec("extensions", MAX_EXTENSIONS, |r| {
+        Ok::<_, Error>(r.decode::<Extension>()?)
+    })?;
+    for (i, a) in exts.iter().enumerate() {
+        if exts
+            .iter()
+            .skip(i + 1)
+            .any(|b| b.extension_type == a.extension_type)
+        {
+            return Err(Error::MalformedField {
+                field: "extensions",
+                reason: "duplicate extension type",
+            });
+        }
+    }
+    Ok(exts)
 }

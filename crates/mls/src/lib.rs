@@ -19,9 +19,11 @@
 pub mod crypto;
 mod error;
 pub mod extensions;
+pub mod framing;
 pub mod schedule;
 pub mod secret_tree;
 pub mod tree;
+pub mod welcome;
 
 pub use error::{Error, ErrorKind, Result};
 

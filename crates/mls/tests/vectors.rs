@@ -43,3 +43,23 @@ fn psk_secret_vectors_pass() {
 fn secret_tree_vectors_pass() {
     run("secret-tree", "secret-tree.json");
 }
+
+#[test]
+fn transcript_hashes_vectors_pass() {
+    run("transcript-hashes", "transcript-hashes.json");
+}
+
+#[test]
+fn message_protection_vectors_pass() {
+    run("message-protection", "message-protection.json");
+}
+
+#[test]
+fn welcome_vectors_pass() {
+    run("welcome", "welcome.json");
+}
+
+#[test]
+fn deserialization_vectors_pass() {
+    run("deserialization", "deserialization.json");
+}

@@ -122,6 +122,24 @@ impl EpochSecrets {
     }
 }
 
+/// `welcome_secret = DeriveSecret(KDF.Extract(joiner_secret, psk_secret), "welcome")`: what
+/// a new member needs to decrypt the GroupInfo before it knows the GroupContext.
+///
+/// # Errors
+/// Only for impossible lengths.
+pub fn welcome_secret<P: CryptoProvider + ?Sized>(
+    p: &P,
+    joiner_secret: &Secret,
+    psk_secret: Option<&Secret>,
+) -> Result<Secret> {
+    let zero = Secret::zero(p.hash_len());
+    let prk = p.kdf_extract(
+        joiner_secret.as_bytes(),
+        psk_secret.unwrap_or(&zero).as_bytes(),
+    )?;
+    derive_secret(p, prk.as_bytes(), b"welcome")
+}
+
 /// `MLS-Exporter` over a given exporter secret.
 pub(crate) fn mls_exporter<P: CryptoProvider + ?Sized>(
     p: &P,

@@ -7,7 +7,7 @@ mod psk;
 mod transcript;
 
 pub use group_context::GroupContext;
-pub use key_schedule::{EpochSecrets, welcome_key_nonce};
+pub use key_schedule::{EpochSecrets, welcome_key_nonce, welcome_secret};
 pub use psk::{PreSharedKeyId, Psk, ResumptionPskUsage, psk_secret};
 pub use transcript::{
     confirmation_tag, confirmed_transcript_hash, interim_transcript_hash, verify_confirmation_tag,
