@@ -69,6 +69,8 @@ pub fn run(kind: &str, json: &str) -> Result<Outcome, String> {
         "message-protection" => message_protection,
         "welcome" => welcome,
         "deserialization" => deserialization,
+        "tree-validation" => tree_validation,
+        "tree-operations" => tree_operations,
         "passive-client" => {
             return Err("passive-client vectors are not implemented yet (nipee-mls part 2)".into());
         }
@@ -512,7 +514,7 @@ fn message_protection(v: &Value) -> Result<(), String> {
             .map_err(e("decode MLSMessage"))?
             .body
         {
-            MlsMessageBody::PublicMessage(m) => Ok(m),
+            MlsMessageBody::PublicMessage(m) => Ok(*m),
             _ => Err("not a PublicMessage".into()),
         }
     };
@@ -521,7 +523,7 @@ fn message_protection(v: &Value) -> Result<(), String> {
             .map_err(e("decode MLSMessage"))?
             .body
         {
-            MlsMessageBody::PrivateMessage(m) => Ok(m),
+            MlsMessageBody::PrivateMessage(m) => Ok(*m),
             _ => Err("not a PrivateMessage".into()),
         }
     };
@@ -548,8 +550,9 @@ fn message_protection(v: &Value) -> Result<(), String> {
             }
             "commit" => {
                 let mut r = Reader::new(&raw);
-                let c =
-                    Content::Commit(crate::framing::Commit::decode(&mut r).map_err(e("commit"))?);
+                let c = Content::Commit(Box::new(
+                    crate::framing::Commit::decode(&mut r).map_err(e("commit"))?,
+                ));
                 r.finish().map_err(e("commit"))?;
                 c
             }
@@ -587,7 +590,7 @@ fn message_protection(v: &Value) -> Result<(), String> {
             )
             .map_err(e("protect pub"))?;
             let msg = MlsMessage {
-                body: MlsMessageBody::PublicMessage(ours),
+                body: MlsMessageBody::PublicMessage(Box::new(ours)),
             };
             let back = public_of(&msg.to_bytes().map_err(e("encode"))?)?;
             let ac = back
@@ -626,7 +629,7 @@ fn message_protection(v: &Value) -> Result<(), String> {
         )
         .map_err(e("protect priv"))?;
         let msg = MlsMessage {
-            body: MlsMessageBody::PrivateMessage(ours),
+            body: MlsMessageBody::PrivateMessage(Box::new(ours)),
         };
         let back = private_of(&msg.to_bytes().map_err(e("encode"))?)?;
         let mut recv_tree = new_tree()?;
@@ -691,4 +694,90 @@ fn deserialization(v: &Value) -> Result<(), String> {
         return Err(format!("length: got {len}, want {want}"));
     }
     Ok(())
+}
+
+// ----- tree-validation -----
+
+fn tree_validation(v: &Value) -> Result<(), String> {
+    use crate::tree::RatchetTree;
+    let p = RustCryptoSuite1::new();
+    let bytes = hex_field(v, "tree")?;
+    let tree = RatchetTree::decode(&p, &bytes).map_err(e("tree"))?;
+    check_eq(
+        "re-encoded tree",
+        &tree.encode().map_err(e("encode"))?,
+        &bytes,
+    )?;
+    let resolutions = field(v, "resolutions")?.as_array().ok_or("resolutions")?;
+    for (i, want) in (0u32..).zip(resolutions) {
+        let want: Vec<u32> = want
+            .as_array()
+            .ok_or("resolution")?
+            .iter()
+            .map(|x| {
+                x.as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or("resolution entry")
+            })
+            .collect::<Result<_, _>>()?;
+        let got: Vec<u32> = tree.resolution(NodeIndex(i)).iter().map(|n| n.0).collect();
+        if got != want {
+            return Err(format!("resolution[{i}]: got {got:?}, want {want:?}"));
+        }
+    }
+    let hashes = field(v, "tree_hashes")?.as_array().ok_or("tree_hashes")?;
+    for (i, want) in (0u32..).zip(hashes) {
+        let want = hex::decode(want.as_str().ok_or("tree hash")?).map_err(e("hex"))?;
+        check_eq(
+            &format!("tree_hashes[{i}]"),
+            tree.node_tree_hash(NodeIndex(i)).unwrap_or(&[]),
+            &want,
+        )?;
+    }
+    tree.validate(&p, &hex_field(v, "group_id")?)
+        .map_err(e("validate"))
+}
+
+// ----- tree-operations -----
+
+fn tree_operations(v: &Value) -> Result<(), String> {
+    use crate::framing::Proposal;
+    use crate::tree::RatchetTree;
+    use crate::tree::math::LeafIndex;
+    let p = RustCryptoSuite1::new();
+    let mut tree =
+        RatchetTree::decode(&p, &hex_field(v, "tree_before")?).map_err(e("tree_before"))?;
+    check_eq(
+        "tree_hash_before",
+        tree.tree_hash(),
+        &hex_field(v, "tree_hash_before")?,
+    )?;
+    let proposal =
+        nipee_codec::decode_exact::<Proposal>(&hex_field(v, "proposal")?).map_err(e("proposal"))?;
+    let sender = LeafIndex(u32::try_from(u64_field(v, "proposal_sender")?).map_err(e("sender"))?);
+    match proposal {
+        Proposal::Add(kp) => {
+            tree.add_leaf(&p, kp.leaf_node.clone()).map_err(e("add"))?;
+        }
+        Proposal::Update(leaf) => tree.update_leaf(&p, sender, *leaf).map_err(e("update"))?,
+        Proposal::Remove { removed } => tree
+            .remove_leaf(&p, LeafIndex(removed))
+            .map_err(e("remove"))?,
+        other => {
+            return Err(format!(
+                "unexpected proposal type {}",
+                other.proposal_type()
+            ));
+        }
+    }
+    check_eq(
+        "tree_after",
+        &tree.encode().map_err(e("encode"))?,
+        &hex_field(v, "tree_after")?,
+    )?;
+    check_eq(
+        "tree_hash_after",
+        tree.tree_hash(),
+        &hex_field(v, "tree_hash_after")?,
+    )
 }

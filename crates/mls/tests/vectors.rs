@@ -63,3 +63,13 @@ fn welcome_vectors_pass() {
 fn deserialization_vectors_pass() {
     run("deserialization", "deserialization.json");
 }
+
+#[test]
+fn tree_validation_vectors_pass() {
+    run("tree-validation", "tree-validation.json");
+}
+
+#[test]
+fn tree_operations_vectors_pass() {
+    run("tree-operations", "tree-operations.json");
+}

@@ -103,7 +103,9 @@ pub fn proposal_ref<P: CryptoProvider + ?Sized>(
     ref_hash(p, b"MLS 1.0 Proposal Reference", authenticated_content)
 }
 
-fn sign_content(label: &[u8], content: &[u8]) -> Result<Vec<u8>> {
+/// The encoded `SignContent` (label with the "MLS 1.0 " prefix, content) that
+/// SignWithLabel signs.
+pub(crate) fn sign_content(label: &[u8], content: &[u8]) -> Result<Vec<u8>> {
     let mut w = Writer::with_capacity(content.len() + label.len() + 16);
     label_and_content(&mut w, label, content)?;
     Ok(w.into_bytes())

@@ -7,6 +7,7 @@ mod labeled;
 mod secret;
 mod suite1;
 
+pub(crate) use labeled::sign_content;
 pub use labeled::{
     decrypt_with_label, derive_secret, derive_tree_secret, encrypt_with_label, expand_with_label,
     key_package_ref, proposal_ref, ref_hash, sign_with_label, verify_with_label,
@@ -102,6 +103,25 @@ pub trait CryptoProvider {
         signature: &[u8],
         what: &'static str,
     ) -> Result<()>;
+    /// Verifies many signatures at once; fails if any fails. The default verifies one by one;
+    /// a provider may batch (Ed25519 batch verification is about twice as fast).
+    fn verify_many(
+        &self,
+        messages: &[&[u8]],
+        signatures: &[&[u8]],
+        public_keys: &[&[u8]],
+        what: &'static str,
+    ) -> Result<()> {
+        if messages.len() != signatures.len() || messages.len() != public_keys.len() {
+            return Err(crate::Error::Misuse(
+                "verify_many: slices of different lengths",
+            ));
+        }
+        for ((m, s), k) in messages.iter().zip(signatures).zip(public_keys) {
+            self.verify(k, m, s, what)?;
+        }
+        Ok(())
+    }
     /// The public key of a signature private key.
     fn signature_public_key(&self, private_key: &SignaturePrivateKey) -> Result<Vec<u8>>;
     /// A fresh random signature key pair.

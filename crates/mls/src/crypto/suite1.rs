@@ -63,45 +63,6 @@ impl RustCryptoSuite1 {
         )?);
         Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
     }
-
-    /// Verifies many Ed25519 signatures at once (about three times faster than one by one for
-    /// large batches). Fails with [`Error::BadSignature`] if any one is invalid, without saying
-    /// which; callers that need to know verify individually after a failed batch.
-    pub fn verify_batch(
-        &self,
-        messages: &[&[u8]],
-        signatures: &[&[u8]],
-        public_keys: &[&[u8]],
-        what: &'static str,
-    ) -> Result<()> {
-        if messages.len() != signatures.len() || messages.len() != public_keys.len() {
-            return Err(Error::Misuse("verify_batch: slices of different lengths"));
-        }
-        let mut sigs = Vec::with_capacity(signatures.len());
-        for s in signatures {
-            let arr: [u8; 64] = (*s).try_into().map_err(|_| Error::BadLength {
-                field: "signature",
-                expected: 64,
-                found: s.len(),
-            })?;
-            sigs.push(ed25519_dalek::Signature::from_bytes(&arr));
-        }
-        let mut keys = Vec::with_capacity(public_keys.len());
-        for k in public_keys {
-            let arr: [u8; 32] = (*k).try_into().map_err(|_| Error::BadLength {
-                field: "signature_key",
-                expected: 32,
-                found: k.len(),
-            })?;
-            keys.push(ed25519_dalek::VerifyingKey::from_bytes(&arr).map_err(|_| {
-                Error::BadPublicKey {
-                    field: "signature_key",
-                }
-            })?);
-        }
-        ed25519_dalek::verify_batch(messages, &sigs, &keys)
-            .map_err(|_| Error::BadSignature { what })
-    }
 }
 
 impl CryptoProvider for RustCryptoSuite1 {
@@ -279,6 +240,44 @@ impl CryptoProvider for RustCryptoSuite1 {
             field: "signature_key",
         })?;
         vk.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&sig))
+            .map_err(|_| Error::BadSignature { what })
+    }
+
+    /// Ed25519 batch verification; after a failed batch, the signatures are checked one by
+    /// one so the error is always that of strict single verification.
+    fn verify_many(
+        &self,
+        messages: &[&[u8]],
+        signatures: &[&[u8]],
+        public_keys: &[&[u8]],
+        what: &'static str,
+    ) -> Result<()> {
+        if messages.len() != signatures.len() || messages.len() != public_keys.len() {
+            return Err(Error::Misuse("verify_batch: slices of different lengths"));
+        }
+        let mut sigs = Vec::with_capacity(signatures.len());
+        for s in signatures {
+            let arr: [u8; 64] = (*s).try_into().map_err(|_| Error::BadLength {
+                field: "signature",
+                expected: 64,
+                found: s.len(),
+            })?;
+            sigs.push(ed25519_dalek::Signature::from_bytes(&arr));
+        }
+        let mut keys = Vec::with_capacity(public_keys.len());
+        for k in public_keys {
+            let arr: [u8; 32] = (*k).try_into().map_err(|_| Error::BadLength {
+                field: "signature_key",
+                expected: 32,
+                found: k.len(),
+            })?;
+            keys.push(ed25519_dalek::VerifyingKey::from_bytes(&arr).map_err(|_| {
+                Error::BadPublicKey {
+                    field: "signature_key",
+                }
+            })?);
+        }
+        ed25519_dalek::verify_batch(messages, &sigs, &keys)
             .map_err(|_| Error::BadSignature { what })
     }
 

@@ -11,13 +11,13 @@ use crate::welcome::{GroupInfo, Welcome};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MlsMessageBody {
     /// `mls_public_message`.
-    PublicMessage(PublicMessage),
+    PublicMessage(Box<PublicMessage>),
     /// `mls_private_message`.
-    PrivateMessage(PrivateMessage),
+    PrivateMessage(Box<PrivateMessage>),
     /// `mls_welcome`.
     Welcome(Welcome),
     /// `mls_group_info`.
-    GroupInfo(GroupInfo),
+    GroupInfo(Box<GroupInfo>),
     /// `mls_key_package`.
     KeyPackage(Box<KeyPackage>),
 }
@@ -67,10 +67,10 @@ impl Encode for MlsMessage {
         w.u16(MLS10);
         w.u16(self.wire_format().code());
         match &self.body {
-            MlsMessageBody::PublicMessage(m) => w.encode(m),
-            MlsMessageBody::PrivateMessage(m) => w.encode(m),
+            MlsMessageBody::PublicMessage(m) => w.encode(m.as_ref()),
+            MlsMessageBody::PrivateMessage(m) => w.encode(m.as_ref()),
             MlsMessageBody::Welcome(m) => w.encode(m),
-            MlsMessageBody::GroupInfo(m) => w.encode(m),
+            MlsMessageBody::GroupInfo(m) => w.encode(m.as_ref()),
             MlsMessageBody::KeyPackage(m) => Ok(w.encode(m.as_ref())?),
         }
     }
@@ -88,10 +88,10 @@ impl Decode for MlsMessage {
             });
         }
         let body = match WireFormat::from_code(r.u16("wire_format")?)? {
-            WireFormat::PublicMessage => MlsMessageBody::PublicMessage(r.decode()?),
-            WireFormat::PrivateMessage => MlsMessageBody::PrivateMessage(r.decode()?),
+            WireFormat::PublicMessage => MlsMessageBody::PublicMessage(Box::new(r.decode()?)),
+            WireFormat::PrivateMessage => MlsMessageBody::PrivateMessage(Box::new(r.decode()?)),
             WireFormat::Welcome => MlsMessageBody::Welcome(r.decode()?),
-            WireFormat::GroupInfo => MlsMessageBody::GroupInfo(r.decode()?),
+            WireFormat::GroupInfo => MlsMessageBody::GroupInfo(Box::new(r.decode()?)),
             WireFormat::KeyPackage => {
                 MlsMessageBody::KeyPackage(Box::new(r.decode::<KeyPackage>()?))
             }

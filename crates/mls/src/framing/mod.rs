@@ -169,8 +169,8 @@ pub enum Content {
     Application(Vec<u8>),
     /// A proposal.
     Proposal(Proposal),
-    /// A commit.
-    Commit(Commit),
+    /// A commit (boxed: it can carry a whole UpdatePath).
+    Commit(Box<Commit>),
 }
 
 impl Content {
@@ -188,7 +188,7 @@ impl Content {
         match self {
             Content::Application(data) => Ok(w.vl_bytes("application_data", data)?),
             Content::Proposal(p) => w.encode(p),
-            Content::Commit(c) => w.encode(c),
+            Content::Commit(c) => w.encode(c.as_ref()),
         }
     }
 
@@ -199,7 +199,7 @@ impl Content {
                 Content::Application(r.vl_bytes("application_data")?.to_vec())
             }
             ContentType::Proposal => Content::Proposal(r.decode()?),
-            ContentType::Commit => Content::Commit(r.decode()?),
+            ContentType::Commit => Content::Commit(Box::new(r.decode()?)),
         })
     }
 }

@@ -1,3 +1,9 @@
-//! The ratchet tree (RFC 9420 §7) and its array representation (Appendix C).
+//! The ratchet tree (RFC 9420 §7), its array representation (Appendix C) and TreeKEM.
 
 pub mod math;
+mod node;
+mod ratchet_tree;
+pub mod treekem;
+
+pub use node::{Node, ParentNode};
+pub use ratchet_tree::{MAX_TREE_NODES, RatchetTree};
