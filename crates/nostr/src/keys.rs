@@ -241,10 +241,6 @@ impl PublicKey {
         util::hex_array(&self.bytes)
     }
 
-    pub(crate) fn xonly(&self) -> &XOnlyPublicKey {
-        &self.xonly
-    }
-
     /// The full (even-y) point, for ECDH.
     pub(crate) fn to_full(&self) -> secp256k1::PublicKey {
         self.xonly.public_key(secp256k1::Parity::Even)

@@ -20,6 +20,9 @@ pub mod event;
 pub mod filter;
 pub mod keys;
 pub mod nip19;
+pub mod nip44;
+pub mod nip59;
+pub mod nips;
 pub mod tag;
 mod util;
 

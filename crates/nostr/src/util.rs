@@ -67,24 +67,6 @@ pub(crate) fn decode_hex_array<const N: usize>(field: &'static str, s: &str) -> 
     Ok(out)
 }
 
-/// Decodes strict lowercase hex of any even length.
-pub(crate) fn decode_hex_vec(field: &'static str, s: &str) -> Result<Vec<u8>> {
-    let bytes = s.as_bytes();
-    if bytes.len() % 2 != 0 {
-        return Err(Error::Hex {
-            field,
-            reason: "odd number of hex characters",
-        });
-    }
-    let mut out = Vec::with_capacity(bytes.len() / 2);
-    for pair in bytes.chunks_exact(2) {
-        if let [hi, lo] = pair {
-            out.push((nibble(field, *hi)? << 4) | nibble(field, *lo)?);
-        }
-    }
-    Ok(out)
-}
-
 /// A byte sink for the canonical serializer: a buffer or a running hash.
 pub(crate) trait Sink {
     fn put(&mut self, bytes: &[u8]);

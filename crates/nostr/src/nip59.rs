@@ -1,0 +1,216 @@
+//! NIP-59 gift wrap: rumor (unsigned) → seal (kind 13, signed by the author) → gift wrap
+//! (kind 1059, signed by a one-time key, `p`-tagged to the receiver).
+//!
+//! Time is a parameter: the seal's and the wrap's `created_at` are drawn independently and
+//! uniformly from `[now - max_backdate, now]`, never in the future. The NIP-44 layers use
+//! the extended length prefix, so rumors above 64 KiB (large MLS Welcomes) fit.
+
+use rand_core::CryptoRng;
+
+use crate::error::{Error, Result};
+use crate::event::{Event, EventBuilder, Kind, Timestamp, UnsignedEvent};
+use crate::keys::{Keys, PublicKey};
+use crate::nip44::{self, ConversationKey, LengthPrefix};
+use crate::tag::{Tag, Tags};
+
+/// Two days, the customary NIP-17/NIP-59 backdating window.
+pub const DEFAULT_MAX_BACKDATE_SECS: u64 = 2 * 24 * 60 * 60;
+
+/// Options for [`gift_wrap_with`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GiftWrapOptions {
+    /// The wrapper kind: [`Kind::GIFT_WRAP`] (1059) or [`Kind::EPHEMERAL_GIFT_WRAP`] (21059).
+    pub kind: Kind,
+    /// Extra tags on the gift wrap after the receiver's `p` tag (e.g. NIP-40 expiration).
+    pub extra_tags: Vec<Tag>,
+    /// Largest backdating of the seal and wrap timestamps, in seconds.
+    pub max_backdate_secs: u64,
+}
+
+impl Default for GiftWrapOptions {
+    fn default() -> Self {
+        GiftWrapOptions {
+            kind: Kind::GIFT_WRAP,
+            extra_tags: Vec::new(),
+            max_backdate_secs: DEFAULT_MAX_BACKDATE_SECS,
+        }
+    }
+}
+
+impl GiftWrapOptions {
+    /// Default options (kind 1059, no extra tags, two-day backdating window).
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn random_past<R: CryptoRng + ?Sized>(now: Timestamp, window: u64, rng: &mut R) -> Timestamp {
+    if window == 0 {
+        return now;
+    }
+    // Modulo bias is below 2^-40 for any window under 2^24 seconds; irrelevant here.
+    let back = rng.next_u64() % (window + 1);
+    now.saturating_sub(back)
+}
+
+/// Builds the seal (kind 13): the rumor's JSON NIP-44-encrypted from `author` to
+/// `receiver`, empty tags, randomized past timestamp, signed by `author`.
+///
+/// # Errors
+/// [`Error::Misuse`] if `rumor.pubkey` is not `author`'s key.
+pub fn seal<R: CryptoRng + ?Sized>(
+    author: &Keys,
+    receiver: &PublicKey,
+    rumor: &UnsignedEvent,
+    now: Timestamp,
+    max_backdate_secs: u64,
+    rng: &mut R,
+) -> Result<Event> {
+    if rumor.pubkey != author.public_key() {
+        return Err(Error::Misuse {
+            field: "rumor",
+            reason: "the rumor's pubkey must be the author's",
+        });
+    }
+    let ck = ConversationKey::derive(author.secret_key(), receiver);
+    let content = encrypt(&ck, rumor.to_json().as_bytes(), rng)?;
+    Ok(EventBuilder::new(Kind::SEAL, content).sign_with_rng(
+        author,
+        random_past(now, max_backdate_secs, rng),
+        rng,
+    ))
+}
+
+fn encrypt<R: CryptoRng + ?Sized>(ck: &ConversationKey, pt: &[u8], rng: &mut R) -> Result<String> {
+    let mut nonce = [0u8; 32];
+    rng.fill_bytes(&mut nonce);
+    nip44::encrypt_with_nonce(ck, pt, &nonce, LengthPrefix::Extended)
+}
+
+/// Seals `rumor` from `author` and gift-wraps it to `receiver` (kind 1059, default
+/// options). `rumor.pubkey` must be the author's key.
+///
+/// # Errors
+/// [`Error::Misuse`] if the rumor's pubkey is not the author's.
+pub fn gift_wrap<R: CryptoRng + ?Sized>(
+    author: &Keys,
+    receiver: &PublicKey,
+    rumor: &UnsignedEvent,
+    now: Timestamp,
+    rng: &mut R,
+) -> Result<Event> {
+    gift_wrap_with(author, receiver, rumor, now, &GiftWrapOptions::default(), rng)
+}
+
+/// [`gift_wrap`] with explicit options.
+///
+/// # Errors
+/// [`Error::Misuse`] if the rumor's pubkey is not the author's or the kind is not a gift
+/// wrap kind.
+pub fn gift_wrap_with<R: CryptoRng + ?Sized>(
+    author: &Keys,
+    receiver: &PublicKey,
+    rumor: &UnsignedEvent,
+    now: Timestamp,
+    options: &GiftWrapOptions,
+    rng: &mut R,
+) -> Result<Event> {
+    if options.kind != Kind::GIFT_WRAP && options.kind != Kind::EPHEMERAL_GIFT_WRAP {
+        return Err(Error::Misuse {
+            field: "kind",
+            reason: "a gift wrap is kind 1059 or 21059",
+        });
+    }
+    let seal = seal(author, receiver, rumor, now, options.max_backdate_secs, rng)?;
+    let ephemeral = Keys::generate(rng);
+    let ck = ConversationKey::derive(ephemeral.secret_key(), receiver);
+    let content = encrypt(&ck, seal.to_json().as_bytes(), rng)?;
+    let mut tags = Tags::new();
+    tags.push(Tag::public_key(receiver));
+    for t in &options.extra_tags {
+        tags.push(t.clone());
+    }
+    Ok(EventBuilder::new(options.kind, content)
+        .tags(tags.into_vec())
+        .sign_with_rng(
+            &ephemeral,
+            random_past(now, options.max_backdate_secs, rng),
+            rng,
+        ))
+}
+
+/// The result of unwrapping: the rumor and its verified sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnwrappedGift {
+    /// The inner unsigned event. Its id was checked when present.
+    pub rumor: UnsignedEvent,
+    /// The seal's signer, equal to `rumor.pubkey` (checked).
+    pub sender: PublicKey,
+    /// The seal, for callers that want its timestamp or id.
+    pub seal: Event,
+}
+
+/// Unwraps a gift wrap addressed to `receiver`.
+///
+/// Verifies the wrap's id and signature (again, in case it was built unchecked), decrypts
+/// the seal, verifies the seal's id and signature, requires kind 13 with empty tags,
+/// decrypts the rumor, rejects a signed rumor or a wrong rumor id, and rejects a seal
+/// whose pubkey differs from the rumor's (impersonation).
+///
+/// # Errors
+/// [`Error::UnexpectedKind`], [`Error::IdMismatch`], [`Error::BadSignature`], NIP-44
+/// errors, [`Error::Json`], [`Error::GiftWrap`], [`Error::SealAuthorMismatch`].
+pub fn unwrap_gift_wrap(receiver: &Keys, gift_wrap: &Event) -> Result<UnwrappedGift> {
+    let k = gift_wrap.kind();
+    if k != Kind::GIFT_WRAP && k != Kind::EPHEMERAL_GIFT_WRAP {
+        return Err(Error::UnexpectedKind {
+            expected: "1059 or 21059 (gift wrap)",
+            found: k.as_u16(),
+        });
+    }
+    gift_wrap.verify_id()?;
+    gift_wrap
+        .verify_signature()
+        .map_err(|_| Error::BadSignature { what: "gift wrap" })?;
+    let ck = ConversationKey::derive(receiver.secret_key(), &gift_wrap.pubkey());
+    let seal_json = nip44::decrypt(&ck, gift_wrap.content())?;
+    let seal_json = core::str::from_utf8(&seal_json).map_err(|_| Error::GiftWrap {
+        layer: "seal",
+        reason: "decrypted seal is not UTF-8",
+    })?;
+    let seal = Event::from_json(seal_json).map_err(|e| match e {
+        Error::BadSignature { .. } => Error::BadSignature { what: "seal" },
+        other => other,
+    })?;
+    if seal.kind() != Kind::SEAL {
+        return Err(Error::UnexpectedKind {
+            expected: "13 (seal)",
+            found: seal.kind().as_u16(),
+        });
+    }
+    if !seal.tags().is_empty() {
+        return Err(Error::GiftWrap {
+            layer: "seal",
+            reason: "a seal's tags must be empty",
+        });
+    }
+    let ck = ConversationKey::derive(receiver.secret_key(), &seal.pubkey());
+    let rumor_json = nip44::decrypt(&ck, seal.content())?;
+    let rumor_json = core::str::from_utf8(&rumor_json).map_err(|_| Error::GiftWrap {
+        layer: "rumor",
+        reason: "decrypted rumor is not UTF-8",
+    })?;
+    let rumor = UnsignedEvent::from_json(rumor_json)?;
+    if rumor.pubkey != seal.pubkey() {
+        return Err(Error::SealAuthorMismatch {
+            seal: seal.pubkey().to_hex(),
+            rumor: rumor.pubkey.to_hex(),
+        });
+    }
+    Ok(UnwrappedGift {
+        sender: seal.pubkey(),
+        rumor,
+        seal,
+    })
+}
