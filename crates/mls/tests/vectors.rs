@@ -73,3 +73,8 @@ fn tree_validation_vectors_pass() {
 fn tree_operations_vectors_pass() {
     run("tree-operations", "tree-operations.json");
 }
+
+#[test]
+fn treekem_vectors_pass() {
+    run("treekem", "treekem.json");
+}

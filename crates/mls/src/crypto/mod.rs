@@ -90,6 +90,8 @@ pub trait CryptoProvider {
     ) -> Result<Vec<u8>>;
     /// `KEM.DeriveKeyPair(ikm)`: the private key and the serialized public key.
     fn hpke_derive_key_pair(&self, ikm: &[u8]) -> Result<(HpkePrivateKey, Vec<u8>)>;
+    /// The serialized public key of an HPKE private key.
+    fn hpke_public_key(&self, private_key: &HpkePrivateKey) -> Result<Vec<u8>>;
     /// A fresh random HPKE key pair.
     fn hpke_generate_key_pair(&self) -> Result<(HpkePrivateKey, Vec<u8>)>;
 

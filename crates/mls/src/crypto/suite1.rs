@@ -206,6 +206,21 @@ impl CryptoProvider for RustCryptoSuite1 {
         ))
     }
 
+    fn hpke_public_key(&self, private_key: &HpkePrivateKey) -> Result<Vec<u8>> {
+        let bytes: Zeroizing<[u8; 32]> = Zeroizing::new(
+            private_key
+                .as_bytes()
+                .try_into()
+                .map_err(|_| Error::BadLength {
+                    field: "hpke_private_key",
+                    expected: 32,
+                    found: private_key.as_bytes().len(),
+                })?,
+        );
+        let secret = x25519_dalek::StaticSecret::from(*bytes);
+        Ok(x25519_dalek::PublicKey::from(&secret).as_bytes().to_vec())
+    }
+
     fn hpke_generate_key_pair(&self) -> Result<(HpkePrivateKey, Vec<u8>)> {
         let mut ikm = Zeroizing::new([0u8; 32]);
         self.random_fill(&mut *ikm)?;
