@@ -78,3 +78,8 @@ fn tree_operations_vectors_pass() {
 fn treekem_vectors_pass() {
     run("treekem", "treekem.json");
 }
+
+#[test]
+fn messages_vectors_pass() {
+    run("messages", "messages.json");
+}
