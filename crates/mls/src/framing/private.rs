@@ -217,13 +217,21 @@ impl PrivateMessage {
             self.content_type,
             &self.authenticated_data,
         )?;
-        let mut plaintext = p.aead_open(
+        let opened = p.aead_open(
             kn.key.as_bytes(),
             guarded_nonce(&kn.nonce, sd.reuse_guard).as_bytes(),
             &aad,
             &self.ciphertext,
             "PrivateMessage content",
-        )?;
+        );
+        let mut plaintext = match opened {
+            Ok(pt) => pt,
+            Err(err) => {
+                // A forged or corrupted copy must not consume the genuine message's key.
+                secret_tree.put_back(leaf, ratchet_for(self.content_type), kn);
+                return Err(err);
+            }
+        };
         let parsed = (|| {
             let mut r = Reader::new(&plaintext);
             let content = Content::read_body(&mut r, self.content_type)?;

@@ -287,6 +287,25 @@ impl SecretTree {
         r.get(p, leaf, generation, &config)
     }
 
+    /// Returns a key taken with [`SecretTree::key_for_generation`] whose message failed to
+    /// decrypt, so that a forged copy cannot burn the key of the genuine message. The key is
+    /// kept like a skipped generation (within the out-of-order window).
+    pub fn put_back(&mut self, leaf: LeafIndex, ratchet: RatchetType, key: KeyNonce) {
+        let window = self.config.out_of_order_window as usize;
+        if let Some(Some(r)) = self.leaves.get_mut(leaf.0 as usize) {
+            let r = match ratchet {
+                RatchetType::Handshake => &mut r.handshake,
+                RatchetType::Application => &mut r.application,
+            };
+            if key.generation < r.next_generation && window > 0 {
+                r.skipped.insert(key.generation, key);
+                while r.skipped.len() > window {
+                    r.skipped.pop_first();
+                }
+            }
+        }
+    }
+
     /// The next key and nonce for a message we send from `leaf`.
     ///
     /// # Errors
