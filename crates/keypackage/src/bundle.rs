@@ -272,6 +272,17 @@ impl KeyPackageBundle {
         &self.signature_secret
     }
 
+    /// The KeyPackage and its private keys: `(key_package, init_secret,
+    /// encryption_secret, signature_secret)`.
+    pub fn into_parts(self) -> (KeyPackage, HpkeSecretKey, HpkeSecretKey, SignatureSecretKey) {
+        (
+            self.key_package,
+            self.init_secret,
+            self.encryption_secret,
+            self.signature_secret,
+        )
+    }
+
     /// Serializes the bundle for storage:
     /// `uint8 version = 1; opaque key_package<V>; opaque init_secret[32];
     /// opaque encryption_secret[32]; opaque signature_secret[32]`.

@@ -164,7 +164,20 @@ impl Encode for Credential {
                         .try_for_each(|c| write_bounded(w, "cert_data", c, MAX_CERTIFICATE_LEN))
                 })
             }
-            Credential::Unknown { bytes, .. } => {
+            Credential::Unknown {
+                credential_type,
+                bytes,
+            } => {
+                // Decoding never yields `Unknown` for a defined type; writing
+                // one would not read back as the same value.
+                if matches!(
+                    *credential_type,
+                    CredentialType::BASIC | CredentialType::X509
+                ) {
+                    return Err(Error::InvalidOptions(
+                        "Credential::Unknown must not carry the basic or x509 type",
+                    ));
+                }
                 write_bounded(w, "credential", bytes, MAX_UNKNOWN_CREDENTIAL_LEN)
             }
         }

@@ -16,8 +16,16 @@ pub struct HpkeSecretKey(x25519_dalek::StaticSecret);
 
 impl HpkeSecretKey {
     /// The key whose `SerializePrivateKey` form is `bytes` (RFC 9180 §7.1.2).
+    /// The caller's copy of `bytes` is not zeroized by this call.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         let bytes = Zeroizing::new(bytes);
+        HpkeSecretKey(x25519_dalek::StaticSecret::from(*bytes))
+    }
+
+    /// A fresh key from `rng`.
+    pub fn generate<R: rand_core::CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(bytes.as_mut_slice());
         HpkeSecretKey(x25519_dalek::StaticSecret::from(*bytes))
     }
 
@@ -62,6 +70,13 @@ impl SignatureSecretKey {
     /// The key whose 32-byte seed is `bytes` (RFC 8032 §5.1.5).
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         let bytes = Zeroizing::new(bytes);
+        SignatureSecretKey(ed25519_dalek::SigningKey::from_bytes(&bytes))
+    }
+
+    /// A fresh key from `rng`.
+    pub fn generate<R: rand_core::CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(bytes.as_mut_slice());
         SignatureSecretKey(ed25519_dalek::SigningKey::from_bytes(&bytes))
     }
 

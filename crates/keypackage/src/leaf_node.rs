@@ -236,6 +236,33 @@ impl core::fmt::Debug for LeafNode {
 /// a Commit (after computing the parent hash) and signs it with
 /// [`UnsignedLeafNode::sign`]; [`LeafNode::to_unsigned`] starts from an
 /// existing leaf.
+///
+/// ```
+/// use nipee_keypackage::{
+///     Capabilities, Credential, Encode, LeafNode, LeafNodeContext, LeafNodeSource,
+///     SignatureSecretKey, UnsignedLeafNode, ValidationPolicy,
+/// };
+///
+/// let signer = SignatureSecretKey::from_bytes([7; 32]);
+/// let group_id = b"group";
+/// // The leaf of member 2 in the UpdatePath of a Commit.
+/// let leaf = UnsignedLeafNode {
+///     encryption_key: [9; 32],
+///     signature_key: signer.public_key(),
+///     credential: Credential::basic(b"alice".to_vec())?,
+///     capabilities: Capabilities::default(),
+///     leaf_node_source: LeafNodeSource::Commit { parent_hash: vec![0xAB; 32] },
+///     extensions: vec![],
+/// }
+/// .sign(&signer, group_id, 2)?;
+///
+/// let decoded = LeafNode::from_bytes(&leaf.to_bytes()?)?;
+/// let context = LeafNodeContext::Commit { group_id, leaf_index: 2 };
+/// decoded.validate(&ValidationPolicy::at(1_700_000_000), context)?;
+/// // The signature binds the group and the position.
+/// assert!(decoded.verify_signature(group_id, 3).is_err());
+/// # Ok::<(), nipee_keypackage::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UnsignedLeafNode {
     /// `encryption_key`.

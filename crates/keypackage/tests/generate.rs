@@ -339,3 +339,41 @@ fn the_reference_is_the_ref_hash_of_the_encoding() {
         bundle(17).key_package().reference().unwrap()
     );
 }
+
+#[test]
+fn fresh_keys_come_from_the_rng() {
+    use nipee_keypackage::HpkeSecretKey;
+    let a = HpkeSecretKey::generate(&mut rng(1));
+    let b = HpkeSecretKey::generate(&mut rng(1));
+    let c = HpkeSecretKey::generate(&mut rng(2));
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    let s = SignatureSecretKey::generate(&mut rng(3));
+    assert_eq!(
+        SignatureSecretKey::from_bytes(*s.expose_secret()).public_key(),
+        s.public_key()
+    );
+}
+
+#[test]
+fn into_parts_hands_over_the_keys() {
+    let b = bundle(18);
+    let kp = b.key_package().clone();
+    let (key_package, init, encryption, signature) = b.into_parts();
+    assert_eq!(key_package, kp);
+    assert_eq!(init.public_key(), kp.init_key);
+    assert_eq!(encryption.public_key(), kp.leaf_node.encryption_key);
+    assert_eq!(signature.public_key(), kp.leaf_node.signature_key);
+}
+
+#[test]
+fn an_unknown_credential_cannot_pose_as_a_defined_type() {
+    use nipee_keypackage::Credential;
+    for credential_type in [CredentialType::BASIC, CredentialType::X509] {
+        let c = Credential::Unknown {
+            credential_type,
+            bytes: vec![1, 2, 3],
+        };
+        assert!(matches!(c.to_bytes(), Err(Error::InvalidOptions(_))));
+    }
+}
