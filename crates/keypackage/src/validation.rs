@@ -15,8 +15,11 @@ pub enum LifetimeCheck {
     /// Check that `not_before <= now <= not_after`, `now` in seconds since
     /// the Unix epoch (the caller owns the clock).
     At(u64),
-    /// Do not compare the lifetime with a clock. Meant only for fixed test
-    /// vectors whose lifetimes have long passed; a real client always checks.
+    /// Do not compare the lifetime with a clock. Meant for fixed test
+    /// vectors whose lifetimes have long passed, and for the one place RFC
+    /// 9420 §7.3 makes the check optional: LeafNodes *received* in a ratchet
+    /// tree or a Commit (they may have expired in transit). A KeyPackage about
+    /// to be used is always checked.
     Skip,
 }
 

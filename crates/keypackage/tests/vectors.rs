@@ -5,8 +5,8 @@
 use nipee_codec::Error as CodecError;
 use nipee_keypackage::sign::{ref_hash, sign_with_label, verify_with_label};
 use nipee_keypackage::{
-    Encode, Error, KeyPackage, KeyPackageRef, LeafNode, LeafNodeSourceType, SignatureSecretKey,
-    ValidationPolicy,
+    Encode, Error, KeyPackage, KeyPackageRef, LeafNode, LeafNodeContext, LeafNodeSourceType,
+    SignatureSecretKey, ValidationPolicy,
 };
 use serde::Deserialize;
 
@@ -217,4 +217,101 @@ fn crypto_basics_ref_hash_suite_1() {
     let case = suite_1_crypto_basics().ref_hash;
     let out = ref_hash(case.label.as_bytes(), &hex::decode(&case.value).unwrap()).unwrap();
     assert_eq!(hex::encode(out), case.out);
+}
+
+const TREE_VALIDATION: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/vectors/mls/tree-validation.json"
+));
+
+#[derive(Deserialize)]
+struct TreeValidationCase {
+    cipher_suite: u16,
+    tree: String,
+    group_id: String,
+}
+
+/// Reads `optional<Node> ratchet_tree<V>` far enough to hand each leaf (with
+/// its leaf index and exact bytes) to the caller; parent nodes are skipped.
+fn leaves_of_tree(tree: &[u8]) -> Vec<(u32, Vec<u8>)> {
+    use nipee_keypackage::Decode;
+    let mut outer = nipee_codec::Reader::new(tree);
+    let mut r = outer.vl_reader("ratchet_tree").unwrap();
+    outer.finish().unwrap();
+    let mut leaves = Vec::new();
+    let mut node_index = 0u32;
+    while !r.is_empty() {
+        if r.u8("present").unwrap() == 1 {
+            match r.u8("node_type").unwrap() {
+                1 => {
+                    let before = r.rest();
+                    LeafNode::decode(&mut r).unwrap();
+                    let used = before.len() - r.remaining();
+                    leaves.push((node_index / 2, before[..used].to_vec()));
+                }
+                2 => {
+                    r.vl_bytes("encryption_key").unwrap();
+                    r.vl_bytes("parent_hash").unwrap();
+                    r.vl_bytes("unmerged_leaves").unwrap();
+                }
+                other => panic!("node type {other}"),
+            }
+        }
+        node_index += 1;
+    }
+    leaves
+}
+
+/// Ratchet-tree leaves (sources key_package, update and commit) decode,
+/// re-encode byte-exact, and their signatures verify over `LeafNodeTBS` with
+/// the group ID and leaf index as context: what the MLS engine relies on.
+#[test]
+fn suite_1_tree_validation_leaves_round_trip_and_verify_with_group_context() {
+    let cases: Vec<TreeValidationCase> = serde_json::from_str(TREE_VALIDATION).unwrap();
+    let mut trees = 0;
+    let mut leaves = 0;
+    let mut sources = std::collections::HashSet::new();
+    for (i, case) in cases.iter().enumerate() {
+        if case.cipher_suite != 1 {
+            continue;
+        }
+        let group_id = hex::decode(&case.group_id).unwrap();
+        for (leaf_index, bytes) in leaves_of_tree(&hex::decode(&case.tree).unwrap()) {
+            let leaf = LeafNode::from_bytes(&bytes).unwrap();
+            assert_eq!(
+                leaf.to_bytes().unwrap(),
+                bytes,
+                "case {i} leaf {leaf_index}"
+            );
+            leaf.verify_signature(&group_id, leaf_index)
+                .unwrap_or_else(|e| panic!("case {i} leaf {leaf_index}: {e}"));
+            leaf.validate(
+                &ValidationPolicy::for_fixed_vectors(),
+                LeafNodeContext::Tree {
+                    group_id: &group_id,
+                    leaf_index,
+                },
+            )
+            .unwrap();
+            sources.insert(leaf.leaf_node_source.source_type());
+            // Another position or group breaks a group-bound signature.
+            if leaf.leaf_node_source.source_type() != LeafNodeSourceType::KeyPackage {
+                assert_eq!(
+                    leaf.verify_signature(&group_id, leaf_index + 1),
+                    Err(Error::InvalidLeafNodeSignature)
+                );
+                assert_eq!(
+                    leaf.verify_signature(b"another group", leaf_index),
+                    Err(Error::InvalidLeafNodeSignature)
+                );
+            }
+            leaves += 1;
+        }
+        trees += 1;
+    }
+    assert_eq!(trees, 14);
+    assert!(leaves > 14);
+    assert!(sources.contains(&LeafNodeSourceType::KeyPackage));
+    assert!(sources.contains(&LeafNodeSourceType::Commit));
+    eprintln!("{trees} trees, {leaves} leaves, sources {sources:?}");
 }
