@@ -40,7 +40,9 @@ impl Filter {
 
     /// Adds authors.
     pub fn authors<I: IntoIterator<Item = PublicKey>>(mut self, authors: I) -> Self {
-        self.authors.get_or_insert_with(BTreeSet::new).extend(authors);
+        self.authors
+            .get_or_insert_with(BTreeSet::new)
+            .extend(authors);
         self
     }
 
@@ -144,37 +146,40 @@ impl Filter {
 
     /// Whether `event` satisfies every condition (ignoring `limit`).
     pub fn matches(&self, event: &Event) -> bool {
-        if let Some(ids) = &self.ids {
-            if !ids.contains(&event.id()) {
-                return false;
-            }
+        if self
+            .ids
+            .as_ref()
+            .is_some_and(|ids| !ids.contains(&event.id()))
+        {
+            return false;
         }
-        if let Some(authors) = &self.authors {
-            if !authors.contains(&event.pubkey()) {
-                return false;
-            }
+        if self
+            .authors
+            .as_ref()
+            .is_some_and(|a| !a.contains(&event.pubkey()))
+        {
+            return false;
         }
-        if let Some(kinds) = &self.kinds {
-            if !kinds.contains(&event.kind()) {
-                return false;
-            }
+        if self
+            .kinds
+            .as_ref()
+            .is_some_and(|k| !k.contains(&event.kind()))
+        {
+            return false;
         }
-        if let Some(since) = self.since {
-            if event.created_at() < since {
-                return false;
-            }
+        if self.since.is_some_and(|since| event.created_at() < since) {
+            return false;
         }
-        if let Some(until) = self.until {
-            if event.created_at() > until {
-                return false;
-            }
+        if self.until.is_some_and(|until| event.created_at() > until) {
+            return false;
         }
         self.tags.iter().all(|(letter, values)| {
             let mut buf = [0u8; 4];
             let name: &str = letter.encode_utf8(&mut buf);
-            event.tags().iter().any(|t| {
-                t.name() == Some(name) && t.value().is_some_and(|v| values.contains(v))
-            })
+            event
+                .tags()
+                .iter()
+                .any(|t| t.name() == Some(name) && t.value().is_some_and(|v| values.contains(v)))
         })
     }
 
@@ -252,7 +257,9 @@ impl Filter {
     /// # Errors
     /// As [`Filter::from_json`].
     pub fn from_value(v: &serde_json::Value) -> Result<Self> {
-        let obj = v.as_object().ok_or_else(|| bad("filter must be a JSON object"))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| bad("filter must be a JSON object"))?;
         let mut f = Filter::new();
         for (k, val) in obj {
             match k.as_str() {
@@ -271,7 +278,9 @@ impl Filter {
                     f.authors.get_or_insert_with(BTreeSet::new).extend(a);
                 }
                 "kinds" => {
-                    let arr = val.as_array().ok_or_else(|| bad("kinds must be an array"))?;
+                    let arr = val
+                        .as_array()
+                        .ok_or_else(|| bad("kinds must be an array"))?;
                     let ks = arr
                         .iter()
                         .map(|x| {
@@ -288,14 +297,15 @@ impl Filter {
                 "limit" => f.limit = Some(uint(val, "limit")?),
                 other => {
                     let mut chars = other.chars();
-                    if let (Some('#'), Some(letter), None) = (chars.next(), chars.next(), chars.next()) {
-                        if letter.is_ascii_alphabetic() {
+                    match (chars.next(), chars.next(), chars.next()) {
+                        (Some('#'), Some(letter), None) if letter.is_ascii_alphabetic() => {
                             let vals = str_list(val, "#tag")?;
                             f.tags
                                 .entry(letter)
                                 .or_default()
                                 .extend(vals.into_iter().map(str::to_owned));
                         }
+                        _ => {}
                     }
                 }
             }

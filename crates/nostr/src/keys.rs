@@ -242,7 +242,7 @@ impl PublicKey {
     }
 
     /// The full (even-y) point, for ECDH.
-    pub(crate) fn to_full(&self) -> secp256k1::PublicKey {
+    pub(crate) fn full_point(&self) -> secp256k1::PublicKey {
         self.xonly.public_key(secp256k1::Parity::Even)
     }
 
@@ -424,7 +424,11 @@ impl Keys {
     }
 
     /// BIP-340 signature with auxiliary randomness drawn from `rng`.
-    pub fn sign_bip340_with_rng<R: CryptoRng + ?Sized>(&self, msg: &[u8], rng: &mut R) -> Signature {
+    pub fn sign_bip340_with_rng<R: CryptoRng + ?Sized>(
+        &self,
+        msg: &[u8],
+        rng: &mut R,
+    ) -> Signature {
         let mut aux = Zeroizing::new([0u8; 32]);
         rng.fill_bytes(aux.as_mut());
         self.sign_bip340_with_aux_rand(msg, &aux)

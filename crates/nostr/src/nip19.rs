@@ -258,17 +258,15 @@ mod tests {
     // NIP-19 spec examples.
     #[test]
     fn npub_and_nsec_match_the_nip19_examples() {
-        let pk = PublicKey::from_hex(
-            "3bf0c63fcb93463407af97a5e5ee64fa883d107ef9e558472c4eb9aaaefa459d",
-        )
-        .unwrap();
+        let pk =
+            PublicKey::from_hex("3bf0c63fcb93463407af97a5e5ee64fa883d107ef9e558472c4eb9aaaefa459d")
+                .unwrap();
         let npub = "npub180cvv07tjdrrgpa0j7j7tmnyl2yr6yr7l8j4s3evf6u64th6gkwsyjh6w6";
         assert_eq!(pk.to_bech32(), npub);
         assert_eq!(PublicKey::from_bech32(npub).unwrap(), pk);
-        let sk = SecretKey::from_hex(
-            "67dea2ed018072d675f5415ecfaed7d2597555e202d85b3d65ea4e58d2d92ffa",
-        )
-        .unwrap();
+        let sk =
+            SecretKey::from_hex("67dea2ed018072d675f5415ecfaed7d2597555e202d85b3d65ea4e58d2d92ffa")
+                .unwrap();
         let nsec = "nsec1vl029mgpspedva04g90vltkh6fvh240zqtv9k0t9af8935ke9laqsnlfe5";
         assert_eq!(sk.to_bech32().as_str(), nsec);
         assert_eq!(SecretKey::from_bech32(nsec).unwrap(), sk);
@@ -286,7 +284,10 @@ mod tests {
             "3bf0c63fcb93463407af97a5e5ee64fa883d107ef9e558472c4eb9aaaefa459d"
         );
         assert_eq!(p.relays, vec!["wss://r.x.com", "wss://djbas.sadkb.com"]);
-        assert_eq!(Nip19Profile::from_bech32(&p.to_bech32().unwrap()).unwrap(), p);
+        assert_eq!(
+            Nip19Profile::from_bech32(&p.to_bech32().unwrap()).unwrap(),
+            p
+        );
     }
 
     #[test]

@@ -61,7 +61,8 @@ impl ConversationKey {
     /// secp256k1's `SharedSecret` hashes the point, which NIP-44 forbids; this uses the raw
     /// x coordinate.
     pub fn derive(secret: &SecretKey, public: &PublicKey) -> Self {
-        let mut point = secp256k1::ecdh::shared_secret_point(&public.to_full(), &secret.to_secp());
+        let mut point =
+            secp256k1::ecdh::shared_secret_point(&public.full_point(), &secret.to_secp());
         let (prk, _) = Hkdf::<Sha256>::extract(Some(SALT), point.get(..32).unwrap_or_default());
         point.zeroize();
         let mut out = Zeroizing::new([0u8; 32]);
@@ -154,12 +155,20 @@ pub fn calc_padded_len(len: u64) -> u64 {
         return 32;
     }
     let next_power = 1u64 << (64 - (len - 1).leading_zeros());
-    let chunk = if next_power <= 256 { 32 } else { next_power / 8 };
+    let chunk = if next_power <= 256 {
+        32
+    } else {
+        next_power / 8
+    };
     chunk * ((len - 1) / chunk + 1)
 }
 
 fn prefix_len(len: usize) -> usize {
-    if len >= EXTENDED_PREFIX_THRESHOLD { 6 } else { 2 }
+    if len >= EXTENDED_PREFIX_THRESHOLD {
+        6
+    } else {
+        2
+    }
 }
 
 /// Encrypts `plaintext` with a fresh nonce from `rng`, extended prefix allowed.
@@ -243,9 +252,7 @@ pub fn encrypt_to_bytes(
         return Err(Error::Misuse {
             field: "plaintext",
             reason: match prefix {
-                LengthPrefix::Classic => {
-                    "longer than 65535 bytes: use the extended length prefix"
-                }
+                LengthPrefix::Classic => "longer than 65535 bytes: use the extended length prefix",
                 LengthPrefix::Extended => "longer than 2^32 - 1 bytes",
             },
         });
@@ -275,12 +282,11 @@ pub fn encrypt_to_bytes(
         let mut cipher = ChaCha20::new(&keys.chacha_key.into(), &keys.chacha_nonce.into());
         cipher.apply_keystream(ct);
     }
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&keys.hmac_key).map_err(|_| {
-        Error::Misuse {
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(&keys.hmac_key).map_err(|_| Error::Misuse {
             field: "hmac key",
             reason: "length",
-        }
-    })?;
+        })?;
     mac.update(out.get(1..).unwrap_or_default());
     let tag = mac.finalize().into_bytes();
     out.extend_from_slice(&tag);
@@ -355,7 +361,11 @@ pub fn decrypt_bytes(key: &ConversationKey, raw: &[u8]) -> Result<Vec<u8>> {
     decrypt_bytes_with_limit(key, raw, DEFAULT_MAX_PLAINTEXT)
 }
 
-fn decrypt_bytes_with_limit(key: &ConversationKey, raw: &[u8], max_plaintext: usize) -> Result<Vec<u8>> {
+fn decrypt_bytes_with_limit(
+    key: &ConversationKey,
+    raw: &[u8],
+    max_plaintext: usize,
+) -> Result<Vec<u8>> {
     if raw.len() < MIN_RAW_LEN {
         return Err(Error::Nip44Payload {
             reason: "decoded payload shorter than 99 bytes",
@@ -380,25 +390,39 @@ fn decrypt_bytes_with_limit(key: &ConversationKey, raw: &[u8], max_plaintext: us
         reason: "missing nonce",
     })?;
     let keys = key.message_keys(nonce)?;
-    let mut h = <Hmac<Sha256> as KeyInit>::new_from_slice(&keys.hmac_key).map_err(|_| {
-        Error::Misuse {
+    let mut h =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(&keys.hmac_key).map_err(|_| Error::Misuse {
             field: "hmac key",
             reason: "length",
-        }
-    })?;
+        })?;
     h.update(nonce);
     h.update(ciphertext);
     let expected = h.finalize().into_bytes();
     if !bool::from(expected.as_slice().ct_eq(mac)) {
         return Err(Error::BadMac);
     }
-    let mut padded = Zeroizing::new(ciphertext.to_vec());
+    let mut buf = ciphertext.to_vec();
     let mut cipher = ChaCha20::new(&keys.chacha_key.into(), &keys.chacha_nonce.into());
-    cipher.apply_keystream(&mut padded);
-    unpad(&padded, max_plaintext)
+    cipher.apply_keystream(&mut buf);
+    match unpad(&buf, max_plaintext) {
+        Ok((start, len)) => {
+            // Reuse the buffer: shift the plaintext to the front, wipe the rest.
+            buf.copy_within(start..start + len, 0);
+            if let Some(tail) = buf.get_mut(len..) {
+                tail.zeroize();
+            }
+            buf.truncate(len);
+            Ok(buf)
+        }
+        Err(e) => {
+            buf.zeroize();
+            Err(e)
+        }
+    }
 }
 
-fn unpad(padded: &[u8], max_plaintext: usize) -> Result<Vec<u8>> {
+/// Checks the padding; returns the plaintext's offset and length within `padded`.
+fn unpad(padded: &[u8], max_plaintext: usize) -> Result<(usize, usize)> {
     let bad = |reason| Error::BadPadding { reason };
     let (first, rest) = padded
         .split_first_chunk::<2>()
@@ -416,6 +440,7 @@ fn unpad(padded: &[u8], max_plaintext: usize) -> Result<Vec<u8>> {
     } else {
         (usize::from(first), rest)
     };
+    let start = padded.len() - body.len();
     if body.len() as u64 != calc_padded_len(len as u64) {
         return Err(bad("padded length does not match the plaintext length"));
     }
@@ -426,8 +451,10 @@ fn unpad(padded: &[u8], max_plaintext: usize) -> Result<Vec<u8>> {
             found: len,
         });
     }
-    let plaintext = body.get(..len).ok_or(bad("plaintext runs past the end"))?;
-    Ok(plaintext.to_vec())
+    if len > body.len() {
+        return Err(bad("plaintext runs past the end"));
+    }
+    Ok((start, len))
 }
 
 #[cfg(test)]
@@ -436,7 +463,14 @@ mod tests {
 
     #[test]
     fn padded_lengths_follow_the_spec_table_including_large_values() {
-        for (n, p) in [(1, 32), (32, 32), (33, 64), (257, 320), (65536, 65536), (65537, 81920)] {
+        for (n, p) in [
+            (1, 32),
+            (32, 32),
+            (33, 64),
+            (257, 320),
+            (65536, 65536),
+            (65537, 81920),
+        ] {
             assert_eq!(calc_padded_len(n), p, "{n}");
         }
         assert_eq!(calc_padded_len(MAX_PLAINTEXT), 1 << 32);
@@ -460,6 +494,9 @@ mod tests {
     fn extended_prefix_with_small_length_is_bad_padding() {
         let mut padded = vec![0u8, 0, 0, 0, 0, 5];
         padded.extend_from_slice(&[1; 32]);
-        assert!(matches!(unpad(&padded, usize::MAX), Err(Error::BadPadding { .. })));
+        assert!(matches!(
+            unpad(&padded, usize::MAX),
+            Err(Error::BadPadding { .. })
+        ));
     }
 }

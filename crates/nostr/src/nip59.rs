@@ -100,7 +100,14 @@ pub fn gift_wrap<R: CryptoRng + ?Sized>(
     now: Timestamp,
     rng: &mut R,
 ) -> Result<Event> {
-    gift_wrap_with(author, receiver, rumor, now, &GiftWrapOptions::default(), rng)
+    gift_wrap_with(
+        author,
+        receiver,
+        rumor,
+        now,
+        &GiftWrapOptions::default(),
+        rng,
+    )
 }
 
 /// [`gift_wrap`] with explicit options.

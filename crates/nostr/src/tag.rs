@@ -8,7 +8,9 @@ use crate::keys::PublicKey;
 ///
 /// Typed constructors ([`Tag::event`], [`Tag::public_key`], ...) build well-formed tags;
 /// the accessors on [`Tags`] parse them strictly.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct Tag(Vec<String>);
 
@@ -168,7 +170,10 @@ impl Tags {
     }
 
     /// Tags whose name is `name`.
-    pub fn with_name<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a Tag> + use<'a, 'n> {
+    pub fn with_name<'a, 'n>(
+        &'a self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'a Tag> + use<'a, 'n> {
         self.0.iter().filter(move |t| t.name() == Some(name))
     }
 
@@ -185,7 +190,8 @@ impl Tags {
         self.with_name("e")
             .map(|t| {
                 let v = t.value().ok_or_else(|| tag_err("e", "missing event id"))?;
-                EventId::from_hex(v).map_err(|_| tag_err("e", "value is not a 64-char lowercase hex id"))
+                EventId::from_hex(v)
+                    .map_err(|_| tag_err("e", "value is not a 64-char lowercase hex id"))
             })
             .collect()
     }
@@ -197,7 +203,9 @@ impl Tags {
     pub fn public_keys(&self) -> Result<Vec<PublicKey>> {
         self.with_name("p")
             .map(|t| {
-                let v = t.value().ok_or_else(|| tag_err("p", "missing public key"))?;
+                let v = t
+                    .value()
+                    .ok_or_else(|| tag_err("p", "missing public key"))?;
                 PublicKey::from_hex(v).map_err(|_| tag_err("p", "value is not a valid public key"))
             })
             .collect()

@@ -8,8 +8,8 @@ use nipee_nostr::{
     Event, EventBuilder, Keys, Kind, PublicKey, SecretKey, Tag, Tags, Timestamp, UnsignedEvent,
     nip59,
 };
-use nostr::prelude as n;
 use nostr::nips::nip59::{GiftWrapBuilder, UnwrappedGift};
+use nostr::prelude as n;
 use nostr::prelude::{FinalizeEvent as _, FinalizeUnsignedEvent as _};
 use proptest::prelude::*;
 
@@ -26,7 +26,9 @@ fn our_keys(k: &n::Keys) -> Keys {
 }
 
 fn their_tags(tags: &[Vec<String>]) -> Vec<n::Tag> {
-    tags.iter().map(|t| n::Tag::parse(t.clone()).unwrap()).collect()
+    tags.iter()
+        .map(|t| n::Tag::parse(t.clone()).unwrap())
+        .collect()
 }
 
 fn tag_strategy() -> impl Strategy<Value = Vec<String>> {
@@ -146,8 +148,8 @@ fn extended_prefix_payloads_decrypt_both_ways() {
             nostr::nips::nip44::v2::decrypt_to_bytes(&theirs, &raw).unwrap(),
             pt
         );
-        let their = nostr::nips::nip44::v2::encrypt_to_bytes_with_nonce(&theirs, &pt, [7; 32])
-            .unwrap();
+        let their =
+            nostr::nips::nip44::v2::encrypt_to_bytes_with_nonce(&theirs, &pt, [7; 32]).unwrap();
         assert_eq!(nip44::decrypt_bytes(&ours, &their).unwrap(), pt);
     }
 }
@@ -159,12 +161,9 @@ fn nip44_string_api_interoperates_with_rust_nostr_keys_api() {
     let b = Keys::generate(&mut rng);
     let ck = ConversationKey::derive(a.secret_key(), &b.public_key());
     let p = nip44::encrypt_str(&ck, "héllo ✓ nostr", &mut rng).unwrap();
-    let back = nostr::nips::nip44::decrypt(
-        their_keys(&b).secret_key(),
-        &their_pk(&a.public_key()),
-        &p,
-    )
-    .unwrap();
+    let back =
+        nostr::nips::nip44::decrypt(their_keys(&b).secret_key(), &their_pk(&a.public_key()), &p)
+            .unwrap();
     assert_eq!(back, "héllo ✓ nostr");
     let theirs = nostr::nips::nip44::encrypt(
         their_keys(&b).secret_key(),

@@ -43,12 +43,18 @@ fn malformed_json_is_a_json_error() {
     }
     let j = note().to_json();
     let big_kind = j.replace("\"kind\":1", "\"kind\":70000");
-    assert!(matches!(Event::from_json(&big_kind), Err(Error::Json { .. })));
+    assert!(matches!(
+        Event::from_json(&big_kind),
+        Err(Error::Json { .. })
+    ));
     let neg_time = j.replace(
         &format!("\"created_at\":{}", NOW.as_u64()),
         "\"created_at\":-1",
     );
-    assert!(matches!(Event::from_json(&neg_time), Err(Error::Json { .. })));
+    assert!(matches!(
+        Event::from_json(&neg_time),
+        Err(Error::Json { .. })
+    ));
 }
 
 #[test]
@@ -142,13 +148,15 @@ fn oversized_input_is_too_large() {
         Err(Error::TooLarge { field: "tags", .. })
     ));
     let ck = ConversationKey::from_bytes([1; 32]);
-    let p = nip44::encrypt_with_nonce(&ck, &[7u8; 5000], &[2; 32], LengthPrefix::Extended)
-        .unwrap();
+    let p = nip44::encrypt_with_nonce(&ck, &[7u8; 5000], &[2; 32], LengthPrefix::Extended).unwrap();
     assert!(matches!(
         nip44::decrypt_with_limit(&ck, &p, 1000),
         Err(Error::TooLarge { .. })
     ));
-    assert_eq!(nip44::decrypt_with_limit(&ck, &p, 5000).unwrap(), vec![7u8; 5000]);
+    assert_eq!(
+        nip44::decrypt_with_limit(&ck, &p, 5000).unwrap(),
+        vec![7u8; 5000]
+    );
 }
 
 #[test]
@@ -201,8 +209,8 @@ fn nip44_payload_errors_are_typed() {
     let other = ConversationKey::from_bytes([9; 32]);
     assert!(matches!(nip44::decrypt(&other, &good), Err(Error::BadMac)));
     // Non-UTF-8 plaintext through the string API.
-    let bin = nip44::encrypt_with_nonce(&ck, &[0xff, 0xfe], &[2; 32], LengthPrefix::Classic)
-        .unwrap();
+    let bin =
+        nip44::encrypt_with_nonce(&ck, &[0xff, 0xfe], &[2; 32], LengthPrefix::Classic).unwrap();
     assert!(matches!(nip44::decrypt_str(&ck, &bin), Err(Error::NotUtf8)));
     assert_eq!(nip44::decrypt(&ck, &bin).unwrap(), vec![0xff, 0xfe]);
     // Empty plaintext is misuse.
@@ -341,7 +349,13 @@ fn wrap_raw_seal(seal: &Event, receiver: &PublicKey, rng: &mut impl rand::Crypto
         .sign_with_rng(&eph, NOW, rng)
 }
 
-fn seal_raw(author: &Keys, receiver: &PublicKey, rumor_json: &str, tags: Vec<Tag>, rng: &mut impl rand::CryptoRng) -> Event {
+fn seal_raw(
+    author: &Keys,
+    receiver: &PublicKey,
+    rumor_json: &str,
+    tags: Vec<Tag>,
+    rng: &mut impl rand::CryptoRng,
+) -> Event {
     let ck = ConversationKey::derive(author.secret_key(), receiver);
     let content = nip44::encrypt(&ck, rumor_json.as_bytes(), rng).unwrap();
     EventBuilder::new(Kind::SEAL, content)
@@ -353,14 +367,28 @@ fn seal_raw(author: &Keys, receiver: &PublicKey, rumor_json: &str, tags: Vec<Tag
 fn seal_signed_by_someone_else_than_the_rumor_author_is_rejected() {
     let mut rng = rand::rng();
     let (alice, bob, mallory) = (keys(1), keys(2), keys(3));
-    let rumor = UnsignedEvent::new(alice.public_key(), NOW, Kind::TEXT_NOTE, Tags::new(), "I am alice");
-    let seal = seal_raw(&mallory, &bob.public_key(), &rumor.to_json(), vec![], &mut rng);
+    let rumor = UnsignedEvent::new(
+        alice.public_key(),
+        NOW,
+        Kind::TEXT_NOTE,
+        Tags::new(),
+        "I am alice",
+    );
+    let seal = seal_raw(
+        &mallory,
+        &bob.public_key(),
+        &rumor.to_json(),
+        vec![],
+        &mut rng,
+    );
     let wrap = wrap_raw_seal(&seal, &bob.public_key(), &mut rng);
     let e = nip59::unwrap_gift_wrap(&bob, &wrap).unwrap_err();
     assert!(matches!(e, Error::SealAuthorMismatch { .. }), "{e:?}");
     // The builder refuses to make such a seal in the first place.
     assert_eq!(
-        nip59::gift_wrap(&mallory, &bob.public_key(), &rumor, NOW, &mut rng).unwrap_err().kind(),
+        nip59::gift_wrap(&mallory, &bob.public_key(), &rumor, NOW, &mut rng)
+            .unwrap_err()
+            .kind(),
         ErrorKind::Misuse
     );
 }
@@ -370,7 +398,13 @@ fn signed_rumor_seal_with_tags_and_wrong_kinds_are_rejected() {
     let mut rng = rand::rng();
     let (alice, bob) = (keys(1), keys(2));
     let signed = EventBuilder::text_note("signed").sign(&alice, NOW).unwrap();
-    let seal = seal_raw(&alice, &bob.public_key(), &signed.to_json(), vec![], &mut rng);
+    let seal = seal_raw(
+        &alice,
+        &bob.public_key(),
+        &signed.to_json(),
+        vec![],
+        &mut rng,
+    );
     let wrap = wrap_raw_seal(&seal, &bob.public_key(), &mut rng);
     assert!(matches!(
         nip59::unwrap_gift_wrap(&bob, &wrap),
@@ -378,7 +412,13 @@ fn signed_rumor_seal_with_tags_and_wrong_kinds_are_rejected() {
     ));
 
     let rumor = UnsignedEvent::new(alice.public_key(), NOW, Kind::TEXT_NOTE, Tags::new(), "x");
-    let tagged = seal_raw(&alice, &bob.public_key(), &rumor.to_json(), vec![Tag::public_key(&bob.public_key())], &mut rng);
+    let tagged = seal_raw(
+        &alice,
+        &bob.public_key(),
+        &rumor.to_json(),
+        vec![Tag::public_key(&bob.public_key())],
+        &mut rng,
+    );
     let wrap = wrap_raw_seal(&tagged, &bob.public_key(), &mut rng);
     assert!(matches!(
         nip59::unwrap_gift_wrap(&bob, &wrap),
@@ -473,7 +513,13 @@ fn filters_serialize_for_req_and_match_locally() {
     assert!(!Filter::new().group("abcd").matches(&ev));
     assert!(Filter::new().id(ev.id()).matches(&ev));
     assert!(!Filter::new().id(EventId::from_bytes([0; 32])).matches(&ev));
-    assert!(Filter::new().tag('z', ["nope"]).unwrap().tag('p', [keys(2).public_key().to_hex()]).is_ok());
+    assert!(
+        Filter::new()
+            .tag('z', ["nope"])
+            .unwrap()
+            .tag('p', [keys(2).public_key().to_hex()])
+            .is_ok()
+    );
     assert!(Filter::new().tag('1', ["x"]).is_err());
     assert!(Filter::from_json("{\"authors\":[\"ABC\"]}").is_err());
     assert!(Filter::from_json("{\"kinds\":[70000]}").is_err());
@@ -539,11 +585,28 @@ fn deletion_relay_list_and_key_package_relays_round_trip() {
     assert_eq!(ev.kind(), Kind::RELAY_LIST);
     let back = RelayList::from_event(&ev).unwrap();
     assert_eq!(back, rl);
-    assert_eq!(back.read_relays().collect::<Vec<_>>(), vec!["wss://both.example", "wss://read.example"]);
-    assert_eq!(back.write_relays().collect::<Vec<_>>(), vec!["wss://both.example", "wss://write.example"]);
-    assert!(RelayList { relays: vec![("http://x".into(), RelayUsage::Both)] }.to_builder().is_err());
+    assert_eq!(
+        back.read_relays().collect::<Vec<_>>(),
+        vec!["wss://both.example", "wss://read.example"]
+    );
+    assert_eq!(
+        back.write_relays().collect::<Vec<_>>(),
+        vec!["wss://both.example", "wss://write.example"]
+    );
+    assert!(
+        RelayList {
+            relays: vec![("http://x".into(), RelayUsage::Both)]
+        }
+        .to_builder()
+        .is_err()
+    );
 
-    let kpr = KeyPackageRelays { relays: vec!["wss://inbox.nostr.wine".into(), "wss://myrelay.nostr1.com".into()] };
+    let kpr = KeyPackageRelays {
+        relays: vec![
+            "wss://inbox.nostr.wine".into(),
+            "wss://myrelay.nostr1.com".into(),
+        ],
+    };
     let ev = kpr.to_builder().unwrap().sign(&author, NOW).unwrap();
     assert_eq!(ev.kind().as_u16(), 10051);
     assert_eq!(ev.tags().with_name("relay").count(), 2);
@@ -560,11 +623,39 @@ fn secrets_do_not_print_and_keys_parse_strictly() {
     assert!(dbg.contains("SecretKey(..)"));
     let ck = ConversationKey::derive(k.secret_key(), &keys(8).public_key());
     assert_eq!(format!("{ck:?}"), "ConversationKey(..)");
-    assert!(matches!(SecretKey::from_slice(&[1u8; 33]), Err(Error::Length { field: "secret key", expected: 32, found: 33, .. })));
-    assert!(matches!(PublicKey::from_slice(&[1u8; 31]), Err(Error::Length { field: "public key", .. })));
-    assert!(matches!(SecretKey::from_bytes(&[0u8; 32]), Err(Error::InvalidKey { .. })));
-    assert_eq!(Keys::parse(&k.secret_key().to_bech32()).unwrap().public_key(), k.public_key());
-    assert_eq!(PublicKey::parse(&k.public_key().to_bech32()).unwrap(), k.public_key());
+    assert!(matches!(
+        SecretKey::from_slice(&[1u8; 33]),
+        Err(Error::Length {
+            field: "secret key",
+            expected: 32,
+            found: 33,
+            ..
+        })
+    ));
+    assert!(matches!(
+        PublicKey::from_slice(&[1u8; 31]),
+        Err(Error::Length {
+            field: "public key",
+            ..
+        })
+    ));
+    assert!(matches!(
+        SecretKey::from_bytes(&[0u8; 32]),
+        Err(Error::InvalidKey { .. })
+    ));
+    assert_eq!(
+        Keys::parse(&k.secret_key().to_bech32())
+            .unwrap()
+            .public_key(),
+        k.public_key()
+    );
+    assert_eq!(
+        PublicKey::parse(&k.public_key().to_bech32()).unwrap(),
+        k.public_key()
+    );
     let signed_by_other = EventBuilder::text_note("x").build(keys(1).public_key(), NOW);
-    assert_eq!(signed_by_other.sign(&k).unwrap_err().kind(), ErrorKind::Misuse);
+    assert_eq!(
+        signed_by_other.sign(&k).unwrap_err().kind(),
+        ErrorKind::Misuse
+    );
 }

@@ -12,7 +12,11 @@ fn run(suite: &str, file: &str, min_cases: usize) {
         println!("note: {n}");
     }
     assert!(o.failures.is_empty(), "{suite}: {:#?}", o.failures);
-    assert!(o.passed >= min_cases, "{suite}: only {} cases ran", o.passed);
+    assert!(
+        o.passed >= min_cases,
+        "{suite}: only {} cases ran",
+        o.passed
+    );
     println!("{suite}: {}", o.summary());
 }
 

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::event::{Event, EventBuilder, EventId, Kind};
-use crate::tag::{Tag, tag_err, parse_decimal_u64};
+use crate::tag::{Tag, parse_decimal_u64, tag_err};
 
 /// A deletion request: event ids (`e`), addressable coordinates (`a`), kinds (`k`), reason.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,7 +59,11 @@ impl DeletionRequest {
         let event_ids = tags.event_ids()?;
         let coordinates: Vec<String> = tags
             .with_name("a")
-            .map(|t| t.value().map(str::to_owned).ok_or_else(|| tag_err("a", "missing coordinate")))
+            .map(|t| {
+                t.value()
+                    .map(str::to_owned)
+                    .ok_or_else(|| tag_err("a", "missing coordinate"))
+            })
             .collect::<Result<_>>()?;
         let kinds = tags
             .with_name("k")

@@ -5,9 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use nipee_nostr::nip44::{self, ConversationKey, LengthPrefix};
-use nipee_nostr::{
-    Error, Event, Keys, PublicKey, SecretKey, Signature, UnsignedEvent, nip59,
-};
+use nipee_nostr::{Error, Event, Keys, PublicKey, SecretKey, Signature, UnsignedEvent, nip59};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -59,7 +57,9 @@ pub fn run(suite: &str, file: &Path) -> Result<Outcome, String> {
         "bip340" => Ok(run_bip340(&text)),
         "nip01" => run_nip01(&text),
         "nip59" => run_nip59(&text),
-        other => Err(format!("unknown suite {other:?} (nip44|bip340|nip01|nip59)")),
+        other => Err(format!(
+            "unknown suite {other:?} (nip44|bip340|nip01|nip59)"
+        )),
     }
 }
 
@@ -107,7 +107,10 @@ pub fn run_nip44(text: &str, extended: &str) -> Result<Outcome, String> {
     let v2 = v.get("v2").ok_or("missing v2")?;
     let mut o = Outcome::default();
 
-    for (i, c) in arr(v2, &["valid", "get_conversation_key"]).iter().enumerate() {
+    for (i, c) in arr(v2, &["valid", "get_conversation_key"])
+        .iter()
+        .enumerate()
+    {
         let got = SecretKey::from_hex(s(c, "sec1"))
             .and_then(|sk| Ok((sk, PublicKey::from_hex(s(c, "pub2"))?)))
             .map(|(sk, pk)| ConversationKey::derive(&sk, &pk));
@@ -157,9 +160,13 @@ pub fn run_nip44(text: &str, extended: &str) -> Result<Outcome, String> {
                 return Err("conversation key (sec1, pub2)".into());
             }
             let pt = s(c, "plaintext");
-            let payload =
-                nip44::encrypt_with_nonce(&ck, pt.as_bytes(), &h32(s(c, "nonce")), LengthPrefix::Classic)
-                    .map_err(|e| e.to_string())?;
+            let payload = nip44::encrypt_with_nonce(
+                &ck,
+                pt.as_bytes(),
+                &h32(s(c, "nonce")),
+                LengthPrefix::Classic,
+            )
+            .map_err(|e| e.to_string())?;
             if payload != s(c, "payload") {
                 return Err(format!("payload mismatch: {payload}"));
             }
@@ -174,11 +181,17 @@ pub fn run_nip44(text: &str, extended: &str) -> Result<Outcome, String> {
             Ok(())
         })();
         o.check(res.is_ok(), || {
-            format!("nip44 valid.encrypt_decrypt[{i}]: {}", res.clone().err().unwrap_or_default())
+            format!(
+                "nip44 valid.encrypt_decrypt[{i}]: {}",
+                res.clone().err().unwrap_or_default()
+            )
         });
     }
 
-    for (i, c) in arr(v2, &["valid", "encrypt_decrypt_long_msg"]).iter().enumerate() {
+    for (i, c) in arr(v2, &["valid", "encrypt_decrypt_long_msg"])
+        .iter()
+        .enumerate()
+    {
         let res: Result<(), String> = (|| {
             let repeat = c.get("repeat").and_then(Value::as_u64).unwrap_or(0) as usize;
             let pt = s(c, "pattern").repeat(repeat);
@@ -186,9 +199,13 @@ pub fn run_nip44(text: &str, extended: &str) -> Result<Outcome, String> {
                 return Err("plaintext sha256".into());
             }
             let ck = ConversationKey::from_bytes(h32(s(c, "conversation_key")));
-            let payload =
-                nip44::encrypt_with_nonce(&ck, pt.as_bytes(), &h32(s(c, "nonce")), LengthPrefix::Classic)
-                    .map_err(|e| e.to_string())?;
+            let payload = nip44::encrypt_with_nonce(
+                &ck,
+                pt.as_bytes(),
+                &h32(s(c, "nonce")),
+                LengthPrefix::Classic,
+            )
+            .map_err(|e| e.to_string())?;
             if sha_hex(payload.as_bytes()) != s(c, "payload_sha256") {
                 return Err("payload sha256".into());
             }
@@ -198,7 +215,10 @@ pub fn run_nip44(text: &str, extended: &str) -> Result<Outcome, String> {
             Ok(())
         })();
         o.check(res.is_ok(), || {
-            format!("nip44 valid.encrypt_decrypt_long_msg[{i}]: {}", res.clone().err().unwrap_or_default())
+            format!(
+                "nip44 valid.encrypt_decrypt_long_msg[{i}]: {}",
+                res.clone().err().unwrap_or_default()
+            )
         });
     }
 
@@ -207,7 +227,10 @@ pub fn run_nip44(text: &str, extended: &str) -> Result<Outcome, String> {
     // 100000 and 10000000 are valid: those are checked to encrypt and round-trip with the
     // 6-byte prefix, and 65536 is additionally pinned by nip44.extended-prefix.json below.
     let ck = ConversationKey::from_bytes([0x42; 32]);
-    for (i, c) in arr(v2, &["invalid", "encrypt_msg_lengths"]).iter().enumerate() {
+    for (i, c) in arr(v2, &["invalid", "encrypt_msg_lengths"])
+        .iter()
+        .enumerate()
+    {
         let n = c.as_u64().unwrap_or(0) as usize;
         let pt = vec![b'a'; n];
         let classic = nip44::encrypt_with_nonce(&ck, &pt, &[1; 32], LengthPrefix::Classic);
@@ -224,7 +247,9 @@ pub fn run_nip44(text: &str, extended: &str) -> Result<Outcome, String> {
                 "nip44 invalid.encrypt_msg_lengths[{i}] ({n}): valid under the extended prefix; checked as a round trip instead (see nip44.extended-prefix.json)"
             ));
             let ok = match &ext {
-                Ok(p) => nip44::decrypt_with_limit(&ck, p, n).map(|b| b == pt).unwrap_or(false),
+                Ok(p) => nip44::decrypt_with_limit(&ck, p, n)
+                    .map(|b| b == pt)
+                    .unwrap_or(false),
                 Err(_) => false,
             };
             o.check(ok, || {
@@ -233,11 +258,17 @@ pub fn run_nip44(text: &str, extended: &str) -> Result<Outcome, String> {
         }
     }
 
-    for (i, c) in arr(v2, &["invalid", "get_conversation_key"]).iter().enumerate() {
+    for (i, c) in arr(v2, &["invalid", "get_conversation_key"])
+        .iter()
+        .enumerate()
+    {
         let sk = SecretKey::from_hex(s(c, "sec1"));
         let pk = PublicKey::from_hex(s(c, "pub2"));
         o.check(sk.is_err() || pk.is_err(), || {
-            format!("nip44 invalid.get_conversation_key[{i}] ({}) accepted", s(c, "note"))
+            format!(
+                "nip44 invalid.get_conversation_key[{i}] ({}) accepted",
+                s(c, "note")
+            )
         });
     }
 
@@ -246,7 +277,11 @@ pub fn run_nip44(text: &str, extended: &str) -> Result<Outcome, String> {
         let note = s(c, "note");
         let got = nip44::decrypt(&ck, s(c, "payload"));
         let ok = match (&got, note) {
-            (Err(Error::UnsupportedVersion { .. }), n) if n.starts_with("unknown encryption version") => true,
+            (Err(Error::UnsupportedVersion { .. }), n)
+                if n.starts_with("unknown encryption version") =>
+            {
+                true
+            }
             (Err(Error::Base64 { .. }), "invalid base64") => true,
             (Err(Error::BadMac), "invalid MAC") => true,
             (Err(Error::BadPadding { .. }), "invalid padding") => true,
@@ -254,7 +289,9 @@ pub fn run_nip44(text: &str, extended: &str) -> Result<Outcome, String> {
             (Err(Error::Nip44Payload { .. }), n) if n.starts_with("invalid payload length") => true,
             _ => false,
         };
-        o.check(ok, || format!("nip44 invalid.decrypt[{i}] ({note}): got {got:?}"));
+        o.check(ok, || {
+            format!("nip44 invalid.decrypt[{i}] ({note}): got {got:?}")
+        });
     }
 
     let e: Value = serde_json::from_str(extended).map_err(|e| e.to_string())?;
@@ -282,7 +319,10 @@ pub fn run_nip44(text: &str, extended: &str) -> Result<Outcome, String> {
             Ok(())
         })();
         o.check(res.is_ok(), || {
-            format!("nip44 extended-prefix[{i}]: {}", res.clone().err().unwrap_or_default())
+            format!(
+                "nip44 extended-prefix[{i}]: {}",
+                res.clone().err().unwrap_or_default()
+            )
         });
     }
     Ok(o)
@@ -293,7 +333,10 @@ pub fn run_nip44(text: &str, extended: &str) -> Result<Outcome, String> {
 pub fn run_bip340(text: &str) -> Outcome {
     let mut o = Outcome::default();
     for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
-        let cols: Vec<String> = line.split(',').map(|c| c.trim().to_ascii_lowercase()).collect();
+        let cols: Vec<String> = line
+            .split(',')
+            .map(|c| c.trim().to_ascii_lowercase())
+            .collect();
         let [index, sk, pk, aux, msg, sig, result, ..] = cols.as_slice() else {
             o.fail(format!("bip340: malformed row {line:?}"));
             continue;
@@ -375,7 +418,10 @@ pub fn run_nip01(text: &str) -> Result<Outcome, String> {
             Ok(())
         })();
         o.check(res.is_ok(), || {
-            format!("nip01[{i}] ({note}): {}", res.clone().err().unwrap_or_default())
+            format!(
+                "nip01[{i}] ({note}): {}",
+                res.clone().err().unwrap_or_default()
+            )
         });
     }
     Ok(o)
@@ -388,9 +434,17 @@ pub fn run_nip59(text: &str) -> Result<Outcome, String> {
     let author = Keys::parse(s(&v, "author_sec")).map_err(|e| e.to_string())?;
     let recipient = Keys::parse(s(&v, "recipient_sec")).map_err(|e| e.to_string())?;
     let eph = Keys::parse(s(&v, "ephemeral_wrap_sec")).map_err(|e| e.to_string())?;
-    o.check(author.public_key().to_hex() == s(&v, "author_pub"), || "nip59: author pubkey".into());
-    o.check(recipient.public_key().to_hex() == s(&v, "recipient_pub"), || "nip59: recipient pubkey".into());
-    o.check(eph.public_key().to_hex() == s(&v, "ephemeral_wrap_pub"), || "nip59: ephemeral pubkey".into());
+    o.check(author.public_key().to_hex() == s(&v, "author_pub"), || {
+        "nip59: author pubkey".into()
+    });
+    o.check(
+        recipient.public_key().to_hex() == s(&v, "recipient_pub"),
+        || "nip59: recipient pubkey".into(),
+    );
+    o.check(
+        eph.public_key().to_hex() == s(&v, "ephemeral_wrap_pub"),
+        || "nip59: ephemeral pubkey".into(),
+    );
 
     let seal_ck = ConversationKey::derive(author.secret_key(), &recipient.public_key());
     let seal_ck_r = ConversationKey::derive(recipient.secret_key(), &author.public_key());
@@ -408,14 +462,22 @@ pub fn run_nip59(text: &str) -> Result<Outcome, String> {
     let wrap_v = v.get("gift_wrap").ok_or("missing gift_wrap")?;
     let seal_v = v.get("seal").ok_or("missing seal")?;
     let wrap = Event::from_value(wrap_v);
-    o.check(wrap.is_ok(), || format!("nip59: gift wrap id/sig: {:?}", wrap.as_ref().err()));
+    o.check(wrap.is_ok(), || {
+        format!("nip59: gift wrap id/sig: {:?}", wrap.as_ref().err())
+    });
     let seal = Event::from_value(seal_v);
-    o.check(seal.is_ok(), || format!("nip59: seal id/sig: {:?}", seal.as_ref().err()));
+    o.check(seal.is_ok(), || {
+        format!("nip59: seal id/sig: {:?}", seal.as_ref().err())
+    });
 
     let wrap_pt = nip44::decrypt_str(&wrap_ck_r, s(wrap_v, "content"));
-    o.check(wrap_pt.as_deref() == Ok(s(&v, "wrap_plaintext")), || "nip59: wrap plaintext".into());
+    o.check(wrap_pt.as_deref() == Ok(s(&v, "wrap_plaintext")), || {
+        "nip59: wrap plaintext".into()
+    });
     let seal_pt = nip44::decrypt_str(&seal_ck_r, s(seal_v, "content"));
-    o.check(seal_pt.as_deref() == Ok(s(&v, "seal_plaintext")), || "nip59: seal plaintext".into());
+    o.check(seal_pt.as_deref() == Ok(s(&v, "seal_plaintext")), || {
+        "nip59: seal plaintext".into()
+    });
 
     let re_wrap = nip44::encrypt_with_nonce(
         &wrap_ck,
@@ -423,14 +485,18 @@ pub fn run_nip59(text: &str) -> Result<Outcome, String> {
         &h32(s(&v, "wrap_nonce")),
         LengthPrefix::Extended,
     );
-    o.check(re_wrap.as_deref() == Ok(s(wrap_v, "content")), || "nip59: re-encrypted wrap differs".into());
+    o.check(re_wrap.as_deref() == Ok(s(wrap_v, "content")), || {
+        "nip59: re-encrypted wrap differs".into()
+    });
     let re_seal = nip44::encrypt_with_nonce(
         &seal_ck,
         s(&v, "seal_plaintext").as_bytes(),
         &h32(s(&v, "seal_nonce")),
         LengthPrefix::Extended,
     );
-    o.check(re_seal.as_deref() == Ok(s(seal_v, "content")), || "nip59: re-encrypted seal differs".into());
+    o.check(re_seal.as_deref() == Ok(s(seal_v, "content")), || {
+        "nip59: re-encrypted seal differs".into()
+    });
 
     let rumor_v = v.get("rumor").ok_or("missing rumor")?;
     let rumor = UnsignedEvent::from_json(&rumor_v.to_string());
@@ -449,7 +515,9 @@ pub fn run_nip59(text: &str) -> Result<Outcome, String> {
                         && u.rumor.content == "Are you going to the party tonight?",
                     || "nip59: unwrapped rumor".into(),
                 );
-                o.check(u.seal.id().to_hex() == s(seal_v, "id"), || "nip59: unwrapped seal".into());
+                o.check(u.seal.id().to_hex() == s(seal_v, "id"), || {
+                    "nip59: unwrapped seal".into()
+                });
             }
             Err(e) => o.fail(format!("nip59: unwrap_gift_wrap failed: {e}")),
         }
