@@ -1,0 +1,385 @@
+//! The pool against endpoints that misbehave: garbage frames, forged events, stalls,
+//! slow consumers, and NIP-42 flows. The misbehaving endpoints are small WebSocket
+//! servers inside the test, on 127.0.0.1; one test also uses the real relay.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use nipee_nostr::{Event, Filter, Kind};
+use nipee_relay::test_relay::TestRelay;
+use nipee_relay::{Pool, RelayUrl, SubscriptionItem};
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+
+type Server = WebSocketStream<TcpStream>;
+
+/// Serves WebSocket connections on a free loopback port with `handler`.
+async fn serve<F, Fut>(handler: F) -> String
+where
+    F: Fn(Server) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    let handler = Arc::new(handler);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
+                    handler(ws).await;
+                }
+            });
+        }
+    });
+    url
+}
+
+/// Reads until a client message labelled `label` arrives; returns it.
+async fn read_until(ws: &mut Server, label: &str) -> Option<Value> {
+    while let Some(Ok(msg)) = ws.next().await {
+        if let Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(t.as_str()).ok()?;
+            if v[0] == label {
+                return Some(v);
+            }
+        }
+    }
+    None
+}
+
+fn forge(ev: &Event) -> Value {
+    let mut v: Value = serde_json::from_str(&ev.to_json()).unwrap();
+    v["content"] = json!("forged content");
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_and_stalling_endpoints_do_not_stall_the_pool() {
+    let real = TestRelay::start_async()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let k = keys();
+    let group = random_hex(64);
+    let target = group_event(&k, &group, "the real one", now());
+    let forged = forge(&target);
+
+    // Sends garbage, a forged copy of `target`, then stalls without reading.
+    let garbage = serve(move |mut ws| {
+        let forged = forged.clone();
+        async move {
+            let Some(req) = read_until(&mut ws, "REQ").await else {
+                return;
+            };
+            let sub = req[1].clone();
+            let frames = [
+                Message::text("this is not json {{{"),
+                Message::binary(vec![0xff, 0x00, 0x13]),
+                Message::text(r#"["OK","zz",true,""]"#),
+                Message::text(json!(["EVENT", sub, forged]).to_string()),
+                Message::text(json!(["EVENT", "no-such-sub", {"id": "00"}]).to_string()),
+                Message::text(r#"["NOTICE","hello from the garbage relay"]"#),
+            ];
+            for f in frames {
+                if ws.send(f).await.is_err() {
+                    return;
+                }
+            }
+            // Stall: keep the connection open, read nothing, answer nothing.
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            drop(ws);
+        }
+    })
+    .await;
+    // Accepts TCP and never completes the WebSocket handshake.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("ws://{}", silent.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = silent.accept().await {
+            held.push(tcp);
+        }
+    });
+
+    let mut cfg = fast_config();
+    cfg.connect_timeout = Duration::from_secs(1);
+    cfg.ok_timeout = Duration::from_secs(2);
+    let pool = Pool::connect(cfg, [real.url(), garbage.clone(), silent_url.clone()]).unwrap();
+    pool.wait_connected(2, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let real_url = RelayUrl::parse(&real.url()).unwrap();
+    let garbage_url = RelayUrl::parse(&garbage).unwrap();
+
+    let mut sub = pool
+        .subscribe(vec![
+            Filter::new().kind(Kind::MLS_GROUP_MESSAGE).group(&group),
+        ])
+        .unwrap();
+    match next_item(&mut sub, 3, "EOSE from the real relay").await {
+        SubscriptionItem::Eose { relay } => assert_eq!(relay, real_url),
+        other => panic!("nothing but the real relay's EOSE may come first: {other:?}"),
+    }
+
+    // One acceptance is enough and arrives fast, whatever the others do.
+    let started = Instant::now();
+    let out = pool.publish_until_accepted(&target, 1).await.unwrap();
+    assert_eq!(out.accepted_by(), vec![&real_url]);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    // The real event is delivered although a forged copy with the same id came first.
+    let (from, ev) = tokio::time::timeout(Duration::from_secs(2), sub.next_event())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((from, ev), (real_url.clone(), target.clone()));
+
+    // Waiting for every relay ends at the OK timeout, with a timeout for the bad ones.
+    let started = Instant::now();
+    let all = pool.publish(&target).await;
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(all.accepted(), 1);
+    assert!(matches!(
+        all.result(&garbage_url),
+        Some(Err(nipee_relay::Error::Timeout { .. }))
+    ));
+    assert!(matches!(
+        all.result(&RelayUrl::parse(&silent_url).unwrap()),
+        Some(Err(nipee_relay::Error::Timeout { .. }))
+    ));
+
+    let stats = pool.stats();
+    let g = stats.relay(&garbage_url).unwrap();
+    assert_eq!(g.invalid_events, 1, "{g:?}");
+    assert!(g.malformed_messages >= 3, "{g:?}");
+    assert_eq!(g.unmatched_events, 1, "{g:?}");
+    assert_eq!(g.notices, 1, "{g:?}");
+    assert_eq!(g.events_delivered, 0);
+    assert_eq!(stats.relay(&real_url).unwrap().events_delivered, 1);
+    assert!(!stats.relays[2].connected);
+    assert_quiet(&mut sub, 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_consumer_gets_back_pressure_not_unbounded_buffering() {
+    const N: usize = 200;
+    let k = keys();
+    let group = random_hex(64);
+    let events: Vec<Event> = (0..N)
+        .map(|i| group_event(&k, &group, &format!("event {i}"), now()))
+        .collect();
+    let to_send = events.clone();
+    let url = serve(move |mut ws| {
+        let to_send = to_send.clone();
+        async move {
+            let Some(req) = read_until(&mut ws, "REQ").await else {
+                return;
+            };
+            for ev in &to_send {
+                let v: Value = serde_json::from_str(&ev.to_json()).unwrap();
+                if ws
+                    .send(Message::text(json!(["EVENT", req[1], v]).to_string()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            let _ = ws
+                .send(Message::text(json!(["EOSE", req[1]]).to_string()))
+                .await;
+            while ws.next().await.is_some() {}
+        }
+    })
+    .await;
+
+    let mut cfg = fast_config();
+    cfg.subscription_queue = 4;
+    let pool = Pool::connect(cfg, [&url]).unwrap();
+    let mut sub = pool.subscribe(vec![Filter::new().group(&group)]).unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // The reader waits for the consumer: at most the queue plus the one in hand.
+    let received = pool.stats().relays[0].events_received;
+    assert!(received >= 4 && received <= 5, "received {received}");
+
+    let mut ids = HashSet::new();
+    for _ in 0..N {
+        ids.insert(next_event(&mut sub, 5, "flooded event").await.id());
+    }
+    assert_eq!(ids.len(), N);
+    let want: HashSet<_> = events.iter().map(Event::id).collect();
+    assert_eq!(ids, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_answers_the_challenge_and_publish_does_not_wait_for_an_auth_ok() {
+    let k = keys();
+    let (seen_tx, mut seen_rx) = mpsc::unbounded_channel::<Event>();
+    let url = serve(move |mut ws| {
+        let seen_tx = seen_tx.clone();
+        async move {
+            let _ = ws.send(Message::text(r#"["AUTH","chal-123"]"#)).await;
+            let Some(auth) = read_until(&mut ws, "AUTH").await else {
+                return;
+            };
+            let ev = Event::from_value(&auth[1]).expect("AUTH event verifies");
+            let _ = seen_tx.send(ev);
+            // Like nostr-rs-relay: no OK for a good AUTH. Then answer events.
+            while let Some(ev) = read_until(&mut ws, "EVENT").await {
+                let id = ev[1]["id"].clone();
+                let _ = ws
+                    .send(Message::text(json!(["OK", id, true, ""]).to_string()))
+                    .await;
+            }
+        }
+    })
+    .await;
+    let pool = Pool::with_signer(fast_config(), Arc::new(k.clone())).unwrap();
+    let relay = pool.add_relay(&url).unwrap();
+
+    let auth = tokio::time::timeout(Duration::from_secs(5), seen_rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(auth.kind(), Kind::new(22242));
+    assert_eq!(auth.pubkey(), k.public_key());
+    assert_eq!(auth.tags().first_value("challenge"), Some("chal-123"));
+    assert_eq!(auth.tags().first_value("relay"), Some(relay.as_str()));
+    assert!(auth.created_at().as_u64().abs_diff(now().as_u64()) < 60);
+
+    let note = group_event(&k, "g", "after auth", now());
+    let started = Instant::now();
+    let out = pool.publish(&note).await;
+    assert!(out.results[0].1.as_ref().unwrap().accepted);
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_required_rejection_is_retried_once_after_auth() {
+    let k = keys();
+    let url = serve(|mut ws| async move {
+        // Challenge only after the first EVENT, and refuse that EVENT.
+        let Some(first) = read_until(&mut ws, "EVENT").await else {
+            return;
+        };
+        let id = first[1]["id"].clone();
+        let _ = ws.send(Message::text(r#"["AUTH","late-challenge"]"#)).await;
+        let _ = ws
+            .send(Message::text(
+                json!(["OK", id, false, "auth-required: sign in first"]).to_string(),
+            ))
+            .await;
+        let mut authed = false;
+        while let Some(Ok(Message::Text(t))) = ws.next().await {
+            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+            if v[0] == "AUTH" {
+                let ev = Event::from_value(&v[1]).unwrap();
+                authed = ev.tags().first_value("challenge") == Some("late-challenge");
+            } else if v[0] == "EVENT" {
+                let (ok, msg) = if authed {
+                    (true, "")
+                } else {
+                    (false, "auth-required: still not")
+                };
+                let _ = ws
+                    .send(Message::text(
+                        json!(["OK", v[1]["id"], ok, msg]).to_string(),
+                    ))
+                    .await;
+            }
+        }
+    })
+    .await;
+
+    // Without a signer the rejection is reported as it is.
+    let anonymous = Pool::connect(fast_config(), [&url]).unwrap();
+    let note = group_event(&k, "g", "needs auth", now());
+    let out = anonymous.publish(&note).await;
+    let status = out.results[0].1.as_ref().unwrap();
+    assert!(!status.accepted);
+    assert_eq!(status.reason.prefix(), &nipee_relay::Prefix::AuthRequired);
+
+    // With a signer: AUTH, then the event again, accepted.
+    let signed_in = Pool::with_signer(fast_config(), Arc::new(k.clone())).unwrap();
+    signed_in.add_relay(&url).unwrap();
+    let out = signed_in.publish(&note).await;
+    let status = out.results[0].1.as_ref().unwrap();
+    assert!(status.accepted, "{status:?}");
+    assert_eq!(signed_in.stats().relays[0].auth_sent, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_subscription_sends_close() {
+    let (close_tx, close_rx) = oneshot::channel::<Value>();
+    let close_tx = Arc::new(std::sync::Mutex::new(Some(close_tx)));
+    let url = serve(move |mut ws| {
+        let close_tx = close_tx.clone();
+        async move {
+            let Some(req) = read_until(&mut ws, "REQ").await else {
+                return;
+            };
+            let _ = ws
+                .send(Message::text(json!(["EOSE", req[1]]).to_string()))
+                .await;
+            if let Some(close) = read_until(&mut ws, "CLOSE").await {
+                assert_eq!(close[1], req[1]);
+                if let Some(tx) = close_tx.lock().unwrap().take() {
+                    let _ = tx.send(close);
+                }
+            }
+        }
+    })
+    .await;
+    let pool = Pool::connect(fast_config(), [&url]).unwrap();
+    let mut sub = pool
+        .subscribe(vec![Filter::new().kind(Kind::TEXT_NOTE)])
+        .unwrap();
+    let id = sub.id().to_owned();
+    assert!(matches!(
+        next_item(&mut sub, 5, "EOSE").await,
+        SubscriptionItem::Eose { .. }
+    ));
+    sub.close();
+    let close = tokio::time::timeout(Duration::from_secs(5), close_rx)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(close, json!(["CLOSE", id]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_by_relay_is_reported_with_its_reason() {
+    let url = serve(|mut ws| async move {
+        if let Some(req) = read_until(&mut ws, "REQ").await {
+            let _ = ws
+                .send(Message::text(
+                    json!(["CLOSED", req[1], "unsupported: filter too broad"]).to_string(),
+                ))
+                .await;
+            while ws.next().await.is_some() {}
+        }
+    })
+    .await;
+    let pool = Pool::connect(fast_config(), [&url]).unwrap();
+    let mut sub = pool.subscribe(vec![Filter::new()]).unwrap();
+    match next_item(&mut sub, 5, "CLOSED").await {
+        SubscriptionItem::Closed { reason, .. } => {
+            assert_eq!(reason.prefix(), &nipee_relay::Prefix::Unsupported);
+            assert_eq!(reason.detail(), "filter too broad");
+        }
+        other => panic!("{other:?}"),
+    }
+}
