@@ -17,6 +17,8 @@ pub enum ErrorKind {
     Unsupported,
     /// A bug or an unexpected failure inside a dependency.
     Internal,
+    /// Stored state cannot be loaded (e.g. another format version).
+    Storage,
 }
 
 impl ErrorKind {
@@ -28,6 +30,7 @@ impl ErrorKind {
             ErrorKind::Misuse => "misuse",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Internal => "internal",
+            ErrorKind::Storage => "storage",
         }
     }
 }
@@ -161,6 +164,31 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// A member's leaf lacks a capability the group requires.
+    #[error("capability missing: {what}")]
+    CapabilityMissing {
+        /// What is missing.
+        what: &'static str,
+    },
+    /// A proposal, or a commit's proposal list, is invalid (§12.1, §12.2).
+    #[error("invalid proposal: {reason}")]
+    InvalidProposal {
+        /// Why.
+        reason: &'static str,
+    },
+    /// A commit references a proposal we do not have.
+    #[error("a commit references an unknown proposal")]
+    UnknownProposalRef,
+    /// A PSK named by a proposal or a Welcome is not available.
+    #[error("pre-shared key not found")]
+    PskNotFound,
+    /// The application's policy rejected a proposal or commit.
+    #[error("rejected by policy: {reason}")]
+    RejectedByPolicy {
+        /// The application's reason.
+        reason: String,
+    },
+
     // ----- misuse -----
     /// A requested output length cannot be produced.
     #[error("requested length {requested} for {what} exceeds the maximum {max}")]
@@ -175,6 +203,16 @@ pub enum Error {
     /// The API was called in a way that cannot work.
     #[error("misuse: {0}")]
     Misuse(&'static str),
+
+    // ----- storage -----
+    /// Stored group state of another format version.
+    #[error("stored group state has format version {found}, this build reads version {expected}")]
+    StateVersion {
+        /// The version this build reads.
+        expected: u16,
+        /// The version found.
+        found: u16,
+    },
 
     // ----- unsupported -----
     /// The cipher suite is not implemented.
@@ -216,7 +254,13 @@ impl Error {
             | Error::InvalidSender { .. }
             | Error::ContentNotAllowed { .. }
             | Error::InvalidTree { .. }
-            | Error::InvalidState { .. } => ErrorKind::Invalid,
+            | Error::InvalidState { .. }
+            | Error::CapabilityMissing { .. }
+            | Error::InvalidProposal { .. }
+            | Error::UnknownProposalRef
+            | Error::PskNotFound
+            | Error::RejectedByPolicy { .. } => ErrorKind::Invalid,
+            Error::StateVersion { .. } => ErrorKind::Storage,
             Error::LengthTooLarge { .. } | Error::Misuse(_) => ErrorKind::Misuse,
             Error::UnsupportedCipherSuite(_) => ErrorKind::Unsupported,
             Error::Internal(_) => ErrorKind::Internal,

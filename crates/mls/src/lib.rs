@@ -20,6 +20,7 @@ pub mod crypto;
 mod error;
 pub mod extensions;
 pub mod framing;
+pub mod group;
 pub mod schedule;
 pub mod secret_tree;
 pub mod tree;

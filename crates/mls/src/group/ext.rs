@@ -1,0 +1,186 @@
+//! The GroupContext and GroupInfo extensions the state machine interprets (RFC 9420 §11.1,
+//! §12.1.8.1, §12.4.3.2, §12.4.3.3): `required_capabilities`, `external_senders`,
+//! `external_pub` and `ratchet_tree`. Every other extension is carried as opaque bytes (for
+//! example NIP-EE's `nostr_group_data`, 0xF2EE).
+
+use nipee_codec::{Reader, Writer};
+use nipee_keypackage::{
+    Capabilities, Credential, CredentialType, ExtensionType, LeafNode, ProposalType,
+};
+
+use crate::error::{Error, Result};
+use crate::extensions::Extension;
+
+/// Most entries in each list of `required_capabilities` and in `external_senders`.
+pub const MAX_REQUIRED_ENTRIES: usize = 1024;
+
+/// The `required_capabilities` GroupContext extension (§11.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequiredCapabilities {
+    /// Extension types every member must support.
+    pub extension_types: Vec<ExtensionType>,
+    /// Proposal types every member must support.
+    pub proposal_types: Vec<ProposalType>,
+    /// Credential types every member must support.
+    pub credential_types: Vec<CredentialType>,
+}
+
+impl RequiredCapabilities {
+    /// Encodes the extension data.
+    ///
+    /// # Errors
+    /// Only for lists too long to encode.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut w = Writer::new();
+        w.vl("extension_types", |w| {
+            self.extension_types.iter().for_each(|t| w.u16(t.0));
+            Ok::<(), Error>(())
+        })?;
+        w.vl("proposal_types", |w| {
+            self.proposal_types.iter().for_each(|t| w.u16(t.0));
+            Ok::<(), Error>(())
+        })?;
+        w.vl("credential_types", |w| {
+            self.credential_types.iter().for_each(|t| w.u16(t.0));
+            Ok::<(), Error>(())
+        })?;
+        Ok(w.into_bytes())
+    }
+
+    /// Decodes the extension data, consuming it all.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let mut r = Reader::new(bytes);
+        let list = |r: &mut Reader<'_>, f: &'static str| {
+            r.vl_vec(f, MAX_REQUIRED_ENTRIES, |r| Ok::<_, Error>(r.u16(f)?))
+        };
+        let out = RequiredCapabilities {
+            extension_types: list(&mut r, "extension_types")?
+                .into_iter()
+                .map(ExtensionType)
+                .collect(),
+            proposal_types: list(&mut r, "proposal_types")?
+                .into_iter()
+                .map(ProposalType)
+                .collect(),
+            credential_types: list(&mut r, "credential_types")?
+                .into_iter()
+                .map(CredentialType)
+                .collect(),
+        };
+        r.finish()?;
+        Ok(out)
+    }
+
+    /// The extension.
+    ///
+    /// # Errors
+    /// Only for lists too long to encode.
+    pub fn to_extension(&self) -> Result<Extension> {
+        Ok(Extension::new(
+            ExtensionType::REQUIRED_CAPABILITIES,
+            self.to_bytes()?,
+        ))
+    }
+
+    /// Whether `caps` lists everything required.
+    pub fn is_met_by(&self, caps: &Capabilities) -> bool {
+        self.extension_types
+            .iter()
+            .all(|t| caps.supports_extension(*t))
+            && self
+                .proposal_types
+                .iter()
+                .all(|t| caps.supports_proposal(*t))
+            && self
+                .credential_types
+                .iter()
+                .all(|t| caps.supports_credential(*t))
+    }
+}
+
+/// An entry of the `external_senders` extension (§12.1.8.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalSender {
+    /// The sender's signature public key.
+    pub signature_key: Vec<u8>,
+    /// The sender's credential.
+    pub credential: Credential,
+}
+
+/// Decodes the data of an `external_senders` extension.
+///
+/// # Errors
+/// [`Error::Malformed`], [`Error::KeyPackage`] for a bad credential.
+pub fn external_senders_from_bytes(bytes: &[u8]) -> Result<Vec<ExternalSender>> {
+    let mut r = Reader::new(bytes);
+    let out = r.vl_vec("external_senders", MAX_REQUIRED_ENTRIES, |r| {
+        Ok::<_, Error>(ExternalSender {
+            signature_key: r.vl_bytes("signature_key")?.to_vec(),
+            credential: r.decode::<Credential>()?,
+        })
+    })?;
+    r.finish()?;
+    Ok(out)
+}
+
+/// Encodes the data of an `external_senders` extension.
+///
+/// # Errors
+/// Only for fields too long to encode.
+pub fn external_senders_to_bytes(senders: &[ExternalSender]) -> Result<Vec<u8>> {
+    let mut w = Writer::new();
+    w.vl("external_senders", |w| {
+        for s in senders {
+            w.vl_bytes("signature_key", &s.signature_key)?;
+            w.encode(&s.credential)?;
+        }
+        Ok::<(), Error>(())
+    })?;
+    Ok(w.into_bytes())
+}
+
+/// The extension of `extension_type` in `list`, if any.
+pub fn find(list: &[Extension], extension_type: ExtensionType) -> Option<&Extension> {
+    list.iter().find(|e| e.extension_type == extension_type)
+}
+
+/// The required capabilities of a GroupContext extension list (empty when absent).
+///
+/// # Errors
+/// [`Error::Malformed`] for a malformed extension.
+pub fn required_capabilities(list: &[Extension]) -> Result<RequiredCapabilities> {
+    match find(list, ExtensionType::REQUIRED_CAPABILITIES) {
+        Some(e) => RequiredCapabilities::from_bytes(&e.data),
+        None => Ok(RequiredCapabilities::default()),
+    }
+}
+
+/// Checks that `leaf` supports every extension of a GroupContext extension list and its
+/// required capabilities (§7.3, §12.1.7).
+///
+/// # Errors
+/// [`Error::Unsupported`]-kind [`Error::CapabilityMissing`].
+pub fn check_leaf_supports(
+    leaf: &LeafNode,
+    extensions: &[Extension],
+    required: &RequiredCapabilities,
+) -> Result<()> {
+    if !required.is_met_by(&leaf.capabilities) {
+        return Err(Error::CapabilityMissing {
+            what: "required_capabilities",
+        });
+    }
+    if let Some(e) = extensions
+        .iter()
+        .find(|e| !leaf.capabilities.supports_extension(e.extension_type))
+    {
+        let _ = e;
+        return Err(Error::CapabilityMissing {
+            what: "a GroupContext extension type",
+        });
+    }
+    Ok(())
+}

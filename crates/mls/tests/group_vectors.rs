@@ -1,0 +1,47 @@
+//! The passive-client vectors (suite 1), run through the same code as `mls-vectors
+//! passive-client FILE`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use nipee_mls::group::vectors::passive_client;
+
+fn run(file: &str) -> (usize, Vec<String>) {
+    let path = format!(
+        "{}/../../../shared/vectors/mls/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let cases: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    let mut passed = 0;
+    let mut failures = vec![];
+    for (i, c) in cases.iter().enumerate() {
+        if c["cipher_suite"].as_u64() != Some(1) {
+            continue;
+        }
+        match passive_client(c) {
+            Ok(()) => passed += 1,
+            Err(e) => failures.push(format!("case {i}: {e}")),
+        }
+    }
+    (passed, failures)
+}
+
+#[test]
+fn passive_client_welcome_vectors_pass() {
+    let (passed, failures) = run("passive-client-welcome.json");
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(passed > 0);
+}
+
+#[test]
+fn passive_client_handling_commit_vectors_pass() {
+    let (passed, failures) = run("passive-client-handling-commit.json");
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(passed > 0);
+}
+
+#[test]
+fn passive_client_random_vectors_pass() {
+    let (passed, failures) = run("passive-client-random.json");
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(passed > 0);
+}
