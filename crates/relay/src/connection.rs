@@ -92,14 +92,14 @@ pub(crate) fn resume_filter(f: &Filter, since: Timestamp) -> Filter {
         return f.clone();
     }
     let mut f = f.clone().since(since);
-    if f.limit_value().is_some() {
-        if let Ok(mut v) = serde_json::from_str::<Value>(&f.to_json()) {
-            if let Some(obj) = v.as_object_mut() {
-                obj.remove("limit");
-            }
-            if let Ok(g) = Filter::from_value(&v) {
-                f = g;
-            }
+    if f.limit_value().is_some()
+        && let Ok(mut v) = serde_json::from_str::<Value>(&f.to_json())
+    {
+        if let Some(obj) = v.as_object_mut() {
+            obj.remove("limit");
+        }
+        if let Ok(g) = Filter::from_value(&v) {
+            f = g;
         }
     }
     f

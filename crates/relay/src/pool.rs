@@ -73,6 +73,8 @@ impl PublishOutcome {
 }
 
 /// One item of a [`Subscription`]'s stream.
+// Events are by far the most common item; boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SubscriptionItem {

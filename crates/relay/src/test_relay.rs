@@ -245,14 +245,14 @@ impl TestRelay {
         let deadline = Instant::now() + self.options.startup_timeout;
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    self.child = None;
-                    return Err(fail(format!(
-                        "nostr-rs-relay exited during startup ({status}); log:\n{}",
-                        self.log()
-                    )));
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                return Err(fail(format!(
+                    "nostr-rs-relay exited during startup ({status}); log:\n{}",
+                    self.log()
+                )));
             }
             if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
                 return Ok(());

@@ -185,8 +185,8 @@ async fn relay_killed_and_restarted_loses_nothing_and_duplicates_nothing() {
         .await
         .unwrap();
     let mut notes = sub_pool.notifications();
-    let pub_a = pool_on(&[ua.clone()]).await;
-    let pub_b = pool_on(&[ub.clone()]).await;
+    let pub_a = pool_on(std::slice::from_ref(&ua)).await;
+    let pub_b = pool_on(std::slice::from_ref(&ub)).await;
 
     let k = keys();
     let group = random_hex(64);
@@ -229,10 +229,10 @@ async fn relay_killed_and_restarted_loses_nothing_and_duplicates_nothing() {
     b.stop();
     let wait_down = async {
         loop {
-            if let Ok(Notification::Disconnected { relay, .. }) = notes.recv().await {
-                if relay == url_b {
-                    break;
-                }
+            if let Ok(Notification::Disconnected { relay, .. }) = notes.recv().await
+                && relay == url_b
+            {
+                break;
             }
         }
     };
@@ -257,8 +257,20 @@ async fn relay_killed_and_restarted_loses_nothing_and_duplicates_nothing() {
         "the subscriber reconnected too early for this test to prove the re-issue"
     );
 
-    for _ in 0..2 {
-        got.push(next_event(&mut sub, 8, "events published around the outage").await);
+    // Two events, and a second EOSE from B: its re-issued subscription.
+    let (mut new_events, mut b_eose) = (0, false);
+    while new_events < 2 || !b_eose {
+        match next_item(&mut sub, 8, "events published around the outage").await {
+            SubscriptionItem::Event { event, .. } => {
+                got.push(event);
+                new_events += 1;
+            }
+            SubscriptionItem::Eose { relay } => {
+                assert_eq!(relay, url_b, "only B reconnected");
+                b_eose = true;
+            }
+            other => panic!("{other:?}"),
+        }
     }
     assert_quiet(&mut sub, 500).await;
 
