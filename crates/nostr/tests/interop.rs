@@ -221,3 +221,46 @@ fn gift_wraps_made_in_rust_nostr_unwrap_here() {
     assert_eq!(u.rumor.kind, Kind::MLS_WELCOME);
     assert_eq!(u.rumor.id().to_bytes(), rumor.compute_id().to_bytes());
 }
+
+#[test]
+fn nip19_entities_agree_with_rust_nostr() {
+    use nipee_nostr::EventId;
+    use nipee_nostr::nip19::{Nip19Event, Nip19Profile};
+    use nostr::nips::nip19::{FromBech32 as _, ToBech32 as _};
+    let mut rng = rand::rng();
+    let k = Keys::generate(&mut rng);
+    let tk = their_keys(&k);
+    // npub / nsec both ways.
+    assert_eq!(
+        k.public_key().to_bech32(),
+        tk.public_key().to_bech32().unwrap()
+    );
+    assert_eq!(
+        k.secret_key().to_bech32().as_str(),
+        tk.secret_key().to_bech32().unwrap()
+    );
+    assert_eq!(
+        PublicKey::from_bech32(&tk.public_key().to_bech32().unwrap()).unwrap(),
+        k.public_key()
+    );
+    // nprofile / nevent made by rust-nostr decode here.
+    let relay = n::RelayUrl::parse("wss://relay.example.com").unwrap();
+    let their_profile = nostr::nips::nip19::Nip19Profile::new(tk.public_key(), [relay.clone()]);
+    let ours = Nip19Profile::from_bech32(&their_profile.to_bech32().unwrap()).unwrap();
+    assert_eq!(ours.public_key, k.public_key());
+    assert_eq!(ours.relays.len(), 1);
+    assert!(ours.relays[0].starts_with("wss://relay.example.com"));
+    let id = [0x5au8; 32];
+    let their_event = nostr::nips::nip19::Nip19Event::new(n::EventId::from_byte_array(id))
+        .author(tk.public_key())
+        .kind(n::Kind::from(445u16))
+        .relays([relay]);
+    let ours = Nip19Event::from_bech32(&their_event.to_bech32().unwrap()).unwrap();
+    assert_eq!(ours.id, EventId::from_bytes(id));
+    assert_eq!(ours.author, Some(k.public_key()));
+    assert_eq!(ours.kind, Some(Kind::new(445)));
+    // And ours decode there.
+    let back = nostr::nips::nip19::Nip19Event::from_bech32(&ours.to_bech32().unwrap()).unwrap();
+    assert_eq!(back.event_id.to_bytes(), id);
+    assert_eq!(back.kind, Some(n::Kind::from(445u16)));
+}
