@@ -210,7 +210,15 @@ async fn slow_consumer_gets_back_pressure_not_unbounded_buffering() {
     cfg.subscription_queue = 4;
     let pool = Pool::connect(cfg, [&url]).unwrap();
     let mut sub = pool.subscribe(vec![Filter::new().group(&group)]).unwrap();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Let the queue fill, then give the reader time to (wrongly) read on.
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while pool.stats().relays[0].events_received < 4 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the first events arrive");
+    tokio::time::sleep(Duration::from_millis(500)).await;
     // The reader waits for the consumer: at most the queue plus the one in hand.
     let received = pool.stats().relays[0].events_received;
     assert!((4..=5).contains(&received), "received {received}");
@@ -382,4 +390,42 @@ async fn closed_by_relay_is_reported_with_its_reason() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wss_urls_speak_tls_through_rustls() {
+    use tokio::io::AsyncReadExt;
+    // A TCP endpoint that records the first bytes a client sends, then hangs up.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (first_tx, first_rx) = oneshot::channel::<Vec<u8>>();
+    tokio::spawn(async move {
+        if let Ok((mut tcp, _)) = listener.accept().await {
+            let mut buf = [0u8; 5];
+            if tcp.read_exact(&mut buf).await.is_ok() {
+                let _ = first_tx.send(buf.to_vec());
+            }
+        }
+    });
+    let pool = Pool::connect(fast_config(), [format!("wss://127.0.0.1:{port}")]).unwrap();
+    let mut notes = pool.notifications();
+    let first = tokio::time::timeout(Duration::from_secs(5), first_rx)
+        .await
+        .unwrap()
+        .unwrap();
+    // A TLS record of type handshake (0x16), protocol 3.x: a ClientHello, not HTTP.
+    assert_eq!(first[0], 0x16, "{first:?}");
+    assert_eq!(first[1], 0x03, "{first:?}");
+    let failed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Ok(nipee_relay::Notification::ConnectFailed { reason, .. }) = notes.recv().await
+            {
+                break reason;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(!failed.is_empty());
+    assert!(!pool.stats().relays[0].connected);
 }
