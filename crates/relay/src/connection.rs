@@ -329,6 +329,20 @@ impl RelayTask {
         if p.reply.is_closed() {
             return Ok(());
         }
+        // Bounded: callers that timed out leave closed entries behind; drop those first,
+        // and refuse when the relay has that many unanswered events outstanding.
+        if self.awaiting_ok.len() >= self.shared.config.max_pending_publishes {
+            self.awaiting_ok.retain(|_, v| {
+                v.retain(|q| !q.reply.is_closed());
+                !v.is_empty()
+            });
+            if self.awaiting_ok.len() >= self.shared.config.max_pending_publishes {
+                let _ = p.reply.send(Err(Error::QueueFull {
+                    url: self.url.to_string(),
+                }));
+                return Ok(());
+            }
+        }
         let text = p.message.to_string();
         let id = p.id;
         let list = self.awaiting_ok.entry(id).or_default();
@@ -358,8 +372,7 @@ impl RelayTask {
         loop {
             let step: Result<(), String> = tokio::select! {
                 frame = ws.next() => {
-                    last_rx = Instant::now();
-                    match frame {
+                    let r = match frame {
                         Some(Ok(Message::Text(t))) => self.on_text(ws, t.as_str()).await,
                         Some(Ok(Message::Binary(_))) => {
                             bump(&self.counters.malformed_messages);
@@ -372,7 +385,11 @@ impl RelayTask {
                         Some(Ok(_)) => Ok(()), // ping, pong (answered by tungstenite), raw frames
                         Some(Err(e)) => Err(format!("read failed: {e}")),
                         None => Err("connection closed".to_owned()),
-                    }
+                    };
+                    // Counted after handling: time spent waiting for a slow consumer
+                    // (back-pressure) is not the relay's silence.
+                    last_rx = Instant::now();
+                    r
                 }
                 cmd = commands.recv() => match cmd {
                     Some(Command::Publish(p)) => self.send_publish(ws, p).await,

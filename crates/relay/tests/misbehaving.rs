@@ -429,3 +429,35 @@ async fn wss_urls_speak_tls_through_rustls() {
     assert!(!failed.is_empty());
     assert!(!pool.stats().relays[0].connected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_relay_is_detected_by_ping_and_reconnected() {
+    // Completes the handshake, then neither reads (so pings go unanswered) nor writes.
+    let url = serve(|ws| async move {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        drop(ws);
+    })
+    .await;
+    let mut cfg = fast_config();
+    cfg.ping_interval = Duration::from_millis(200);
+    cfg.idle_timeout = Duration::from_millis(600);
+    let pool = Pool::connect(cfg, [&url]).unwrap();
+    let mut notes = pool.notifications();
+    let reason = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Ok(nipee_relay::Notification::Disconnected { reason, .. }) = notes.recv().await {
+                break reason;
+            }
+        }
+    })
+    .await
+    .expect("the stall is noticed");
+    assert!(reason.contains("stalled"), "{reason}");
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while pool.stats().relays[0].connects < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("and the relay is reconnected");
+}
