@@ -205,6 +205,7 @@ impl Shared {
 struct RelayHandle {
     url: RelayUrl,
     commands: mpsc::Sender<Command>,
+    wake: Arc<Notify>,
     counters: Arc<Counters>,
     task: JoinHandle<()>,
 }
@@ -342,12 +343,13 @@ impl Pool {
             shared.clone(),
             url.clone(),
             rx,
-            wake,
+            wake.clone(),
             counters.clone(),
         ));
         relays.push(RelayHandle {
             url: url.clone(),
             commands,
+            wake,
             counters,
             task,
         });
@@ -362,6 +364,7 @@ impl Pool {
         };
         let r = relays.remove(pos);
         r.task.abort();
+        lock(&self.inner.shared.wakers).retain(|w| !Arc::ptr_eq(w, &r.wake));
         true
     }
 
@@ -618,5 +621,58 @@ impl futures_core::Stream for Subscription {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SubscriptionItem>> {
         self.get_mut().rx.poll_recv(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn adding_a_relay_outside_a_runtime_is_misuse_not_a_panic() {
+        let pool = Pool::new(PoolConfig::default()).unwrap();
+        let e = pool.add_relay("ws://127.0.0.1:9").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Misuse);
+        assert!(pool.relays().is_empty());
+    }
+
+    #[tokio::test]
+    async fn misuse_is_reported() {
+        let pool = Pool::new(PoolConfig::default()).unwrap();
+        assert_eq!(
+            pool.add_relay("http://x").unwrap_err().kind(),
+            ErrorKind::Malformed
+        );
+        let url = pool.add_relay("ws://127.0.0.1:9").unwrap();
+        // Adding twice keeps one relay.
+        assert_eq!(pool.add_relay("ws://127.0.0.1:9").unwrap(), url);
+        assert_eq!(pool.relays(), vec![url.clone()]);
+        assert_eq!(
+            pool.subscribe(Vec::new()).unwrap_err().kind(),
+            ErrorKind::Misuse
+        );
+        let keys = nipee_nostr::Keys::generate(&mut rand::rng());
+        let ev = nipee_nostr::EventBuilder::text_note("x")
+            .sign(&keys, nipee_nostr::Timestamp::from_secs(1))
+            .unwrap();
+        for n in [0, 2] {
+            let e = pool.publish_until_accepted(&ev, n).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Misuse, "n = {n}");
+        }
+        assert!(pool.remove_relay(&url));
+        assert!(!pool.remove_relay(&url));
+        assert!(pool.relays().is_empty());
+        assert!(lock(&pool.inner.shared.wakers).is_empty());
+    }
+
+    #[tokio::test]
+    async fn dropping_the_pool_ends_subscription_streams() {
+        let pool = Pool::connect(PoolConfig::default(), ["ws://127.0.0.1:9"]).unwrap();
+        let mut sub = pool.subscribe(vec![Filter::new()]).unwrap();
+        assert_eq!(sub.id().len(), 16);
+        drop(pool);
+        let end = tokio::time::timeout(Duration::from_secs(2), sub.next_item()).await;
+        assert_eq!(end, Ok(None));
     }
 }
