@@ -1,0 +1,160 @@
+//! The kind-445 group event envelope.
+//!
+//! Content = NIP-44 v2 (extended length prefix allowed) of the raw TLS `MLSMessage`
+//! bytes, under the conversation key between `sk` = `MLS-Exporter("nostr", "nostr", 32)`
+//! of the epoch and `pk` = x-only(`sk`·G). Exactly one `["h", hex(nostr_group_id)]` tag.
+//! Every event is signed by a fresh throwaway key, so relays learn nothing about the
+//! sender.
+
+use core::fmt;
+
+use nipee_nostr::nip44::{self, ConversationKey};
+use nipee_nostr::{Event, EventBuilder, Keys, Kind, PublicKey, SecretKey, Tag, Timestamp};
+use rand_core::CryptoRng;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// The NIP-EE exporter label.
+pub const EXPORTER_LABEL: &[u8] = b"nostr";
+/// The NIP-EE exporter context.
+pub const EXPORTER_CONTEXT: &[u8] = b"nostr";
+/// The NIP-EE exporter length.
+pub const EXPORTER_LENGTH: usize = 32;
+/// Longest accepted kind-445 content (base64 characters).
+pub const MAX_CONTENT: usize = 24 << 20;
+
+/// The key material of one epoch's group events: computed once per epoch from the exporter
+/// secret. Holds secrets: zeroized on drop, no secret in `Debug`.
+pub struct GroupEventKey {
+    exporter_secret: Zeroizing<[u8; 32]>,
+    public_key: PublicKey,
+    conversation_key: ConversationKey,
+}
+
+impl fmt::Debug for GroupEventKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupEventKey")
+            .field("public_key", &self.public_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GroupEventKey {
+    /// Derives the key from the epoch's `MLS-Exporter("nostr", "nostr", 32)`.
+    ///
+    /// # Errors
+    /// [`Error::Nostr`] if the secret is not a valid secp256k1 scalar (zero or ≥ n, which a
+    /// correct exporter gives with negligible probability).
+    pub fn from_exporter_secret(exporter_secret: &[u8; 32]) -> Result<Self> {
+        let sk = SecretKey::from_bytes(exporter_secret)?;
+        let public_key = sk.public_key();
+        let conversation_key = ConversationKey::derive(&sk, &public_key);
+        Ok(GroupEventKey {
+            exporter_secret: Zeroizing::new(*exporter_secret),
+            public_key,
+            conversation_key,
+        })
+    }
+
+    /// x-only(`sk`·G).
+    pub fn public_key(&self) -> PublicKey {
+        self.public_key
+    }
+
+    /// The NIP-44 v2 conversation key.
+    pub fn conversation_key(&self) -> &ConversationKey {
+        &self.conversation_key
+    }
+
+    /// The exporter secret (for persistence). Handle with care.
+    pub fn expose_exporter_secret(&self) -> &[u8; 32] {
+        &self.exporter_secret
+    }
+
+    /// Encrypts an MLSMessage into kind-445 content with a fresh nonce.
+    ///
+    /// # Errors
+    /// [`Error::Nostr`] for an empty or over-long message.
+    pub fn encrypt<R: CryptoRng + ?Sized>(
+        &self,
+        mls_message: &[u8],
+        rng: &mut R,
+    ) -> Result<String> {
+        Ok(nip44::encrypt(&self.conversation_key, mls_message, rng)?)
+    }
+
+    /// Decrypts kind-445 content.
+    ///
+    /// # Errors
+    /// [`Error::Nostr`] (`BadMac` when this epoch's key does not open it).
+    pub fn decrypt(&self, content: &str) -> Result<Vec<u8>> {
+        if content.len() > MAX_CONTENT {
+            return Err(Error::malformed("kind 445 content", "too long"));
+        }
+        Ok(nip44::decrypt(&self.conversation_key, content)?)
+    }
+}
+
+/// Builds a kind-445 event: the encrypted MLSMessage, one `h` tag, signed by a fresh
+/// throwaway key drawn from `rng`.
+///
+/// # Errors
+/// Those of [`GroupEventKey::encrypt`].
+pub fn build_group_event<R: CryptoRng + ?Sized>(
+    key: &GroupEventKey,
+    nostr_group_id: &[u8; 32],
+    mls_message: &[u8],
+    created_at: Timestamp,
+    rng: &mut R,
+) -> Result<Event> {
+    let content = key.encrypt(mls_message, rng)?;
+    let ephemeral = Keys::generate(rng);
+    Ok(EventBuilder::new(Kind::MLS_GROUP_MESSAGE, content)
+        .tag(Tag::group(&hex::encode(nostr_group_id)))
+        .sign_with_rng(&ephemeral, created_at, rng))
+}
+
+/// The `nostr_group_id` of a kind-445 event: its kind, signature and exactly one `h` tag
+/// of 64 lower-case hex characters are checked.
+///
+/// # Errors
+/// [`Error::UnexpectedKind`], [`Error::Nostr`] for a bad id or signature,
+/// [`Error::MissingTag`] / [`Error::BadTag`] for the `h` tag.
+pub fn group_event_group_id(event: &Event) -> Result<[u8; 32]> {
+    if event.kind() != Kind::MLS_GROUP_MESSAGE {
+        return Err(Error::UnexpectedKind {
+            expected: Kind::MLS_GROUP_MESSAGE.as_u16(),
+            found: event.kind().as_u16(),
+        });
+    }
+    event.verify()?;
+    let mut h = event.tags().iter().filter(|t| t.name() == Some("h"));
+    let first = h.next().ok_or(Error::MissingTag {
+        kind: Kind::MLS_GROUP_MESSAGE.as_u16(),
+        tag: "h",
+    })?;
+    if h.next().is_some() {
+        return Err(Error::BadTag {
+            tag: "h",
+            expected: "exactly one h tag",
+            found: "several".to_owned(),
+        });
+    }
+    let value = first.value().unwrap_or_default();
+    let bad = || Error::BadTag {
+        tag: "h",
+        expected: "64 lower-case hex characters",
+        found: value.chars().take(80).collect(),
+    };
+    if value.len() != 64
+        || !value
+            .bytes()
+            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return Err(bad());
+    }
+    let mut id = [0u8; 32];
+    hex::decode_to_slice(value, &mut id).map_err(|_| bad())?;
+    Ok(id)
+}

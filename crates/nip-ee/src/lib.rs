@@ -1,0 +1,100 @@
+//! NIP-EE (Nostr group messaging over MLS, RFC 9420) for nipee: the wire formats of the
+//! `nip-ee` profile, interoperable with rust-nostr's `nostr-mls` v0.43, and persistent
+//! storage for client state. Sans-IO: time and randomness are parameters.
+//!
+//! Publish a KeyPackage and read it back as another client would:
+//!
+//! ```
+//! use nipee::{
+//!     build_key_package_event, generate_key_package, parse_key_package_event,
+//!     KeyPackageEventOptions, NewKeyPackage,
+//! };
+//! use nipee_keypackage::ValidationPolicy;
+//! use nipee_nostr::{Event, Keys, Timestamp};
+//!
+//! let mut rng = rand::rng();
+//! let now = 1_800_000_000;
+//! let alice = Keys::generate(&mut rng);
+//!
+//! // A last-resort KeyPackage whose credential names alice's Nostr key; the MLS
+//! // signature key is a fresh Ed25519 key.
+//! let bundle = generate_key_package(
+//!     &alice.public_key(),
+//!     &NewKeyPackage { now, last_resort: true },
+//!     &mut rng,
+//! )?;
+//! let options = KeyPackageEventOptions {
+//!     relays: vec!["wss://relay.example".into()],
+//!     client: Some("nipee".into()),
+//!     protected: false,
+//! };
+//! let event = build_key_package_event(
+//!     &alice,
+//!     bundle.key_package(),
+//!     &options,
+//!     Timestamp::from_secs(now),
+//! )?;
+//!
+//! // Another client parses the JSON, verifies the event and validates the KeyPackage.
+//! let received = Event::from_json(&event.to_json())?;
+//! let parsed = parse_key_package_event(&received, &ValidationPolicy::at(now + 60))?;
+//! assert_eq!(parsed.author, alice.public_key());
+//! assert_eq!(&parsed.key_package, bundle.key_package());
+//! assert_eq!(parsed.relays, ["wss://relay.example"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Map
+//!
+//! * [`group_data`]: the `nostr_group_data` (0xF2EE) GroupContext extension.
+//! * [`key_package_event`]: kind 443 and the credential rule (identity = the 64 hex
+//!   characters of the Nostr key, equal to the event author; MLS signature key ≠ Nostr key).
+//! * [`welcome_event`]: the kind-444 Welcome rumor and its NIP-59 gift wrap.
+//! * [`envelope`]: the kind-445 envelope (NIP-44 v2 under the epoch's exporter secret).
+//! * [`inner`]: inner application events (unsigned, author = MLS sender, no `h` tag).
+//! * [`storage`]: the [`Storage`] trait over opaque versioned blobs, with an in-memory and
+//!   (feature `sqlite`) an SQLite implementation.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod envelope;
+mod error;
+pub mod group_data;
+pub mod inner;
+pub mod key_package_event;
+pub mod storage;
+pub mod welcome_event;
+
+pub use envelope::{GroupEventKey, build_group_event, group_event_group_id};
+pub use error::{Error, ErrorKind, Result};
+pub use group_data::{GroupImage, NostrGroupData};
+pub use inner::{decode_inner_event, encode_inner_event};
+pub use key_package_event::{
+    KeyPackageEvent, KeyPackageEventOptions, NewKeyPackage, build_key_package_event,
+    credential_identity, credential_pubkey, generate_key_package, identity_to_pubkey,
+    parse_key_package_event,
+};
+pub use storage::{MemoryStorage, Storage};
+pub use welcome_event::{OpenedWelcome, WelcomeRumor, open_welcome};
+
+/// A set of NIP-EE wire formats. The client core selects formats through this value so
+/// that a second profile (the Marmot formats of MDK / White Noise) can be added without
+/// touching it. Only [`Profile::NipEe`] is implemented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Profile {
+    /// The formats of `nip-EE.md` as nostr-mls v0.43 writes them (kind 443 with hex
+    /// content, kind 444 rumor, kind 445 under `MLS-Exporter("nostr", "nostr", 32)`,
+    /// unversioned 0xF2EE).
+    #[default]
+    NipEe,
+}
+
+impl Profile {
+    /// The profile's stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::NipEe => "nip-ee",
+        }
+    }
+}

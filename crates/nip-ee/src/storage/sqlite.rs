@@ -1,0 +1,276 @@
+//! An SQLite [`Storage`] (rusqlite with bundled SQLite): one table of blobs, one
+//! transaction per batch, `secure_delete` on so deleted secrets are overwritten in the file.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use zeroize::Zeroizing;
+
+use super::{Entry, Storage, Table, Write, WriteBatch};
+use crate::error::{Error, Result};
+
+/// The schema version written to `PRAGMA user_version`.
+pub const SCHEMA_VERSION: i64 = 1;
+
+fn db_err(e: rusqlite::Error) -> Error {
+    Error::Storage {
+        reason: e.to_string(),
+    }
+}
+
+/// A [`Storage`] in an SQLite database file.
+pub struct SqliteStorage {
+    conn: Connection,
+}
+
+impl core::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SqliteStorage")
+            .field("path", &self.conn.path())
+            .finish()
+    }
+}
+
+/// The smallest byte string greater than every string starting with `prefix`, or `None`
+/// when there is none (all 0xFF).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+impl SqliteStorage {
+    /// Opens (creating when absent) the database at `path`. On Unix a new file is made
+    /// readable by its owner only.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the file cannot be opened or has a newer schema.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let existed = path.exists();
+        let conn = Connection::open(path).map_err(db_err)?;
+        #[cfg(unix)]
+        if !existed {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
+                |e| Error::Storage {
+                    reason: format!("chmod 600 {}: {e}", path.display()),
+                },
+            )?;
+        }
+        #[cfg(not(unix))]
+        let _ = existed;
+        Self::init(conn)
+    }
+
+    /// An in-memory SQLite database (tests).
+    ///
+    /// # Errors
+    /// [`Error::Storage`].
+    pub fn open_in_memory() -> Result<Self> {
+        Self::init(Connection::open_in_memory().map_err(db_err)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self> {
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(db_err)?;
+        // WAL where the medium supports it (an in-memory database keeps "memory").
+        let _mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(db_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db_err)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(db_err)?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::Storage {
+                reason: format!(
+                    "database schema version {version} is newer than this build ({SCHEMA_VERSION})"
+                ),
+            });
+        }
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS blobs (
+                 tbl INTEGER NOT NULL,
+                 key BLOB NOT NULL,
+                 value BLOB NOT NULL,
+                 PRIMARY KEY (tbl, key)
+             ) WITHOUT ROWID;",
+        )
+        .map_err(db_err)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(db_err)?;
+        Ok(SqliteStorage { conn })
+    }
+}
+
+impl Storage for SqliteStorage {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        self.conn
+            .query_row(
+                "SELECT value FROM blobs WHERE tbl = ?1 AND key = ?2",
+                params![table.id(), key],
+                |r| r.get::<_, Vec<u8>>(0),
+            )
+            .optional()
+            .map(|o| o.map(Zeroizing::new))
+            .map_err(db_err)
+    }
+
+    fn scan(&self, table: Table, prefix: &[u8]) -> Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        let mut push = |r: &rusqlite::Row<'_>| -> rusqlite::Result<()> {
+            out.push((
+                r.get::<_, Vec<u8>>(0)?,
+                Zeroizing::new(r.get::<_, Vec<u8>>(1)?),
+            ));
+            Ok(())
+        };
+        match prefix_end(prefix) {
+            Some(end) => {
+                let mut st = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT key, value FROM blobs WHERE tbl = ?1 AND key >= ?2 AND key < ?3 ORDER BY key",
+                    )
+                    .map_err(db_err)?;
+                let mut rows = st.query(params![table.id(), prefix, end]).map_err(db_err)?;
+                while let Some(r) = rows.next().map_err(db_err)? {
+                    push(r).map_err(db_err)?;
+                }
+            }
+            None => {
+                let mut st = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT key, value FROM blobs WHERE tbl = ?1 AND key >= ?2 ORDER BY key",
+                    )
+                    .map_err(db_err)?;
+                let mut rows = st.query(params![table.id(), prefix]).map_err(db_err)?;
+                while let Some(r) = rows.next().map_err(db_err)? {
+                    push(r).map_err(db_err)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn apply(&mut self, batch: WriteBatch) -> Result<()> {
+        let tx = self.conn.transaction().map_err(db_err)?;
+        for w in &batch.writes {
+            match w {
+                Write::Put { table, key, value } => {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO blobs (tbl, key, value) VALUES (?1, ?2, ?3)",
+                        params![table.id(), key, value.as_slice()],
+                    )
+                    .map_err(db_err)?;
+                }
+                Write::Delete { table, key } => {
+                    tx.execute(
+                        "DELETE FROM blobs WHERE tbl = ?1 AND key = ?2",
+                        params![table.id(), key],
+                    )
+                    .map_err(db_err)?;
+                }
+                Write::DeletePrefix { table, prefix } => match prefix_end(prefix) {
+                    Some(end) => {
+                        tx.execute(
+                            "DELETE FROM blobs WHERE tbl = ?1 AND key >= ?2 AND key < ?3",
+                            params![table.id(), prefix, end],
+                        )
+                        .map_err(db_err)?;
+                    }
+                    None => {
+                        tx.execute(
+                            "DELETE FROM blobs WHERE tbl = ?1 AND key >= ?2",
+                            params![table.id(), prefix],
+                        )
+                        .map_err(db_err)?;
+                    }
+                },
+            }
+        }
+        // Dropping `tx` on an error above rolls everything back.
+        tx.commit().map_err(db_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_storage_passes_the_conformance_suite() {
+        super::super::conformance::run(&mut SqliteStorage::open_in_memory().unwrap());
+    }
+
+    #[test]
+    fn prefix_end_handles_carries() {
+        assert_eq!(prefix_end(b""), None);
+        assert_eq!(prefix_end(&[1, 2]), Some(vec![1, 3]));
+        assert_eq!(prefix_end(&[1, 0xff]), Some(vec![2]));
+        assert_eq!(prefix_end(&[0xff, 0xff]), None);
+    }
+
+    #[test]
+    fn sqlite_state_survives_reopen_and_failed_batches_change_nothing() {
+        let dir = std::env::temp_dir().join(format!(
+            "nipee-sqlite-{}-{}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.db");
+        {
+            let mut s = SqliteStorage::open(&path).unwrap();
+            let mut b = WriteBatch::new();
+            b.put(
+                Table::GroupState,
+                b"g".to_vec(),
+                Zeroizing::new(b"v1".to_vec()),
+            );
+            s.apply(b).unwrap();
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(
+                mode & 0o077,
+                0,
+                "the database must not be group/world readable"
+            );
+        }
+        let mut s = SqliteStorage::open(&path).unwrap();
+        assert_eq!(
+            s.get(Table::GroupState, b"g").unwrap().unwrap().as_slice(),
+            b"v1"
+        );
+        // A batch that fails midway (the table is dropped under it) leaves nothing behind.
+        s.conn
+            .execute_batch("CREATE TRIGGER boom BEFORE INSERT ON blobs WHEN NEW.key = x'ff' BEGIN SELECT RAISE(ABORT, 'boom'); END;")
+            .unwrap();
+        let mut b = WriteBatch::new();
+        b.put(
+            Table::GroupState,
+            b"g".to_vec(),
+            Zeroizing::new(b"v2".to_vec()),
+        );
+        b.put(Table::GroupState, vec![0xff], Zeroizing::new(b"x".to_vec()));
+        let err = s.apply(b).unwrap_err();
+        assert_eq!(err.kind().as_str(), "storage");
+        assert_eq!(
+            s.get(Table::GroupState, b"g").unwrap().unwrap().as_slice(),
+            b"v1"
+        );
+        drop(s);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
