@@ -414,6 +414,7 @@ impl UnsignedEvent {
             tags: self.tags,
             content: self.content,
             sig,
+            verified: true,
         }
     }
 
@@ -533,7 +534,7 @@ struct RawEvent<'a> {
 }
 
 /// A signed NIP-01 event whose id and signature have been checked (see the module docs).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct Event {
     id: EventId,
     pubkey: PublicKey,
@@ -542,6 +543,49 @@ pub struct Event {
     tags: Tags,
     content: String,
     sig: Signature,
+    /// Whether this value's id and signature were verified (or produced) by this crate.
+    /// False only after an `_unchecked` constructor. Not part of equality or hashing.
+    verified: bool,
+}
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+            && self.pubkey == other.pubkey
+            && self.created_at == other.created_at
+            && self.kind == other.kind
+            && self.tags == other.tags
+            && self.content == other.content
+            && self.sig == other.sig
+    }
+}
+
+impl Eq for Event {}
+
+impl core::hash::Hash for Event {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+        self.pubkey.hash(state);
+        self.created_at.hash(state);
+        self.kind.hash(state);
+        self.tags.hash(state);
+        self.content.hash(state);
+        self.sig.hash(state);
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("id", &self.id)
+            .field("pubkey", &self.pubkey)
+            .field("created_at", &self.created_at)
+            .field("kind", &self.kind)
+            .field("tags", &self.tags)
+            .field("content", &self.content)
+            .field("sig", &self.sig)
+            .finish()
+    }
 }
 
 impl Event {
@@ -600,9 +644,7 @@ impl Event {
     /// # Errors
     /// As [`Event::from_json`].
     pub fn from_json_with_limits(json: &str, limits: &ParseLimits) -> Result<Self> {
-        let ev = Self::parse_unverified(json, limits)?;
-        ev.verify()?;
-        Ok(ev)
+        Self::parse_unverified(json, limits)?.into_verified()
     }
 
     /// Parses JSON WITHOUT verifying the id or signature. Only for events from a source
@@ -621,9 +663,7 @@ impl Event {
     /// As [`Event::from_json`].
     pub fn from_value(value: &serde_json::Value) -> Result<Self> {
         let raw = RawEvent::deserialize_value(value)?;
-        let ev = Self::from_raw(raw, &ParseLimits::DEFAULT)?;
-        ev.verify()?;
-        Ok(ev)
+        Self::from_raw(raw, &ParseLimits::DEFAULT)?.into_verified()
     }
 
     fn parse_unverified(json: &str, limits: &ParseLimits) -> Result<Self> {
@@ -645,7 +685,25 @@ impl Event {
             tags: raw.tags.into_iter().map(Tag::new).collect(),
             content: raw.content,
             sig: Signature::from_hex(&raw.sig)?,
+            verified: false,
         })
+    }
+
+    /// Verifies the id and signature and returns the event marked as verified.
+    ///
+    /// # Errors
+    /// [`Error::IdMismatch`] or [`Error::BadSignature`].
+    pub fn into_verified(mut self) -> Result<Self> {
+        self.verify()?;
+        self.verified = true;
+        Ok(self)
+    }
+
+    /// True when this value was signed by this crate or its id and signature were checked
+    /// when it was parsed; false only after [`Event::from_json_unchecked`]. Code that needs
+    /// a proof (e.g. NIP-59 unwrapping) re-verifies events for which this is false.
+    pub fn is_verified(&self) -> bool {
+        self.verified
     }
 
     /// Recomputes the id and checks it, then checks the signature.
@@ -792,9 +850,9 @@ impl<'de> serde::Deserialize<'de> for Event {
             content: o.content,
             sig: Cow::Owned(o.sig),
         };
-        let ev = Event::from_raw(raw, &ParseLimits::DEFAULT).map_err(serde::de::Error::custom)?;
-        ev.verify().map_err(serde::de::Error::custom)?;
-        Ok(ev)
+        Event::from_raw(raw, &ParseLimits::DEFAULT)
+            .and_then(Event::into_verified)
+            .map_err(serde::de::Error::custom)
     }
 }
 

@@ -160,7 +160,8 @@ pub struct UnwrappedGift {
 
 /// Unwraps a gift wrap addressed to `receiver`.
 ///
-/// Verifies the wrap's id and signature (again, in case it was built unchecked), decrypts
+/// Verifies the wrap's id and signature (already proven for any `Event` not built by an
+/// `_unchecked` constructor, see [`Event::is_verified`]), decrypts
 /// the seal, verifies the seal's id and signature, requires kind 13 with empty tags,
 /// decrypts the rumor, rejects a signed rumor or a wrong rumor id, and rejects a seal
 /// whose pubkey differs from the rumor's (impersonation).
@@ -176,10 +177,14 @@ pub fn unwrap_gift_wrap(receiver: &Keys, gift_wrap: &Event) -> Result<UnwrappedG
             found: k.as_u16(),
         });
     }
-    gift_wrap.verify_id()?;
-    gift_wrap
-        .verify_signature()
-        .map_err(|_| Error::BadSignature { what: "gift wrap" })?;
+    // An `Event` is verified on construction unless it came from an `_unchecked`
+    // constructor; only then is the work repeated here.
+    if !gift_wrap.is_verified() {
+        gift_wrap.verify_id()?;
+        gift_wrap
+            .verify_signature()
+            .map_err(|_| Error::BadSignature { what: "gift wrap" })?;
+    }
     let ck = ConversationKey::derive(receiver.secret_key(), &gift_wrap.pubkey());
     let seal_json = nip44::decrypt(&ck, gift_wrap.content())?;
     let seal_json = core::str::from_utf8(&seal_json).map_err(|_| Error::GiftWrap {

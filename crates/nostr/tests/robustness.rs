@@ -81,10 +81,17 @@ fn wrong_id_is_id_mismatch_and_bad_signature_is_bad_signature() {
     ));
     // The explicitly unchecked path accepts it, and verify() then rejects it.
     let unchecked = Event::from_json_unchecked(&bad_sig).unwrap();
+    assert!(!unchecked.is_verified());
     assert!(matches!(
         unchecked.verify(),
         Err(Error::BadSignature { .. })
     ));
+    assert!(unchecked.into_verified().is_err());
+    assert!(Event::from_json(&j).unwrap().is_verified());
+    let good_unchecked = Event::from_json_unchecked(&j).unwrap();
+    assert!(!good_unchecked.is_verified());
+    assert!(good_unchecked.into_verified().unwrap().is_verified());
+    assert!(ev.is_verified());
     // The serde path verifies too.
     assert!(serde_json::from_str::<Event>(&bad_sig).is_err());
     assert!(serde_json::from_str::<Event>(&j).is_ok());
