@@ -468,12 +468,20 @@ pub(crate) fn validate_and_apply<P: GroupProvider>(
     for i in &removes {
         tree.remove_leaf(p, *i)?;
     }
-    // 4. Adds, in order.
-    let facts = GroupFacts::of(&tree);
+    // 4. Adds, in order. The group-wide sets are built once, and only when needed.
     let mut added = Vec::with_capacity(adds.len());
     let mut new_sig_keys: HashSet<[u8; 32]> = HashSet::new();
-    let existing: HashSet<[u8; 32]> = tree.leaves().map(|(_, l)| l.signature_key).collect();
-    let existing_enc: HashSet<[u8; 32]> = tree.leaves().map(|(_, l)| l.encryption_key).collect();
+    let (facts, existing, existing_enc) = if adds.is_empty() {
+        (None, HashSet::new(), HashSet::new())
+    } else {
+        (
+            Some(GroupFacts::of(&tree)),
+            tree.leaves().map(|(_, l)| l.signature_key).collect::<HashSet<[u8; 32]>>(),
+            tree.leaves()
+                .map(|(_, l)| l.encryption_key)
+                .collect::<HashSet<[u8; 32]>>(),
+        )
+    };
     for kp in adds {
         kp.validate(&g.config.key_package_policy)?;
         if kp.cipher_suite.0 != ctx.cipher_suite.0 {
@@ -482,7 +490,9 @@ pub(crate) fn validate_and_apply<P: GroupProvider>(
             });
         }
         ext::check_leaf_supports(&kp.leaf_node, &extensions, &required)?;
-        facts.check_credentials(&kp.leaf_node)?;
+        if let Some(f) = &facts {
+            f.check_credentials(&kp.leaf_node)?;
+        }
         if existing.contains(&kp.leaf_node.signature_key)
             || !new_sig_keys.insert(kp.leaf_node.signature_key)
         {
@@ -1001,6 +1011,9 @@ impl<P: GroupProvider> Group<P> {
             };
             gi.sign(p, &self.signer)?;
             let egi = Welcome::encrypt_group_info(p, &secrets.welcome_secret, &gi)?;
+            // EncryptWithLabel(init_key, "Welcome", encrypted_group_info, GroupSecrets): the
+            // HPKE info is the same for every new member, so it is hashed once.
+            let info_hash = p.hpke_info_hash(&crate::crypto::sign_content(b"Welcome", &egi)?);
             let mut entries = Vec::with_capacity(applied.added.len());
             for (leaf, kp) in &applied.added {
                 let path_secret = if path_secrets.is_empty() {
@@ -1017,7 +1030,12 @@ impl<P: GroupProvider> Group<P> {
                     path_secret,
                     psks: applied.psk_ids.clone(),
                 };
-                let ct = Welcome::encrypt_group_secrets(p, &kp.init_key, &egi, &gs)?;
+                let mut pt = nipee_codec::Writer::new();
+                nipee_codec::Encode::encode(&gs, &mut pt)?;
+                let mut pt = pt.into_bytes();
+                let ct = p.hpke_seal_prehashed(&kp.init_key, &info_hash, &[], &pt);
+                zeroize::Zeroize::zeroize(&mut pt);
+                let ct = ct?;
                 entries.push(EncryptedGroupSecrets {
                     new_member: key_package_ref(p, &encode_kp(kp)?)?,
                     encrypted_group_secrets: ct,

