@@ -234,6 +234,7 @@ impl Error {
                 nipee_keypackage::ErrorKind::Unsupported => ErrorKind::Unsupported,
                 nipee_keypackage::ErrorKind::Misuse => ErrorKind::Misuse,
                 nipee_keypackage::ErrorKind::Internal => ErrorKind::Internal,
+                nipee_keypackage::ErrorKind::Storage => ErrorKind::Storage,
                 _ => ErrorKind::Invalid,
             },
             Error::Malformed(_)

@@ -85,11 +85,11 @@ pub fn run(kind: &str, json: &str) -> Result<Outcome, String> {
             out.skipped += 1;
             continue;
         }
-        if let Some(suite) = case.get("cipher_suite") {
-            if suite.as_u64() != Some(1) {
-                out.skipped += 1;
-                continue;
-            }
+        if let Some(suite) = case.get("cipher_suite")
+            && suite.as_u64() != Some(1)
+        {
+            out.skipped += 1;
+            continue;
         }
         out.record(i, runner(case));
     }

@@ -24,7 +24,7 @@ impl LeafIndex {
 impl NodeIndex {
     /// Whether this is a leaf node (even index).
     pub fn is_leaf(self) -> bool {
-        self.0 % 2 == 0
+        self.0.is_multiple_of(2)
     }
 
     /// The leaf index if this is a leaf node.
