@@ -131,6 +131,17 @@ async fn garbage_and_stalling_endpoints_do_not_stall_the_pool() {
         other => panic!("nothing but the real relay's EOSE may come first: {other:?}"),
     }
 
+    // The garbage has been read (its last frame is the NOTICE) before the real event
+    // is published, so the forged copy really comes first.
+    tokio::time::timeout(Duration::from_secs(3), async {
+        while pool.stats().relay(&garbage_url).unwrap().notices == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("garbage frames read");
+    assert_eq!(pool.stats().relay(&garbage_url).unwrap().invalid_events, 1);
+
     // One acceptance is enough and arrives fast, whatever the others do.
     let started = Instant::now();
     let out = pool.publish_until_accepted(&target, 1).await.unwrap();
