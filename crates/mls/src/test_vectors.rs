@@ -73,9 +73,8 @@ pub fn run(kind: &str, json: &str) -> Result<Outcome, String> {
         "tree-operations" => tree_operations,
         "treekem" => treekem,
         "messages" => messages,
-        "passive-client" => {
-            return Err("passive-client vectors are not implemented yet (nipee-mls part 2)".into());
-        }
+        // Any file of the passive-client schema (part 2, `group::vectors`).
+        "passive-client" => crate::group::vectors::passive_client,
         other => return Err(format!("vector type {other:?} is not implemented")),
     };
     let mut out = Outcome::default();
