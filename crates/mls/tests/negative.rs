@@ -451,8 +451,29 @@ fn malformed_trees_are_rejected() {
         ),
         "{err:?}"
     );
-    // Trailing bytes.
+    // An even number of nodes (the tree would end with a parent node).
     let (bytes, _) = validation_tree();
+    let tree = RatchetTree::decode(&p, &bytes).unwrap();
+    let root = nipee_mls::tree::math::root(tree.n_leaves());
+    let mut two = vec![];
+    let leaf = tree.leaf(LeafIndex(0)).unwrap();
+    let parent = tree.parent_node(root).unwrap();
+    let mut w = nipee_codec::Writer::new();
+    w.u8(1);
+    w.u8(1);
+    nipee_codec::Encode::encode(leaf, &mut w).unwrap();
+    w.u8(1);
+    w.u8(2);
+    nipee_codec::Encode::encode(parent, &mut w).unwrap();
+    let body = w.into_bytes();
+    nipee_codec::varint::write_varint("len", body.len() as u64, &mut two).unwrap();
+    two.extend_from_slice(&body);
+    let err = RatchetTree::decode(&p, &two).unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidTree { reason } if reason.contains("odd")),
+        "{err:?}"
+    );
+    // Trailing bytes.
     let mut long = bytes.clone();
     long.push(0);
     assert_eq!(

@@ -79,6 +79,13 @@ impl RatchetTree {
             }
             Some(Some(_)) => {}
         }
+        // A truncated tree ends with a leaf: an even node count would end with a parent
+        // whose whole right subtree is blank, which no valid tree has (§12.4.3.3).
+        if nodes.len().is_multiple_of(2) {
+            return Err(Error::InvalidTree {
+                reason: "node count of a ratchet tree must be odd",
+            });
+        }
         for (i, n) in nodes.iter().enumerate() {
             match (i % 2, n) {
                 (0, Some(Node::Parent(_))) => {
