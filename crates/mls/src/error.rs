@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-/// A stable, coarse classification of an [`Error`], for callers (and the WASM facade) that
+/// A stable, coarse classification of an [`Error`](enum@Error), for callers (and the WASM facade) that
 /// branch on the cause rather than on the message.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
