@@ -2,12 +2,15 @@
 //! joins, application messages both ways, commits by value and by reference (several
 //! proposals by reference in one commit), updates, removals and additions, with both sides
 //! agreeing on the epoch authenticator and `export_secret("nostr", b"nostr", 32)` at every
-//! epoch. Handshake messages are PrivateMessages (OpenMLS's pure-ciphertext policy).
+//! epoch. Each scenario runs with handshake messages as PrivateMessages (OpenMLS's
+//! pure-ciphertext policy) and as PublicMessages (pure plaintext).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use nipee_keypackage::{Encode as _, KeyPackage as NKeyPackage, KeyPackageBundle, KeyPackageOptions};
+use nipee_keypackage::{
+    Encode as _, KeyPackage as NKeyPackage, KeyPackageBundle, KeyPackageOptions,
+};
 use nipee_mls::crypto::RustCryptoSuite1;
 use nipee_mls::framing::Proposal as NProposal;
 use nipee_mls::group::{
@@ -28,9 +31,29 @@ fn now() -> u64 {
         .as_secs()
 }
 
+thread_local! {
+    static PUBLIC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn public() -> bool {
+    PUBLIC.with(std::cell::Cell::get)
+}
+
+fn policy() -> WireFormatPolicy {
+    if public() {
+        PURE_PLAINTEXT_WIRE_FORMAT_POLICY
+    } else {
+        PURE_CIPHERTEXT_WIRE_FORMAT_POLICY
+    }
+}
+
 fn our_config() -> GroupConfig {
     let mut c = GroupConfig::new(now());
-    c.handshake_format = HandshakeFormat::Private;
+    c.handshake_format = if public() {
+        HandshakeFormat::Public
+    } else {
+        HandshakeFormat::Private
+    };
     c
 }
 
@@ -79,7 +102,7 @@ impl Om {
     fn create(&mut self) {
         let cfg = MlsGroupCreateConfig::builder()
             .ciphersuite(SUITE)
-            .wire_format_policy(PURE_CIPHERTEXT_WIRE_FORMAT_POLICY)
+            .wire_format_policy(policy())
             .use_ratchet_tree_extension(true)
             .build();
         self.group = Some(
@@ -93,7 +116,7 @@ impl Om {
             panic!("not a welcome")
         };
         let cfg = MlsGroupJoinConfig::builder()
-            .wire_format_policy(PURE_CIPHERTEXT_WIRE_FORMAT_POLICY)
+            .wire_format_policy(policy())
             .use_ratchet_tree_extension(true)
             .build();
         let staged = StagedWelcome::new_from_welcome(&self.provider, &cfg, w, None).unwrap();
@@ -110,7 +133,9 @@ impl Om {
         match processed.into_content() {
             ProcessedMessageContent::ApplicationMessage(m) => Some(m.into_bytes()),
             ProcessedMessageContent::ProposalMessage(p) => {
-                group.store_pending_proposal(provider.storage(), *p).unwrap();
+                group
+                    .store_pending_proposal(provider.storage(), *p)
+                    .unwrap();
                 None
             }
             ProcessedMessageContent::StagedCommitMessage(s) => {
@@ -191,6 +216,26 @@ fn expect_app(r: NProcessed, want: &[u8]) {
 
 #[test]
 fn openmls_creates_and_we_follow_then_commit() {
+    openmls_creates_and_we_follow_then_commit_with(false);
+}
+
+#[test]
+fn openmls_creates_and_we_follow_then_commit_with_public_handshakes() {
+    openmls_creates_and_we_follow_then_commit_with(true);
+}
+
+#[test]
+fn we_create_and_openmls_follows_then_commits() {
+    we_create_and_openmls_follows_then_commits_with(false);
+}
+
+#[test]
+fn we_create_and_openmls_follows_then_commits_with_public_handshakes() {
+    we_create_and_openmls_follows_then_commits_with(true);
+}
+
+fn openmls_creates_and_we_follow_then_commit_with(public: bool) {
+    PUBLIC.with(|p| p.set(public));
     let mut alice = Om::new("alice");
     let mut carol = Om::new("carol");
     let mut dave = Om::new("dave");
@@ -326,8 +371,8 @@ fn openmls_creates_and_we_follow_then_commit() {
     assert_eq!(alice.process(&m).unwrap(), b"welcome dave");
 }
 
-#[test]
-fn we_create_and_openmls_follows_then_commits() {
+fn we_create_and_openmls_follows_then_commits_with(public: bool) {
+    PUBLIC.with(|p| p.set(public));
     let mut alice = Om::new("alice");
     let mut carol = Om::new("carol");
     let mut dave = Om::new("dave");
@@ -364,10 +409,8 @@ fn we_create_and_openmls_follows_then_commits() {
     expect_app(bob.process_message(&m).unwrap(), b"hello bob");
     carol.process(&m);
 
-    // Carol proposes an update, Alice proposes removing... no: Alice commits Carol's update?
-    // The scenario: OpenMLS commits an update and the removal of a third member. Alice
-    // proposes her own update is not committable by herself, so: we propose an update, Alice
-    // proposes removing Carol, and Alice commits both by reference plus her own path.
+    // OpenMLS commits an update and the removal of a third member: we propose an update,
+    // Alice proposes removing Carol, and Alice commits both by reference (with her path).
     let upd = bob.propose_update().unwrap();
     alice.process(&upd);
     carol.process(&upd);

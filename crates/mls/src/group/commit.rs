@@ -3,15 +3,12 @@
 
 use std::collections::HashSet;
 
-use nipee_keypackage::{
-    CredentialType, ExtensionType, KeyPackage, LeafNodeContext, ProposalType,
-};
+use nipee_keypackage::{CredentialType, ExtensionType, KeyPackage, LeafNodeContext, ProposalType};
 
 use super::ext::{self, RequiredCapabilities};
 use super::{
-    GroupProvider,
-    CachedProposal, EpochKeys, EpochState, Group, GroupPolicy, HandshakeFormat, PendingState,
-    encode_kp, validate_leaf,
+    CachedProposal, EpochKeys, EpochState, Group, GroupPolicy, GroupProvider, HandshakeFormat,
+    PendingState, encode_kp, validate_leaf,
 };
 use crate::crypto::{HpkePrivateKey, Secret, key_package_ref};
 use crate::error::{Error, Result};
@@ -476,7 +473,9 @@ pub(crate) fn validate_and_apply<P: GroupProvider>(
     } else {
         (
             Some(GroupFacts::of(&tree)),
-            tree.leaves().map(|(_, l)| l.signature_key).collect::<HashSet<[u8; 32]>>(),
+            tree.leaves()
+                .map(|(_, l)| l.signature_key)
+                .collect::<HashSet<[u8; 32]>>(),
             tree.leaves()
                 .map(|(_, l)| l.encryption_key)
                 .collect::<HashSet<[u8; 32]>>(),
@@ -732,8 +731,7 @@ pub(crate) fn stage_commit<P: GroupProvider>(
             path,
             &g.state.context.group_id,
         )?;
-        let provisional =
-            provisional_context(&g.state.context, &applied.tree, &applied.extensions);
+        let provisional = provisional_context(&g.state.context, &applied.tree, &applied.extensions);
         let excluded: Vec<LeafIndex> = applied.added.iter().map(|(i, _)| *i).collect();
         let processed = treekem::decrypt_update_path(
             p,
@@ -827,9 +825,7 @@ impl<P: GroupProvider> Group<P> {
             let mut seen_remove: HashSet<u32> = HashSet::new();
             for c in &self.proposals {
                 let keep = match (&c.proposal, c.sender) {
-                    (Proposal::Update(_), Sender::Member(i)) => {
-                        i != me.0 && !removed.contains(&i)
-                    }
+                    (Proposal::Update(_), Sender::Member(i)) => i != me.0 && !removed.contains(&i),
                     (Proposal::Remove { removed }, _) => {
                         *removed != me.0 && seen_remove.insert(*removed)
                     }
@@ -968,7 +964,8 @@ impl<P: GroupProvider> Group<P> {
             HandshakeFormat::Public => WireFormat::PublicMessage,
             HandshakeFormat::Private => WireFormat::PrivateMessage,
         };
-        let signature = sign_framed_content(p, &self.signer, wire_format, &content, Some(&old_ctx))?;
+        let signature =
+            sign_framed_content(p, &self.signer, wire_format, &content, Some(&old_ctx))?;
         let ac = AuthenticatedContent {
             wire_format,
             content: content.clone(),
@@ -985,11 +982,22 @@ impl<P: GroupProvider> Group<P> {
         let mut context = provisional_context(&old_ctx, &applied.tree, &applied.extensions);
         context.confirmed_transcript_hash = confirmed;
         let ctx_bytes = context.encode()?;
-        let secrets =
-            EpochSecrets::derive(p, &init_secret, commit_secret.as_ref(), Some(&psk), &ctx_bytes)?;
-        let tag = confirmation_tag(p, &secrets.confirmation_key, &context.confirmed_transcript_hash)?;
+        let secrets = EpochSecrets::derive(
+            p,
+            &init_secret,
+            commit_secret.as_ref(),
+            Some(&psk),
+            &ctx_bytes,
+        )?;
+        let tag = confirmation_tag(
+            p,
+            &secrets.confirmation_key,
+            &context.confirmed_transcript_hash,
+        )?;
         let interim = interim_transcript_hash(p, &context.confirmed_transcript_hash, &tag)?;
-        let message = self.protect(content, Some(tag.clone()), format)?.to_bytes()?;
+        let message = self
+            .protect(content, Some(tag.clone()), format)?
+            .to_bytes()?;
 
         // One Welcome for all new members.
         let welcome = if applied.added.is_empty() {

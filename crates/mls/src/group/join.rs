@@ -9,9 +9,7 @@ use nipee_keypackage::{ExtensionType, KeyPackage, KeyPackageBundle};
 use super::commit::{CommitOutput, GroupFacts, validate_and_apply};
 use super::ext;
 use super::{EpochKeys, EpochState, Group, GroupConfig, GroupProvider};
-use crate::crypto::{
-    CryptoProvider, HpkePrivateKey, Secret, SignaturePrivateKey, key_package_ref,
-};
+use crate::crypto::{CryptoProvider, HpkePrivateKey, Secret, SignaturePrivateKey, key_package_ref};
 use crate::error::{Error, Result};
 use crate::extensions::Extension;
 use crate::framing::{MlsMessage, MlsMessageBody, Proposal, ProposalOrRef, Sender};
@@ -86,7 +84,7 @@ impl JoinKeys {
 
 /// `init_secret` of an external joiner: `SetupBaseS(external_pub, "")` and
 /// `export("MLS 1.0 external init secret", Nh)`. Returns `(kem_output, init_secret)`.
-pub(crate) fn external_init_secret_sender<P: GroupProvider + ?Sized>(
+pub(crate) fn external_init_secret_sender<P: GroupProvider>(
     p: &P,
     external_pub: &[u8],
 ) -> Result<(Vec<u8>, Secret)> {
@@ -95,7 +93,7 @@ pub(crate) fn external_init_secret_sender<P: GroupProvider + ?Sized>(
 
 /// `init_secret` of an external commit for the members: `SetupBaseR` with the external
 /// private key, then the same export.
-pub(crate) fn external_init_secret_receiver<P: GroupProvider + ?Sized>(
+pub(crate) fn external_init_secret_receiver<P: GroupProvider>(
     p: &P,
     external_priv: &HpkePrivateKey,
     kem_output: &[u8],
@@ -115,7 +113,10 @@ fn tree_of<P: CryptoProvider + ?Sized>(
     gi: &GroupInfo,
     ratchet_tree: Option<&[u8]>,
 ) -> Result<RatchetTree> {
-    match (ext::find(&gi.extensions, ExtensionType::RATCHET_TREE), ratchet_tree) {
+    match (
+        ext::find(&gi.extensions, ExtensionType::RATCHET_TREE),
+        ratchet_tree,
+    ) {
         (Some(e), _) => RatchetTree::decode(p, &e.data),
         (None, Some(bytes)) => RatchetTree::decode(p, bytes),
         (None, None) => Err(Error::Misuse(
@@ -241,7 +242,8 @@ impl<P: GroupProvider> Group<P> {
         own.check_consistency(p, &tree)?;
 
         let ctx = gi.group_context.clone();
-        let secrets = EpochSecrets::from_joiner_secret(p, gs.joiner_secret, Some(&psk), &ctx.encode()?)?;
+        let secrets =
+            EpochSecrets::from_joiner_secret(p, gs.joiner_secret, Some(&psk), &ctx.encode()?)?;
         gi.verify_confirmation_tag(p, &secrets.confirmation_key)?;
         let interim =
             interim_transcript_hash(p, &ctx.confirmed_transcript_hash, &gi.confirmation_tag)?;

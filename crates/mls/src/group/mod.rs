@@ -29,8 +29,8 @@ use nipee_keypackage::{
 };
 
 use crate::crypto::{
-    HpkePrivateKey, RustCryptoSuite1, Secret, SignaturePrivateKey, ct_eq,
-    derive_secret, expand_with_label,
+    HpkePrivateKey, RustCryptoSuite1, Secret, SignaturePrivateKey, ct_eq, derive_secret,
+    expand_with_label,
 };
 use crate::error::{Error, Result};
 use crate::framing::{
@@ -548,16 +548,16 @@ impl<P: GroupProvider> Group<P> {
     ) -> Result<MlsMessage> {
         let p = &self.provider;
         let body = match format {
-            HandshakeFormat::Public => MlsMessageBody::PublicMessage(Box::new(
-                PublicMessage::protect(
+            HandshakeFormat::Public => {
+                MlsMessageBody::PublicMessage(Box::new(PublicMessage::protect(
                     p,
                     content,
                     &self.signer,
                     &self.state.context,
                     &self.state.keys.membership_key,
                     confirmation_tag,
-                )?,
-            )),
+                )?))
+            }
             HandshakeFormat::Private => {
                 let padding = self.padding_for(&content)?;
                 let p = &self.provider;
@@ -605,7 +605,11 @@ impl<P: GroupProvider> Group<P> {
     }
 
     /// Sends a proposal by itself (to be committed by reference later) and caches it.
-    fn send_proposal(&mut self, proposal: Proposal, authenticated_data: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+    fn send_proposal(
+        &mut self,
+        proposal: Proposal,
+        authenticated_data: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
         self.check_active()?;
         if self.pending.is_some() {
             return Err(Error::Misuse("a commit of ours is pending"));
@@ -715,7 +719,10 @@ impl<P: GroupProvider> Group<P> {
     ///
     /// # Errors
     /// [`Error::CapabilityMissing`] if some member does not support them.
-    pub fn propose_group_context_extensions(&mut self, extensions: Vec<Extension>) -> Result<Vec<u8>> {
+    pub fn propose_group_context_extensions(
+        &mut self,
+        extensions: Vec<Extension>,
+    ) -> Result<Vec<u8>> {
         let proposal = Proposal::GroupContextExtensions(extensions);
         commit::validate_single(self, &Sender::Member(self.own_leaf().0), &proposal)?;
         Ok(self.send_proposal(proposal, &[])?.0)
@@ -818,7 +825,11 @@ impl<P: GroupProvider> Group<P> {
         policy: &dyn GroupPolicy,
     ) -> Result<ProcessedMessage> {
         self.check_active()?;
-        crate::framing::check_group_epoch(&m.content.group_id, m.content.epoch, &self.state.context)?;
+        crate::framing::check_group_epoch(
+            &m.content.group_id,
+            m.content.epoch,
+            &self.state.context,
+        )?;
         let key = self.sender_signature_key(&m.content)?;
         let ac = m.unprotect(
             &self.provider,
@@ -1007,10 +1018,7 @@ impl<P: GroupProvider> Group<P> {
     fn retire_current_epoch(&mut self) {
         let max = usize::from(self.config.max_past_epochs);
         let cfg = self.config.secret_tree;
-        let sds = core::mem::replace(
-            &mut self.state.keys.sender_data_secret,
-            Secret::zero(0),
-        );
+        let sds = core::mem::replace(&mut self.state.keys.sender_data_secret, Secret::zero(0));
         let placeholder = SecretTree::new(Secret::zero(0), 1, cfg);
         let st = match placeholder {
             Ok(ph) => core::mem::replace(&mut self.state.keys.secret_tree, ph),
@@ -1127,4 +1135,3 @@ pub(crate) fn encode_kp(kp: &KeyPackage) -> Result<Vec<u8>> {
     kp.encode(&mut w)?;
     Ok(w.into_bytes())
 }
-

@@ -67,7 +67,11 @@ const HPKE_SUITE_ID: &[u8] = b"HPKE\x00\x20\x00\x01\x00\x01";
 
 fn labeled_extract(suite_id: &[u8], salt: &[u8], label: &[u8], ikm: &[u8]) -> [u8; 32] {
     use hmac::{Hmac, Mac};
-    let key = if salt.is_empty() { &[0u8; 32][..] } else { salt };
+    let key = if salt.is_empty() {
+        &[0u8; 32][..]
+    } else {
+        salt
+    };
     let mut mac = match <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key) {
         Ok(m) => m,
         Err(_) => return [0; 32],
@@ -135,7 +139,13 @@ impl GroupProvider for RustCryptoSuite1 {
         kem_context[32..].copy_from_slice(&pk);
         let eae_prk = Zeroizing::new(labeled_extract(KEM_SUITE_ID, &[], b"eae_prk", &*dh));
         let mut shared = Zeroizing::new([0u8; 32]);
-        labeled_expand(KEM_SUITE_ID, &*eae_prk, b"shared_secret", &kem_context, &mut *shared)?;
+        labeled_expand(
+            KEM_SUITE_ID,
+            &*eae_prk,
+            b"shared_secret",
+            &kem_context,
+            &mut *shared,
+        )?;
 
         let psk_id_hash = labeled_extract(HPKE_SUITE_ID, &[], b"psk_id_hash", &[]);
         let mut ksc = Vec::with_capacity(1 + 32 + info_hash.len());
@@ -152,7 +162,13 @@ impl GroupProvider for RustCryptoSuite1 {
         let n = aes_gcm::Nonce::try_from(&nonce[..])
             .map_err(|_| Error::Internal("AES-GCM nonce rejected"))?;
         let ciphertext = cipher
-            .encrypt(&n, Payload { msg: plaintext, aad })
+            .encrypt(
+                &n,
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
             .map_err(|_| Error::Internal("AES-GCM encryption failed"))?;
         Ok(HpkeCiphertext {
             kem_output: enc.to_vec(),
@@ -176,11 +192,11 @@ impl GroupProvider for RustCryptoSuite1 {
         }
         let mut h = hpke()?;
         let pk = hpke_rs::HpkePublicKey::from(public_key);
-        let (enc, ctx) = h
-            .setup_sender(&pk, info, None, None, None)
-            .map_err(|_| Error::BadPublicKey {
-                field: "external_pub",
-            })?;
+        let (enc, ctx) =
+            h.setup_sender(&pk, info, None, None, None)
+                .map_err(|_| Error::BadPublicKey {
+                    field: "external_pub",
+                })?;
         let secret = ctx
             .export(exporter_context, length)
             .map_err(|_| Error::Internal("HPKE export failed"))?;
@@ -241,10 +257,14 @@ mod tests {
         let p = RustCryptoSuite1::new();
         let (sk, pk) = p.hpke_generate_key_pair().unwrap();
         let (enc, s1) = p.hpke_export_sender(&pk, &[], b"label", 32).unwrap();
-        let s2 = p.hpke_export_receiver(&sk, &enc, &[], b"label", 32).unwrap();
+        let s2 = p
+            .hpke_export_receiver(&sk, &enc, &[], b"label", 32)
+            .unwrap();
         assert_eq!(s1, s2);
         let (other_sk, _) = p.hpke_generate_key_pair().unwrap();
-        let s3 = p.hpke_export_receiver(&other_sk, &enc, &[], b"label", 32).unwrap();
+        let s3 = p
+            .hpke_export_receiver(&other_sk, &enc, &[], b"label", 32)
+            .unwrap();
         assert_ne!(s1, s3);
     }
 }

@@ -13,7 +13,9 @@ fn field<'a>(v: &'a Value, name: &str) -> Result<&'a Value, String> {
 }
 
 fn hex_of(v: &Value, name: &str) -> Result<Vec<u8>, String> {
-    let s = v.as_str().ok_or_else(|| format!("{name} is not a string"))?;
+    let s = v
+        .as_str()
+        .ok_or_else(|| format!("{name} is not a string"))?;
     hex::decode(s).map_err(|e| format!("{name}: bad hex: {e}"))
 }
 
@@ -60,9 +62,7 @@ pub fn passive_client(v: &Value) -> Result<(), String> {
         &hex_field(v, "welcome")?,
         keys,
         tree.as_deref(),
-        psks.iter()
-            .map(|(i, s)| (i.clone(), s.clone()))
-            .collect(),
+        psks.iter().map(|(i, s)| (i.clone(), s.clone())).collect(),
     )
     .map_err(|e| format!("join: {e}"))?;
     if !ct_eq(
