@@ -9,11 +9,14 @@ use crate::error::{Error, Result};
 /// Maximum number of extensions accepted in one list.
 pub const MAX_EXTENSIONS: usize = 1024;
 
-/// Writes `Extension extensions<V>`.
+/// Writes `Extension extensions<V>`. Extension data is written as `opaque<V>` without the
+/// 64 KiB bound of KeyPackage extensions: a GroupInfo's `ratchet_tree` runs to megabytes
+/// for large groups.
 pub(crate) fn write_extensions(w: &mut Writer, extensions: &[Extension]) -> Result<()> {
     w.vl("extensions", |w| {
         for ext in extensions {
-            w.encode(ext)?;
+            w.u16(ext.extension_type.0);
+            w.vl_bytes("extension_data", &ext.data)?;
         }
         Ok::<(), Error>(())
     })
@@ -22,7 +25,10 @@ pub(crate) fn write_extensions(w: &mut Writer, extensions: &[Extension]) -> Resu
 /// Reads `Extension extensions<V>`, rejecting duplicate types (§13.4).
 pub(crate) fn read_extensions(r: &mut Reader<'_>) -> Result<Vec<Extension>> {
     let exts = r.vl_vec("extensions", MAX_EXTENSIONS, |r| {
-        Ok::<_, Error>(r.decode::<Extension>()?)
+        Ok::<_, Error>(Extension {
+            extension_type: ExtensionType(r.u16("extension_type")?),
+            data: r.vl_bytes("extension_data")?.to_vec(),
+        })
     })?;
     for (i, a) in exts.iter().enumerate() {
         if exts

@@ -559,6 +559,7 @@ fn check_path_keys_unique(
     tree: &RatchetTree,
     sender: LeafIndex,
     path: &crate::framing::UpdatePath,
+    external: bool,
 ) -> Result<()> {
     let mut new: HashSet<&[u8]> = HashSet::new();
     new.insert(&path.leaf_node.encryption_key);
@@ -581,7 +582,8 @@ fn check_path_keys_unique(
             });
         }
     }
-    if let Some(old) = tree.leaf(sender)
+    if !external
+        && let Some(old) = tree.leaf(sender)
         && old.encryption_key == path.leaf_node.encryption_key
     {
         return Err(Error::InvalidTree {
@@ -713,7 +715,7 @@ pub(crate) fn stage_commit<P: GroupProvider>(
 
     let mut commit_secret: Option<Secret> = None;
     if let Some(path) = &commit.path {
-        check_path_keys_unique(&applied.tree, sender_leaf, path)?;
+        check_path_keys_unique(&applied.tree, sender_leaf, path, committer.is_none())?;
         validate_leaf(
             &g.config.leaf_policy(),
             &path.leaf_node,

@@ -16,6 +16,7 @@
 mod commit;
 pub mod ext;
 mod join;
+mod persist;
 mod provider;
 #[cfg(feature = "test-vectors")]
 pub mod vectors;
@@ -47,6 +48,7 @@ pub use crate::framing::Sender;
 pub use commit::{CommitOptions, CommitOutput, CommitSummary, PendingCommit};
 pub use ext::{ExternalSender, RequiredCapabilities};
 pub use join::JoinKeys;
+pub use persist::{STATE_MAGIC, STATE_VERSION};
 pub use provider::GroupProvider;
 
 /// How handshake messages (proposals and commits) are sent.
@@ -883,14 +885,15 @@ impl<P: GroupProvider> Group<P> {
         }
         // Handshake: decrypt on a copy of the secret tree, kept only if the message is
         // accepted.
+        let mut st = self.state.keys.secret_tree.clone();
         let ac = m.unprotect(
             &self.provider,
             &self.state.context,
-            &mut self.state.keys.secret_tree,
+            &mut st,
             &self.state.keys.sender_data_secret,
             lookup,
         )?;
-        self.dispatch(ac, None, policy)
+        self.dispatch(ac, Some(st), policy)
     }
 
     fn process_past(&mut self, m: &PrivateMessage) -> Result<ProcessedMessage> {

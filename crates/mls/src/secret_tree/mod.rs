@@ -42,6 +42,7 @@ pub enum RatchetType {
 }
 
 /// An AEAD key and nonce for one generation of a ratchet.
+#[derive(Clone)]
 pub struct KeyNonce {
     /// The generation.
     pub generation: u32,
@@ -60,6 +61,7 @@ impl core::fmt::Debug for KeyNonce {
 }
 
 /// One hash ratchet (§9.1).
+#[derive(Clone)]
 struct HashRatchet {
     /// `ratchet_secret` for `next_generation`.
     secret: Secret,
@@ -127,12 +129,15 @@ impl HashRatchet {
     }
 }
 
+#[derive(Clone)]
 struct LeafRatchets {
     handshake: HashRatchet,
     application: HashRatchet,
 }
 
-/// The secret tree of one epoch.
+/// The secret tree of one epoch. Cloning copies every remaining secret (used to process a
+/// handshake message on a copy that is kept only if the message is accepted).
+#[derive(Clone)]
 pub struct SecretTree {
     n_leaves: u32,
     /// Secrets of tree nodes not yet split into their children.
@@ -351,6 +356,107 @@ pub fn sender_data_key_nonce<P: CryptoProvider + ?Sized>(
         p.aead_nonce_len(),
     )?;
     Ok((key, nonce))
+}
+
+// ----- persistence (used by the group state machine) -----
+
+const MAX_PERSISTED: usize = 1 << 24;
+
+fn write_ratchet(w: &mut nipee_codec::Writer, r: &HashRatchet) -> Result<()> {
+    w.vl_bytes("ratchet_secret", r.secret.as_bytes())?;
+    w.u32(r.next_generation);
+    w.vl("skipped", |w| {
+        for kn in r.skipped.values() {
+            w.u32(kn.generation);
+            w.vl_bytes("key", kn.key.as_bytes())?;
+            w.vl_bytes("nonce", kn.nonce.as_bytes())?;
+        }
+        Ok::<(), Error>(())
+    })
+}
+
+fn read_ratchet(r: &mut nipee_codec::Reader<'_>) -> Result<HashRatchet> {
+    let secret = Secret::from_slice(r.vl_bytes("ratchet_secret")?);
+    let next_generation = r.u32("next_generation")?;
+    let list = r.vl_vec("skipped", MAX_PERSISTED, |r| {
+        Ok::<_, Error>(KeyNonce {
+            generation: r.u32("generation")?,
+            key: Secret::from_slice(r.vl_bytes("key")?),
+            nonce: Secret::from_slice(r.vl_bytes("nonce")?),
+        })
+    })?;
+    Ok(HashRatchet {
+        secret,
+        next_generation,
+        skipped: list.into_iter().map(|kn| (kn.generation, kn)).collect(),
+    })
+}
+
+impl SecretTree {
+    /// Appends the tree's whole state (remaining node secrets, ratchets, skipped keys).
+    ///
+    /// # Errors
+    /// Only for fields too long to encode.
+    pub fn write_state(&self, w: &mut nipee_codec::Writer) -> Result<()> {
+        w.u32(self.n_leaves);
+        w.u32(self.config.out_of_order_window);
+        w.u32(self.config.max_forward_distance);
+        w.vl("nodes", |w| {
+            for n in &self.nodes {
+                w.optional(n.as_ref(), |w, s| w.vl_bytes("node_secret", s.as_bytes()))?;
+            }
+            Ok::<(), Error>(())
+        })?;
+        w.vl("leaves", |w| {
+            for l in &self.leaves {
+                w.optional(l.as_ref(), |w, l| {
+                    write_ratchet(w, &l.handshake)?;
+                    write_ratchet(w, &l.application)
+                })?;
+            }
+            Ok::<(), Error>(())
+        })
+    }
+
+    /// Reads a state written by [`SecretTree::write_state`].
+    ///
+    /// # Errors
+    /// [`Error::Malformed`], [`Error::InvalidState`] for inconsistent sizes.
+    pub fn read_state(r: &mut nipee_codec::Reader<'_>) -> Result<Self> {
+        let n_leaves = r.u32("n_leaves")?;
+        let config = SecretTreeConfig {
+            out_of_order_window: r.u32("out_of_order_window")?,
+            max_forward_distance: r.u32("max_forward_distance")?,
+        };
+        let nodes = r.vl_vec("nodes", MAX_PERSISTED, |r| {
+            r.optional("node", |r| {
+                Ok::<_, Error>(Secret::from_slice(r.vl_bytes("node_secret")?))
+            })
+        })?;
+        let leaves = r.vl_vec("leaves", MAX_PERSISTED, |r| {
+            r.optional("leaf", |r| {
+                Ok::<_, Error>(LeafRatchets {
+                    handshake: read_ratchet(r)?,
+                    application: read_ratchet(r)?,
+                })
+            })
+        })?;
+        if n_leaves == 0
+            || n_leaves > 1 << 30
+            || nodes.len() != math::node_width(n_leaves) as usize
+            || leaves.len() != n_leaves as usize
+        {
+            return Err(Error::InvalidState {
+                reason: "stored secret tree has inconsistent sizes",
+            });
+        }
+        Ok(SecretTree {
+            n_leaves,
+            nodes,
+            leaves,
+            config,
+        })
+    }
 }
 
 #[cfg(test)]

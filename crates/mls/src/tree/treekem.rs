@@ -155,6 +155,54 @@ impl TreeKemPrivate {
     }
 }
 
+impl TreeKemPrivate {
+    /// Replaces our leaf's private key (after our own Update proposal was committed).
+    pub fn set_leaf_key(&mut self, leaf_key: HpkePrivateKey) {
+        self.leaf_key = leaf_key;
+    }
+
+    /// Forgets every parent-node key (after our direct path was blanked).
+    pub fn clear_path_keys(&mut self) {
+        self.path_keys.clear();
+    }
+
+    /// Appends the private state (for persistence; the bytes are secret).
+    ///
+    /// # Errors
+    /// Only for fields too long to encode.
+    pub fn write_state(&self, w: &mut nipee_codec::Writer) -> Result<()> {
+        w.u32(self.own_leaf.0);
+        w.vl_bytes("leaf_key", self.leaf_key.as_bytes())?;
+        w.vl("path_keys", |w| {
+            for (x, k) in &self.path_keys {
+                w.u32(x.0);
+                w.vl_bytes("path_key", k.as_bytes())?;
+            }
+            Ok::<(), Error>(())
+        })
+    }
+
+    /// Reads a state written by [`TreeKemPrivate::write_state`].
+    ///
+    /// # Errors
+    /// [`Error::Malformed`].
+    pub fn read_state(r: &mut nipee_codec::Reader<'_>) -> Result<Self> {
+        let own_leaf = LeafIndex(r.u32("own_leaf")?);
+        let leaf_key = HpkePrivateKey::from_slice(r.vl_bytes("leaf_key")?);
+        let list = r.vl_vec("path_keys", 64, |r| {
+            Ok::<_, Error>((
+                NodeIndex(r.u32("node")?),
+                HpkePrivateKey::from_slice(r.vl_bytes("path_key")?),
+            ))
+        })?;
+        Ok(TreeKemPrivate {
+            own_leaf,
+            leaf_key,
+            path_keys: list.into_iter().collect(),
+        })
+    }
+}
+
 /// The result of processing an UpdatePath.
 pub struct ProcessedPath {
     /// The path secret we decrypted, and the node it belongs to.
