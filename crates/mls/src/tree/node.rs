@@ -52,7 +52,7 @@ impl Decode for ParentNode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
     /// A leaf (even node index).
-    Leaf(Box<LeafNode>),
+    Leaf(std::sync::Arc<LeafNode>),
     /// A parent (odd node index).
     Parent(ParentNode),
 }
@@ -100,7 +100,7 @@ impl Decode for Node {
 
     fn decode(r: &mut Reader<'_>) -> Result<Self> {
         match r.u8("node_type")? {
-            1 => Ok(Node::Leaf(Box::new(r.decode::<LeafNode>()?))),
+            1 => Ok(Node::Leaf(std::sync::Arc::new(r.decode::<LeafNode>()?))),
             2 => Ok(Node::Parent(r.decode()?)),
             v => Err(Error::UnknownValue {
                 field: "node_type",

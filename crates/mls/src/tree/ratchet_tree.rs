@@ -38,7 +38,7 @@ impl RatchetTree {
     /// Only for encoding failures while hashing.
     pub fn new<P: CryptoProvider + ?Sized>(p: &P, leaf: LeafNode) -> Result<Self> {
         let mut t = RatchetTree {
-            nodes: vec![Some(Node::Leaf(Box::new(leaf)))],
+            nodes: vec![Some(Node::Leaf(std::sync::Arc::new(leaf)))],
             hashes: vec![vec![]],
         };
         t.rehash(p)?;
@@ -539,7 +539,7 @@ impl RatchetTree {
                 LeafIndex(n)
             }
         };
-        self.set(index.node(), Some(Node::Leaf(Box::new(leaf))))?;
+        self.set(index.node(), Some(Node::Leaf(std::sync::Arc::new(leaf))))?;
         for a in math::direct_path(index.node(), self.n_leaves()) {
             if let Some(Some(Node::Parent(pn))) = self.nodes.get_mut(a.0 as usize) {
                 if let Err(pos) = pn.unmerged_leaves.binary_search(&index.0) {
@@ -563,7 +563,7 @@ impl RatchetTree {
         leaf: LeafNode,
     ) -> Result<()> {
         self.check_member(index)?;
-        self.set(index.node(), Some(Node::Leaf(Box::new(leaf))))?;
+        self.set(index.node(), Some(Node::Leaf(std::sync::Arc::new(leaf))))?;
         self.blank_direct_path(index)?;
         self.rehash(p)
     }
@@ -676,7 +676,7 @@ impl RatchetTree {
                 leaves: self.n_leaves(),
             });
         }
-        self.set(index.node(), Some(Node::Leaf(Box::new(leaf))))?;
+        self.set(index.node(), Some(Node::Leaf(std::sync::Arc::new(leaf))))?;
         self.rehash(p)
     }
 }
