@@ -123,6 +123,14 @@ pub enum Error {
         reason: String,
     },
 
+    // ---- network (the `relay` driver) ----
+    /// Relays did not accept or deliver an event.
+    #[error("relay: {reason}")]
+    Relay {
+        /// What failed.
+        reason: String,
+    },
+
     // ---- internal ----
     /// A bug: an invariant did not hold.
     #[error("internal error: {reason}")]
@@ -146,13 +154,15 @@ pub enum ErrorKind {
     Storage,
     /// Valid but not supported by this implementation.
     Unsupported,
+    /// Relays failed (network, refusal, timeout).
+    Network,
     /// A bug.
     Internal,
 }
 
 impl ErrorKind {
     /// A stable lower-case code: "malformed", "invalid", "misuse", "storage",
-    /// "unsupported", "internal".
+    /// "unsupported", "network", "internal".
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Malformed => "malformed",
@@ -160,6 +170,7 @@ impl ErrorKind {
             ErrorKind::Misuse => "misuse",
             ErrorKind::Storage => "storage",
             ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Network => "network",
             ErrorKind::Internal => "internal",
         }
     }
@@ -206,6 +217,7 @@ impl Error {
             | Error::NotForUs { .. } => ErrorKind::Invalid,
             Error::Misuse { .. } => ErrorKind::Misuse,
             Error::Storage { .. } => ErrorKind::Storage,
+            Error::Relay { .. } => ErrorKind::Network,
             Error::Internal { .. } => ErrorKind::Internal,
         }
     }

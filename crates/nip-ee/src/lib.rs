@@ -1,8 +1,47 @@
 //! NIP-EE (Nostr group messaging over MLS, RFC 9420) for nipee: the wire formats of the
-//! `nip-ee` profile, interoperable with rust-nostr's `nostr-mls` v0.43, and persistent
-//! storage for client state. Sans-IO: time and randomness are parameters.
+//! `nip-ee` profile, interoperable with rust-nostr's `nostr-mls` v0.43, a sans-IO client
+//! core (events in, events and state changes out) with persistent storage, and (feature
+//! `relay`) an async driver on `nipee-relay`. Time and randomness are parameters.
 //!
-//! Publish a KeyPackage and read it back as another client would:
+//! Two clients exchange a message in memory; in real use every event below goes through
+//! relays:
+//!
+//! ```
+//! use nipee::inner::chat_message;
+//! use nipee::storage::MemoryStorage;
+//! use nipee::{Client, ClientConfig, Outcome};
+//! use nipee_nostr::{Keys, Timestamp};
+//!
+//! let mut rng = rand::rng();
+//! let now = 1_800_000_000;
+//! let config = ClientConfig { relays: vec!["wss://relay.example".into()], ..Default::default() };
+//! let mut alice = Client::new(Keys::generate(&mut rng), MemoryStorage::new(), config.clone())?;
+//! let mut bob = Client::new(Keys::generate(&mut rng), MemoryStorage::new(), config)?;
+//!
+//! // Bob publishes a KeyPackage (kind 443); alice creates a group with him, which yields
+//! // one gift-wrapped Welcome (kind 1059 → 13 → 444).
+//! let bob_key_package = bob.create_key_package(false, now, &mut rng)?;
+//! let (group, welcomes) = alice.create_group(
+//!     "friends", "", vec![alice.public_key()], &[bob_key_package], now, &mut rng,
+//! )?;
+//! assert!(matches!(bob.process(&welcomes[0], now)?, Outcome::Joined { .. }));
+//!
+//! // Alice sends a kind-9 message as a kind-445 group event; bob decrypts it.
+//! let hello = chat_message(alice.public_key(), "hello bob", Timestamp::from_secs(now));
+//! let event = alice.send(&group, &hello, now, &mut rng)?;
+//! match bob.process(&event, now)? {
+//!     Outcome::Message { event, .. } => {
+//!         assert_eq!(event.content, "hello bob");
+//!         assert_eq!(event.pubkey, alice.public_key());
+//!     }
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//! // Both are in the same epoch with the same authenticator.
+//! assert_eq!(alice.epoch_authenticator(&group)?, bob.epoch_authenticator(&group)?);
+//! # Ok::<(), nipee::Error>(())
+//! ```
+//!
+//! The formats can be used on their own; here a KeyPackage event is built and parsed:
 //!
 //! ```
 //! use nipee::{
@@ -15,9 +54,6 @@
 //! let mut rng = rand::rng();
 //! let now = 1_800_000_000;
 //! let alice = Keys::generate(&mut rng);
-//!
-//! // A last-resort KeyPackage whose credential names alice's Nostr key; the MLS
-//! // signature key is a fresh Ed25519 key.
 //! let bundle = generate_key_package(
 //!     &alice.public_key(),
 //!     &NewKeyPackage { now, last_resort: true },
@@ -28,19 +64,12 @@
 //!     client: Some("nipee".into()),
 //!     protected: false,
 //! };
-//! let event = build_key_package_event(
-//!     &alice,
-//!     bundle.key_package(),
-//!     &options,
-//!     Timestamp::from_secs(now),
-//! )?;
-//!
-//! // Another client parses the JSON, verifies the event and validates the KeyPackage.
+//! let event =
+//!     build_key_package_event(&alice, bundle.key_package(), &options, Timestamp::from_secs(now))?;
 //! let received = Event::from_json(&event.to_json())?;
 //! let parsed = parse_key_package_event(&received, &ValidationPolicy::at(now + 60))?;
 //! assert_eq!(parsed.author, alice.public_key());
 //! assert_eq!(&parsed.key_package, bundle.key_package());
-//! assert_eq!(parsed.relays, ["wss://relay.example"]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -54,17 +83,31 @@
 //! * [`inner`]: inner application events (unsigned, author = MLS sender, no `h` tag).
 //! * [`storage`]: the [`Storage`] trait over opaque versioned blobs, with an in-memory and
 //!   (feature `sqlite`) an SQLite implementation.
+//! * [`client`]: the sans-IO core ([`Client`]): KeyPackages, create / invite / remove /
+//!   rotate (two-phase: [`PendingPublish`], `confirm`, `discard`), join, send, leave,
+//!   [`Client::process`] returning an [`Outcome`]; admin rules ([`AdminPolicy`]) enforced
+//!   through the MLS policy hook; commit races resolved by rollback.
+//! * [`replay`]: the runner for `nipee-interop-vectors/1` files (see the example
+//!   `nip-ee-vectors`).
+//! * `driver` (feature `relay`): the async driver on `nipee-relay`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod client;
+#[cfg(feature = "relay")]
+pub mod driver;
 pub mod envelope;
 mod error;
 pub mod group_data;
 pub mod inner;
 pub mod key_package_event;
+pub mod replay;
 pub mod storage;
 pub mod welcome_event;
 
+pub use client::{
+    AdminPolicy, Client, ClientConfig, GroupSummary, IgnoreReason, Outcome, PendingPublish,
+};
 pub use envelope::{GroupEventKey, build_group_event, group_event_group_id};
 pub use error::{Error, ErrorKind, Result};
 pub use group_data::{GroupImage, NostrGroupData};

@@ -279,6 +279,7 @@ pub fn mark_processed(batch: &mut WriteBatch, event_id: &[u8; 32], seen_at: u64)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 pub(crate) mod conformance {
     //! Tests every implementation must pass.
     use super::*;

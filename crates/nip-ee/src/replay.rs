@@ -1,0 +1,361 @@
+//! The replay runner for NIP-EE interop files (`nipee-interop-vectors/1`, schema in
+//! `shared/vectors/nip-ee/README.md`): parses every KeyPackage event, then replays the
+//! scenario as each replayable member through a [`Client`] over in-memory storage and
+//! checks what `expect` says at every step.
+//!
+//! Pure: the caller reads the file. One [`StepResult`] per (member, step) check.
+
+use nipee_codec::Writer;
+use nipee_keypackage::{KeyPackage, KeyPackageBundle, ValidationPolicy};
+use nipee_nostr::{Event, EventId, Keys, SecretKey};
+use serde_json::Value;
+
+use crate::client::{Client, ClientConfig, Outcome};
+use crate::error::{Error, Result};
+use crate::group_data::NostrGroupData;
+use crate::key_package_event::parse_key_package_event;
+use crate::storage::MemoryStorage;
+
+/// The result of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepResult {
+    /// The member replayed (`"any"` for KeyPackage parsing).
+    pub member: String,
+    /// The step index.
+    pub step: usize,
+    /// The expectation.
+    pub expect: String,
+    /// `None` when the check passed, else what went wrong.
+    pub failure: Option<String>,
+}
+
+/// All results of a file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayReport {
+    /// Every check in order.
+    pub results: Vec<StepResult>,
+}
+
+impl ReplayReport {
+    /// Number of checks that passed.
+    pub fn passed(&self) -> usize {
+        self.results.iter().filter(|r| r.failure.is_none()).count()
+    }
+
+    /// Number of checks that failed.
+    pub fn failed(&self) -> usize {
+        self.results.len() - self.passed()
+    }
+
+    /// The failing checks.
+    pub fn failures(&self) -> impl Iterator<Item = &StepResult> {
+        self.results.iter().filter(|r| r.failure.is_some())
+    }
+}
+
+fn field<'a>(v: &'a Value, name: &'static str) -> Result<&'a Value> {
+    v.get(name)
+        .filter(|x| !x.is_null())
+        .ok_or_else(|| Error::malformed("vector file", format!("missing field {name}")))
+}
+
+fn text<'a>(v: &'a Value, name: &'static str) -> Result<&'a str> {
+    field(v, name)?
+        .as_str()
+        .ok_or_else(|| Error::malformed("vector file", format!("{name} is not a string")))
+}
+
+fn number(v: &Value, name: &'static str) -> Result<u64> {
+    field(v, name)?
+        .as_u64()
+        .ok_or_else(|| Error::malformed("vector file", format!("{name} is not a number")))
+}
+
+fn hexf(v: &Value, name: &'static str) -> Result<Vec<u8>> {
+    hex::decode(text(v, name)?).map_err(|e| Error::malformed(name, e.to_string()))
+}
+
+fn hex32(v: &Value, name: &'static str) -> Result<[u8; 32]> {
+    hexf(v, name)?
+        .try_into()
+        .map_err(|_| Error::malformed(name, "expected 32 bytes"))
+}
+
+fn ensure(ok: bool, what: impl FnOnce() -> String) -> core::result::Result<(), String> {
+    if ok { Ok(()) } else { Err(what()) }
+}
+
+/// Replays a whole file.
+///
+/// # Errors
+/// [`Error::Malformed`] when the file does not follow the schema (a failing check is not an
+/// error: it is a [`StepResult`] with a failure).
+pub fn replay(json: &str) -> Result<ReplayReport> {
+    let d: Value =
+        serde_json::from_str(json).map_err(|e| Error::malformed("vector file", e.to_string()))?;
+    if d.get("format").and_then(Value::as_str) != Some("nipee-interop-vectors/1") {
+        return Err(Error::malformed(
+            "vector file",
+            "format is not nipee-interop-vectors/1",
+        ));
+    }
+    let now = number(field(&d, "generator")?, "generated_at")?;
+    let steps = field(&d, "steps")?
+        .as_array()
+        .ok_or_else(|| Error::malformed("vector file", "steps is not an array"))?;
+    let mut report = ReplayReport::default();
+    let policy = ValidationPolicy::at(now);
+    for (i, step) in steps.iter().enumerate() {
+        if step.get("action").and_then(Value::as_str) == Some("publish_key_package") {
+            let r = field(step, "event")
+                .and_then(|e| Ok(Event::from_value(e)?))
+                .and_then(|e| parse_key_package_event(&e, &policy));
+            report.results.push(StepResult {
+                member: "any".into(),
+                step: i,
+                expect: "parse_key_package".into(),
+                failure: r.err().map(|e| e.to_string()),
+            });
+        }
+    }
+    let members = field(&d, "replay")?
+        .as_object()
+        .ok_or_else(|| Error::malformed("vector file", "replay is not an object"))?;
+    for (name, info) in members {
+        replay_member(&d, steps, name, info, now, &mut report)?;
+    }
+    Ok(report)
+}
+
+fn bundle_from_vectors(kp: &Value) -> Result<(EventId, KeyPackageBundle)> {
+    let event = Event::from_value(field(kp, "event")?)?;
+    let key_package = KeyPackage::from_bytes(
+        &hex::decode(event.content())
+            .map_err(|e| Error::malformed("key package content", e.to_string()))?,
+    )?;
+    // The storage format of nipee-keypackage (documented on `to_storage_bytes`).
+    let mut w = Writer::new();
+    w.u8(nipee_keypackage::STORAGE_VERSION);
+    w.vl_bytes("key_package", &nipee_codec::Encode::to_bytes(&key_package)?)?;
+    w.bytes(&hex32(kp, "init_private_key")?);
+    w.bytes(&hex32(kp, "encryption_private_key")?);
+    w.bytes(&hex32(kp, "signature_private_key")?);
+    let bytes = zeroize::Zeroizing::new(w.into_bytes());
+    Ok((event.id(), KeyPackageBundle::from_storage_bytes(&bytes)?))
+}
+
+fn epoch_entry(d: &Value, n: u64) -> Option<&Value> {
+    d.get("group")?
+        .get("epochs")?
+        .as_array()?
+        .iter()
+        .find(|e| e.get("epoch").and_then(Value::as_u64) == Some(n))
+}
+
+/// Compares the member's group state with `step.*_after` and `group.epochs[]`.
+fn check_epoch(
+    d: &Value,
+    client: &Client<MemoryStorage>,
+    gid: &[u8; 32],
+    step: &Value,
+) -> core::result::Result<(), String> {
+    let s = |e: Error| e.to_string();
+    let want_epoch = number(step, "epoch_after").map_err(s)?;
+    let g = client.mls_group(gid).map_err(s)?;
+    ensure(g.epoch() == want_epoch, || {
+        format!("epoch {} instead of {want_epoch}", g.epoch())
+    })?;
+    let exporter = client.exporter_secret(gid).map_err(s)?;
+    ensure(
+        exporter.as_slice() == hexf(step, "exporter_secret_after").map_err(s)?,
+        || "exporter secret differs".into(),
+    )?;
+    ensure(
+        client.epoch_authenticator(gid).map_err(s)?
+            == hexf(step, "epoch_authenticator_after").map_err(s)?,
+        || "epoch authenticator differs".into(),
+    )?;
+    if let Some(e) = epoch_entry(d, want_epoch) {
+        let gc = g.context().encode().map_err(|e| e.to_string())?;
+        ensure(gc == hexf(e, "group_context").map_err(s)?, || {
+            "GroupContext differs".into()
+        })?;
+        let tree = g.tree().encode().map_err(|e| e.to_string())?;
+        ensure(tree == hexf(e, "ratchet_tree").map_err(s)?, || {
+            "ratchet tree differs".into()
+        })?;
+    }
+    if let Some(dec) = d
+        .get("group")
+        .and_then(|g| g.get("nostr_group_data_extension"))
+        .and_then(|x| x.get("extension_data"))
+        .and_then(Value::as_str)
+    {
+        let want =
+            NostrGroupData::decode(&hex::decode(dec).map_err(|e| e.to_string())?).map_err(s)?;
+        let have = client.group(gid).map_err(s)?.data;
+        ensure(have == want, || "nostr_group_data differs".into())?;
+    }
+    Ok(())
+}
+
+fn state_fingerprint(client: &Client<MemoryStorage>) -> Vec<(String, u64, Vec<u8>)> {
+    client
+        .groups()
+        .into_iter()
+        .map(|g| {
+            let auth = client
+                .epoch_authenticator(&g.nostr_group_id)
+                .unwrap_or_default();
+            (hex::encode(g.nostr_group_id), g.epoch, auth)
+        })
+        .collect()
+}
+
+fn replay_member(
+    d: &Value,
+    steps: &[Value],
+    name: &str,
+    info: &Value,
+    now: u64,
+    report: &mut ReplayReport,
+) -> Result<()> {
+    let identity = d
+        .get("identities")
+        .and_then(|i| i.get(name))
+        .ok_or_else(|| Error::malformed("vector file", format!("no identity for {name}")))?;
+    let keys = Keys::new(SecretKey::from_hex(text(identity, "secret_key")?)?);
+    let mut client = Client::new(keys, MemoryStorage::new(), ClientConfig::default())?;
+    let kp_name = text(info, "key_package")?;
+    let kp = d
+        .get("key_packages")
+        .and_then(|k| k.get(kp_name))
+        .ok_or_else(|| Error::malformed("vector file", format!("no key package {kp_name}")))?;
+    let (kp_id, bundle) = bundle_from_vectors(kp)?;
+    client.store_key_package(&kp_id, &bundle)?;
+    let gid = hex32(field(d, "group")?, "nostr_group_id")?;
+    for (i, step) in steps.iter().enumerate() {
+        let Some(expect) = step
+            .get("expect")
+            .and_then(|e| e.get(name))
+            .and_then(Value::as_str)
+        else {
+            continue;
+        };
+        let failure = match field(step, "event").and_then(|e| Ok(Event::from_value(e)?)) {
+            Err(e) => Some(format!("event does not parse: {e}")),
+            Ok(event) => check_step(d, &mut client, &gid, step, &event, expect, now).err(),
+        };
+        report.results.push(StepResult {
+            member: name.to_owned(),
+            step: i,
+            expect: expect.to_owned(),
+            failure,
+        });
+    }
+    Ok(())
+}
+
+fn check_step(
+    d: &Value,
+    client: &mut Client<MemoryStorage>,
+    gid: &[u8; 32],
+    step: &Value,
+    event: &Event,
+    expect: &str,
+    now: u64,
+) -> core::result::Result<(), String> {
+    let s = |e: Error| e.to_string();
+    match expect {
+        "join" => match client.process(event, now).map_err(s)? {
+            Outcome::Joined {
+                nostr_group_id,
+                key_package_event_id,
+                ..
+            } => {
+                ensure(&nostr_group_id == gid, || "joined another group".into())?;
+                if let Ok(id) = text(step, "key_package_event_id") {
+                    ensure(key_package_event_id.to_hex() == id, || {
+                        "consumed another KeyPackage".into()
+                    })?;
+                }
+                check_epoch(d, client, gid, step)
+            }
+            other => Err(format!("expected a join, got {other:?}")),
+        },
+        "ignore_not_addressed" => {
+            let before = state_fingerprint(client);
+            match client.process(event, now) {
+                Err(Error::NotForUs { .. }) => {}
+                Err(e) => return Err(format!("expected NotForUs, got {e}")),
+                Ok(o) => return Err(format!("expected NotForUs, got {o:?}")),
+            }
+            ensure(state_fingerprint(client) == before, || {
+                "state changed".into()
+            })
+        }
+        "application" | "application_past_epoch" | "own_application" => {
+            let before = state_fingerprint(client);
+            let r = client.process(event, now);
+            if expect == "own_application" && r.is_err() {
+                // Our own message may be skipped; it must not change the state.
+                return ensure(state_fingerprint(client) == before, || {
+                    "state changed on an own message".into()
+                });
+            }
+            match r.map_err(s)? {
+                Outcome::Message {
+                    event: inner,
+                    application_data,
+                    sender_leaf,
+                    ..
+                } => {
+                    let want = text(step, "application_data").map_err(s)?;
+                    ensure(application_data == want.as_bytes(), || {
+                        "application data differs".into()
+                    })?;
+                    let ie = field(step, "inner_event").map_err(s)?;
+                    ensure(inner.id().to_hex() == text(ie, "id").map_err(s)?, || {
+                        "inner event id differs".into()
+                    })?;
+                    ensure(
+                        inner.pubkey.to_hex() == text(ie, "pubkey").map_err(s)?,
+                        || "inner event author differs".into(),
+                    )?;
+                    ensure(
+                        u64::from(sender_leaf) == number(step, "sender_leaf_index").map_err(s)?,
+                        || "MLS sender differs".into(),
+                    )
+                }
+                other => Err(format!("expected an application message, got {other:?}")),
+            }
+        }
+        "commit" => match client.process(event, now).map_err(s)? {
+            Outcome::Commit { .. } => check_epoch(d, client, gid, step),
+            other => Err(format!("expected a commit, got {other:?}")),
+        },
+        "own_commit" => Err(
+            "own_commit: applying a commit created by another implementation as our own \
+             (with committer_secrets) needs an API nipee-mls does not offer"
+                .into(),
+        ),
+        "removed" => match client.process(event, now).map_err(s)? {
+            Outcome::Removed { .. } => ensure(!client.group(gid).map_err(s)?.active, || {
+                "still active after removal".into()
+            }),
+            other => Err(format!("expected removal, got {other:?}")),
+        },
+        "not_member" | "not_member_removed" | "not_member_at_epoch" => {
+            let before = state_fingerprint(client);
+            match client.process(event, now) {
+                Ok(Outcome::Message { .. } | Outcome::Commit { .. }) => {
+                    Err("decrypted an event it must not be able to read".into())
+                }
+                _ => ensure(state_fingerprint(client) == before, || {
+                    "state changed".into()
+                }),
+            }
+        }
+        other => Err(format!("unknown expectation {other:?}")),
+    }
+}

@@ -1,0 +1,463 @@
+//! Several clients exchanging events in memory (no relay): the flows of the issue.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use nipee::inner::{chat_message, reaction};
+use nipee::storage::MemoryStorage;
+use nipee::{Client, ClientConfig, Error, IgnoreReason, Outcome, PendingPublish};
+use nipee_nostr::{Event, Keys, Timestamp};
+
+const NOW: u64 = 1_800_000_000;
+
+fn client() -> Client<MemoryStorage> {
+    let keys = Keys::generate(&mut rand::rng());
+    let config = ClientConfig {
+        relays: vec!["wss://relay.example".into()],
+        ..ClientConfig::default()
+    };
+    Client::new(keys, MemoryStorage::new(), config).unwrap()
+}
+
+fn deliver(c: &mut Client<MemoryStorage>, e: &Event) -> Outcome {
+    c.process(e, NOW).unwrap()
+}
+
+fn text_of(o: &Outcome) -> String {
+    match o {
+        Outcome::Message { event, .. } => event.content.clone(),
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+fn send(c: &mut Client<MemoryStorage>, gid: &[u8; 32], text: &str) -> Event {
+    let inner = chat_message(c.public_key(), text, Timestamp::from_secs(NOW));
+    c.send(gid, &inner, NOW, &mut rand::rng()).unwrap()
+}
+
+fn confirm(c: &mut Client<MemoryStorage>, p: &PendingPublish) -> Vec<Event> {
+    c.confirm(p, NOW, &mut rand::rng()).unwrap()
+}
+
+#[test]
+fn three_clients_chat_add_rotate_remove_and_converge() {
+    let mut rng = rand::rng();
+    let (mut alice, mut bob, mut carol) = (client(), client(), client());
+    let bob_kp = bob.create_key_package(false, NOW, &mut rng).unwrap();
+    let carol_kp = carol.create_key_package(true, NOW, &mut rng).unwrap();
+
+    let (gid, welcomes) = alice
+        .create_group(
+            "test",
+            "a group",
+            vec![alice.public_key()],
+            std::slice::from_ref(&bob_kp),
+            NOW,
+            &mut rng,
+        )
+        .unwrap();
+    assert_eq!(welcomes.len(), 1);
+    // The Welcome is not for carol.
+    assert!(matches!(
+        carol.process(&welcomes[0], NOW),
+        Err(Error::NotForUs { .. })
+    ));
+    match deliver(&mut bob, &welcomes[0]) {
+        Outcome::Joined {
+            nostr_group_id,
+            deletion,
+            rotate_now,
+            key_package_event_id,
+            ..
+        } => {
+            assert_eq!(nostr_group_id, gid);
+            assert_eq!(key_package_event_id, bob_kp.id());
+            // Non-last-resort: a NIP-09 deletion of the consumed KeyPackage, no rotation.
+            let del = deletion.unwrap();
+            assert_eq!(del.kind().as_u16(), 5);
+            assert_eq!(del.tags().event_ids().unwrap(), vec![bob_kp.id()]);
+            assert!(!rotate_now);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        alice.epoch_authenticator(&gid).unwrap(),
+        bob.epoch_authenticator(&gid).unwrap()
+    );
+    // A replayed Welcome is a duplicate.
+    assert!(matches!(
+        deliver(&mut bob, &welcomes[0]),
+        Outcome::Ignored(IgnoreReason::Duplicate)
+    ));
+
+    let m = send(&mut alice, &gid, "hello bob");
+    assert_eq!(m.tags().len(), 1);
+    assert_ne!(m.pubkey(), alice.public_key());
+    let got = deliver(&mut bob, &m);
+    assert_eq!(text_of(&got), "hello bob");
+    let hello_id = match &got {
+        Outcome::Message { event, .. } => event.id(),
+        _ => unreachable!(),
+    };
+    // Replays are deduplicated; own echoes are ignored.
+    assert!(matches!(
+        deliver(&mut bob, &m),
+        Outcome::Ignored(IgnoreReason::Duplicate)
+    ));
+    assert!(matches!(
+        deliver(&mut alice, &m),
+        Outcome::Ignored(IgnoreReason::Duplicate)
+    ));
+    let r = reaction(bob.public_key(), &hello_id, "+", Timestamp::from_secs(NOW));
+    let r = bob.send(&gid, &r, NOW, &mut rng).unwrap();
+    match deliver(&mut alice, &r) {
+        Outcome::Message { event, .. } => {
+            assert_eq!(event.kind.as_u16(), 7);
+            assert_eq!(event.tags.event_ids().unwrap(), vec![hello_id]);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Alice adds carol: commit first, Welcome only after confirm.
+    let p = alice.invite(&gid, &[carol_kp], NOW, &mut rng).unwrap();
+    assert!(matches!(
+        deliver(&mut bob, &p.event),
+        Outcome::Commit { .. }
+    ));
+    let welcomes = confirm(&mut alice, &p);
+    assert_eq!(welcomes.len(), 1);
+    match deliver(&mut carol, &welcomes[0]) {
+        Outcome::Joined {
+            deletion,
+            rotate_now,
+            ..
+        } => {
+            assert!(deletion.is_none(), "a last-resort KeyPackage is kept");
+            assert!(rotate_now);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Carol rotates right after joining through a last-resort KeyPackage.
+    let p = carol.rotate(&gid, NOW, &mut rng).unwrap();
+    for c in [&mut alice, &mut bob] {
+        assert!(matches!(deliver(c, &p.event), Outcome::Commit { .. }));
+    }
+    assert!(confirm(&mut carol, &p).is_empty());
+    let auth = alice.epoch_authenticator(&gid).unwrap();
+    assert_eq!(bob.epoch_authenticator(&gid).unwrap(), auth);
+    assert_eq!(carol.epoch_authenticator(&gid).unwrap(), auth);
+
+    let m = send(&mut carol, &gid, "hi all");
+    assert_eq!(text_of(&deliver(&mut alice, &m)), "hi all");
+    assert_eq!(text_of(&deliver(&mut bob, &m)), "hi all");
+
+    // Bob rotates.
+    let p = bob.rotate(&gid, NOW, &mut rng).unwrap();
+    for c in [&mut alice, &mut carol] {
+        assert!(matches!(deliver(c, &p.event), Outcome::Commit { .. }));
+    }
+    let _ = confirm(&mut bob, &p);
+
+    // A non-admin cannot add or remove members.
+    let dave = client();
+    let mut dave = dave;
+    let dave_kp = dave.create_key_package(false, NOW, &mut rng).unwrap();
+    assert!(matches!(
+        bob.invite(&gid, &[dave_kp], NOW, &mut rng),
+        Err(Error::Misuse { .. })
+    ));
+
+    // Alice removes carol.
+    let p = alice
+        .remove(&gid, &[carol.public_key()], NOW, &mut rng)
+        .unwrap();
+    assert!(matches!(
+        deliver(&mut bob, &p.event),
+        Outcome::Commit { .. }
+    ));
+    assert!(matches!(
+        deliver(&mut carol, &p.event),
+        Outcome::Removed { .. }
+    ));
+    let _ = confirm(&mut alice, &p);
+    assert!(!carol.group(&gid).unwrap().active);
+    let m = send(&mut alice, &gid, "only bob");
+    assert_eq!(text_of(&deliver(&mut bob, &m)), "only bob");
+    let e = carol.process(&m, NOW).unwrap_err();
+    assert!(matches!(e, Error::NoEpochKey), "{e}");
+    assert_eq!(alice.group(&gid).unwrap().members.len(), 2);
+    assert_eq!(
+        alice.epoch_authenticator(&gid).unwrap(),
+        bob.epoch_authenticator(&gid).unwrap()
+    );
+}
+
+#[test]
+fn a_non_admin_commit_is_rejected_by_everyone_with_state_unchanged() {
+    let mut rng = rand::rng();
+    let (mut alice, mut bob, mut carol) = (client(), client(), client());
+    let bob_kp = bob.create_key_package(false, NOW, &mut rng).unwrap();
+    let carol_kp = carol.create_key_package(false, NOW, &mut rng).unwrap();
+    let (gid, w) = alice
+        .create_group(
+            "g",
+            "",
+            vec![alice.public_key()],
+            &[bob_kp, carol_kp],
+            NOW,
+            &mut rng,
+        )
+        .unwrap();
+    for (c, w) in [(&mut bob, &w[0]), (&mut carol, &w[1])] {
+        if c.process(w, NOW).is_err() {
+            // The two wraps may be in any order.
+        }
+    }
+    for c in [&mut bob, &mut carol] {
+        if c.group(&gid).is_err() {
+            for x in &w {
+                let _ = c.process(x, NOW);
+            }
+        }
+        assert!(c.group(&gid).is_ok());
+    }
+    // Bob (not an admin) adds dave, bypassing his own client's check: alice and carol
+    // reject the commit and stay where they were.
+    let mut dave = client();
+    let dave_kp = dave.create_key_package(false, NOW, &mut rng).unwrap();
+    assert!(matches!(
+        bob.invite(&gid, std::slice::from_ref(&dave_kp), NOW, &mut rng),
+        Err(Error::Misuse { .. })
+    ));
+    let p = bob
+        .invite_without_admin_check(&gid, &[dave_kp], NOW, &mut rng)
+        .unwrap();
+    for c in [&mut alice, &mut carol] {
+        let before = c.epoch_authenticator(&gid).unwrap();
+        let e = c.process(&p.event, NOW).unwrap_err();
+        assert!(e.to_string().contains("not an admin"), "{e}");
+        assert_eq!(c.epoch_authenticator(&gid).unwrap(), before);
+        assert_eq!(c.group(&gid).unwrap().members.len(), 3);
+    }
+    bob.discard(&p).unwrap();
+    // A non-admin cannot remove someone else either (his client refuses to build it).
+    assert!(matches!(
+        bob.remove(&gid, &[carol.public_key()], NOW, &mut rng),
+        Err(Error::Misuse { .. })
+    ));
+    // But a member may leave: a self-removal proposal, which even a non-admin may commit.
+    let before_a = alice.epoch_authenticator(&gid).unwrap();
+    let leave = carol.leave(&gid, NOW, &mut rng).unwrap();
+    for c in [&mut alice, &mut bob] {
+        assert!(matches!(
+            deliver(c, &leave),
+            Outcome::Ignored(IgnoreReason::ProposalStored)
+        ));
+    }
+    // Bob commits carol's self-removal: allowed (a self-removal proposed by the member).
+    let p = bob.commit_pending_proposals(&gid, NOW, &mut rng).unwrap();
+    assert!(matches!(
+        deliver(&mut alice, &p.event),
+        Outcome::Commit { .. }
+    ));
+    let _ = confirm(&mut bob, &p);
+    assert_ne!(alice.epoch_authenticator(&gid).unwrap(), before_a);
+    assert_eq!(
+        alice.epoch_authenticator(&gid).unwrap(),
+        bob.epoch_authenticator(&gid).unwrap()
+    );
+}
+
+#[test]
+fn commit_races_converge_on_the_lowest_created_at_then_id() {
+    let mut rng = rand::rng();
+    let (mut alice, mut bob, mut carol) = (client(), client(), client());
+    let bob_kp = bob.create_key_package(false, NOW, &mut rng).unwrap();
+    let carol_kp = carol.create_key_package(false, NOW, &mut rng).unwrap();
+    let (gid, w) = alice
+        .create_group(
+            "g",
+            "",
+            vec![alice.public_key()],
+            &[bob_kp, carol_kp],
+            NOW,
+            &mut rng,
+        )
+        .unwrap();
+    for c in [&mut bob, &mut carol] {
+        for x in &w {
+            let _ = c.process(x, NOW);
+        }
+        assert!(c.group(&gid).is_ok());
+    }
+    // Alice and bob both commit in the same epoch; bob's is earlier and wins.
+    let pa = alice.rotate(&gid, NOW + 10, &mut rng).unwrap();
+    let pb = bob.rotate(&gid, NOW + 5, &mut rng).unwrap();
+    // Carol sees alice's first and applies it, then bob's: she rolls back.
+    assert!(matches!(
+        deliver(&mut carol, &pa.event),
+        Outcome::Commit { .. }
+    ));
+    match deliver(&mut carol, &pb.event) {
+        Outcome::Commit { rolled_back, .. } => assert!(rolled_back),
+        other => panic!("{other:?}"),
+    }
+    // Alice receives bob's winner while hers is pending: hers is dropped.
+    assert!(matches!(
+        deliver(&mut alice, &pb.event),
+        Outcome::Commit { .. }
+    ));
+    assert!(alice.confirm(&pa, NOW, &mut rng).is_err());
+    // Bob receives alice's loser while his is pending: ignored; then he confirms.
+    assert!(matches!(
+        deliver(&mut bob, &pa.event),
+        Outcome::Ignored(IgnoreReason::LostRace)
+    ));
+    let _ = confirm(&mut bob, &pb);
+    let auth = bob.epoch_authenticator(&gid).unwrap();
+    assert_eq!(alice.epoch_authenticator(&gid).unwrap(), auth);
+    assert_eq!(carol.epoch_authenticator(&gid).unwrap(), auth);
+    // And they still talk.
+    let m = send(&mut carol, &gid, "converged");
+    assert_eq!(text_of(&deliver(&mut alice, &m)), "converged");
+    assert_eq!(text_of(&deliver(&mut bob, &m)), "converged");
+}
+
+#[test]
+fn a_discarded_commit_leaves_no_fork_and_no_sticky_error() {
+    let mut rng = rand::rng();
+    let (mut alice, mut bob) = (client(), client());
+    let bob_kp = bob.create_key_package(false, NOW, &mut rng).unwrap();
+    let (gid, w) = alice
+        .create_group("g", "", vec![alice.public_key()], &[bob_kp], NOW, &mut rng)
+        .unwrap();
+    deliver(&mut bob, &w[0]);
+    let p = alice.rotate(&gid, NOW, &mut rng).unwrap();
+    assert!(matches!(
+        alice.rotate(&gid, NOW, &mut rng),
+        Err(Error::Misuse { .. })
+    ));
+    alice.discard(&p).unwrap();
+    assert!(alice.confirm(&p, NOW, &mut rng).is_err());
+    let m = send(&mut alice, &gid, "still here");
+    assert_eq!(text_of(&deliver(&mut bob, &m)), "still here");
+    let p = alice.rotate(&gid, NOW, &mut rng).unwrap();
+    deliver(&mut bob, &p.event);
+    let _ = confirm(&mut alice, &p);
+    assert_eq!(
+        alice.epoch_authenticator(&gid).unwrap(),
+        bob.epoch_authenticator(&gid).unwrap()
+    );
+}
+
+#[test]
+fn state_survives_a_restart_including_a_pending_commit() {
+    let mut rng = rand::rng();
+    let alice_keys = Keys::generate(&mut rng);
+    let config = ClientConfig {
+        relays: vec!["wss://r.example".into()],
+        ..ClientConfig::default()
+    };
+    let mut alice = Client::new(alice_keys.clone(), MemoryStorage::new(), config.clone()).unwrap();
+    let mut bob = client();
+    let bob_kp = bob.create_key_package(false, NOW, &mut rng).unwrap();
+    let (gid, w) = alice
+        .create_group("g", "", vec![alice.public_key()], &[bob_kp], NOW, &mut rng)
+        .unwrap();
+    deliver(&mut bob, &w[0]);
+    let m = send(&mut bob, &gid, "one");
+    assert_eq!(text_of(&deliver(&mut alice, &m)), "one");
+    let p = alice.rotate(&gid, NOW, &mut rng).unwrap();
+    // Crash after publishing, before confirm.
+    let storage = alice.into_storage();
+    let mut alice = Client::new(alice_keys, storage, config).unwrap();
+    // A replay of an already processed message after the restart is still a duplicate.
+    assert!(matches!(
+        deliver(&mut alice, &m),
+        Outcome::Ignored(IgnoreReason::Duplicate)
+    ));
+    // The relay echoes our commit: it is confirmed, no fork.
+    assert!(matches!(
+        deliver(&mut alice, &p.event),
+        Outcome::OwnCommitConfirmed { .. }
+    ));
+    deliver(&mut bob, &p.event);
+    assert_eq!(
+        alice.epoch_authenticator(&gid).unwrap(),
+        bob.epoch_authenticator(&gid).unwrap()
+    );
+    let m = send(&mut bob, &gid, "two");
+    assert_eq!(text_of(&deliver(&mut alice, &m)), "two");
+}
+
+#[test]
+fn bad_input_is_a_typed_error_that_changes_no_state() {
+    let mut rng = rand::rng();
+    let (mut alice, mut bob) = (client(), client());
+    let bob_kp = bob.create_key_package(false, NOW, &mut rng).unwrap();
+    let (gid, w) = alice
+        .create_group("g", "", vec![alice.public_key()], &[bob_kp], NOW, &mut rng)
+        .unwrap();
+    deliver(&mut bob, &w[0]);
+    let auth = bob.epoch_authenticator(&gid).unwrap();
+    let throwaway = Keys::generate(&mut rng);
+    let mk = |content: &str, h: &str| {
+        nipee_nostr::EventBuilder::new(nipee_nostr::Kind::MLS_GROUP_MESSAGE, content)
+            .tag(nipee_nostr::Tag::group(h))
+            .sign(&throwaway, Timestamp::from_secs(NOW))
+            .unwrap()
+    };
+    // Garbage content.
+    let e = bob
+        .process(&mk("garbage", &hex::encode(gid)), NOW)
+        .unwrap_err();
+    assert!(matches!(e, Error::NoEpochKey), "{e}");
+    // Unknown group.
+    let e = bob
+        .process(&mk("garbage", &"ab".repeat(32)), NOW)
+        .unwrap_err();
+    assert!(matches!(e, Error::UnknownGroup { .. }), "{e}");
+    // An inner event whose pubkey is not the MLS sender: alice sends an event "by" bob.
+    // The client API refuses to build it; the hazmat helper sends it anyway.
+    let forged = chat_message(bob.public_key(), "forged", Timestamp::from_secs(NOW));
+    assert!(matches!(
+        alice.send(&gid, &forged, NOW, &mut rng),
+        Err(Error::Misuse { .. })
+    ));
+    let data = forged.to_json();
+    let raw = alice
+        .send_raw_application_data(&gid, data.as_bytes(), NOW, &mut rng)
+        .unwrap();
+    let e = bob.process(&raw, NOW).unwrap_err();
+    assert!(matches!(e, Error::InnerEventAuthor { .. }), "{e}");
+    // A signed inner event and one with an h tag.
+    let signed = nipee_nostr::EventBuilder::new(nipee_nostr::Kind::new(9), "signed")
+        .sign(&Keys::generate(&mut rng), Timestamp::from_secs(NOW))
+        .unwrap();
+    let raw = alice
+        .send_raw_application_data(&gid, signed.to_json().as_bytes(), NOW, &mut rng)
+        .unwrap();
+    assert!(matches!(
+        bob.process(&raw, NOW),
+        Err(Error::InnerEvent { .. })
+    ));
+    let with_h = nipee_nostr::EventBuilder::new(nipee_nostr::Kind::new(9), "h")
+        .tag(nipee_nostr::Tag::group(&hex::encode(gid)))
+        .build(alice.public_key(), Timestamp::from_secs(NOW));
+    let raw = alice
+        .send_raw_application_data(&gid, with_h.to_json().as_bytes(), NOW, &mut rng)
+        .unwrap();
+    assert!(matches!(
+        bob.process(&raw, NOW),
+        Err(Error::InnerEvent { .. })
+    ));
+    // A kind that is neither 445 nor 1059.
+    let note = nipee_nostr::EventBuilder::text_note("x")
+        .sign(&throwaway, Timestamp::from_secs(NOW))
+        .unwrap();
+    assert!(matches!(
+        bob.process(&note, NOW),
+        Err(Error::UnexpectedKind { .. })
+    ));
+    assert_eq!(bob.epoch_authenticator(&gid).unwrap(), auth);
+    let m = send(&mut alice, &gid, "after the junk");
+    assert_eq!(text_of(&deliver(&mut bob, &m)), "after the junk");
+}
