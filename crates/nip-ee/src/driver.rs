@@ -68,6 +68,11 @@ impl<S: Storage> Driver<S> {
         &mut self.client
     }
 
+    /// Consumes the driver, returning the client (e.g. to reach its storage).
+    pub fn into_client(self) -> Client<S> {
+        self.client
+    }
+
     /// The relay pool.
     pub fn pool(&self) -> &Pool {
         &self.pool

@@ -461,3 +461,66 @@ fn bad_input_is_a_typed_error_that_changes_no_state() {
     let m = send(&mut alice, &gid, "after the junk");
     assert_eq!(text_of(&deliver(&mut bob, &m)), "after the junk");
 }
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn a_client_on_sqlite_resumes_after_a_restart_with_no_message_lost() {
+    use nipee::storage::SqliteStorage;
+    let mut rng = rand::rng();
+    let dir = std::env::temp_dir().join(format!(
+        "nipee-client-{}-{}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bob.db");
+    let bob_keys = Keys::generate(&mut rng);
+    let config = ClientConfig {
+        relays: vec!["wss://r.example".into()],
+        ..ClientConfig::default()
+    };
+    let mut alice = client();
+    let mut bob = Client::new(
+        bob_keys.clone(),
+        SqliteStorage::open(&path).unwrap(),
+        config.clone(),
+    )
+    .unwrap();
+    let kp = bob.create_key_package(false, NOW, &mut rng).unwrap();
+    let (gid, w) = alice
+        .create_group("g", "", vec![alice.public_key()], &[kp], NOW, &mut rng)
+        .unwrap();
+    assert!(matches!(
+        bob.process(&w[0], NOW).unwrap(),
+        Outcome::Joined { .. }
+    ));
+    let m1 = send(&mut alice, &gid, "before the crash");
+    assert_eq!(text_of(&bob.process(&m1, NOW).unwrap()), "before the crash");
+    // Bob is killed; alice goes on (a commit and two messages) while he is down.
+    drop(bob);
+    let p = alice.rotate(&gid, NOW, &mut rng).unwrap();
+    let _ = confirm(&mut alice, &p);
+    let m2 = send(&mut alice, &gid, "while you were away");
+    let m3 = send(&mut alice, &gid, "and again");
+    let mut bob = Client::new(bob_keys, SqliteStorage::open(&path).unwrap(), config).unwrap();
+    assert_eq!(bob.group(&gid).unwrap().epoch, 1);
+    assert!(matches!(
+        bob.process(&m1, NOW).unwrap(),
+        Outcome::Ignored(IgnoreReason::Duplicate)
+    ));
+    assert!(matches!(
+        bob.process(&p.event, NOW).unwrap(),
+        Outcome::Commit { .. }
+    ));
+    assert_eq!(
+        text_of(&bob.process(&m2, NOW).unwrap()),
+        "while you were away"
+    );
+    assert_eq!(text_of(&bob.process(&m3, NOW).unwrap()), "and again");
+    assert_eq!(
+        alice.epoch_authenticator(&gid).unwrap(),
+        bob.epoch_authenticator(&gid).unwrap()
+    );
+    drop(bob);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
