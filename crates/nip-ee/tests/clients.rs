@@ -524,3 +524,94 @@ fn a_client_on_sqlite_resumes_after_a_restart_with_no_message_lost() {
     drop(bob);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn retained_epoch_snapshots_are_bounded_and_late_messages_of_kept_epochs_decrypt() {
+    use nipee::storage::{Storage, Table, epoch_prefix};
+    let mut rng = rand::rng();
+    let (mut alice, mut bob) = (client(), client());
+    let kp = bob.create_key_package(false, NOW, &mut rng).unwrap();
+    let (gid, w) = alice
+        .create_group("g", "", vec![alice.public_key()], &[kp], NOW, &mut rng)
+        .unwrap();
+    deliver(&mut bob, &w[0]);
+    // A message of epoch 1 that bob receives only after two more commits.
+    let late = send(&mut alice, &gid, "late");
+    for _ in 0..2 {
+        let p = alice.rotate(&gid, NOW, &mut rng).unwrap();
+        deliver(&mut bob, &p.event);
+        let _ = confirm(&mut alice, &p);
+    }
+    assert_eq!(text_of(&deliver(&mut bob, &late)), "late");
+    for _ in 0..8 {
+        let p = alice.rotate(&gid, NOW, &mut rng).unwrap();
+        deliver(&mut bob, &p.event);
+        let _ = confirm(&mut alice, &p);
+    }
+    for c in [&alice, &bob] {
+        let n = c
+            .storage()
+            .scan(Table::EpochState, &epoch_prefix(&gid))
+            .unwrap()
+            .len();
+        assert_eq!(n, 5, "exactly the retained epochs are kept");
+    }
+    assert_eq!(
+        alice.epoch_authenticator(&gid).unwrap(),
+        bob.epoch_authenticator(&gid).unwrap()
+    );
+}
+
+#[test]
+fn one_identity_on_two_devices_has_two_leaves_with_their_own_state() {
+    let mut rng = rand::rng();
+    let keys = Keys::generate(&mut rng);
+    let config = ClientConfig {
+        relays: vec!["wss://r.example".into()],
+        ..ClientConfig::default()
+    };
+    let mut phone = Client::new(keys.clone(), MemoryStorage::new(), config.clone()).unwrap();
+    let mut laptop = Client::new(keys, MemoryStorage::new(), config).unwrap();
+    let mut bob = client();
+    let laptop_kp = laptop.create_key_package(false, NOW, &mut rng).unwrap();
+    let bob_kp = bob.create_key_package(false, NOW, &mut rng).unwrap();
+    let (gid, w) = phone
+        .create_group(
+            "me",
+            "",
+            vec![phone.public_key()],
+            &[laptop_kp, bob_kp],
+            NOW,
+            &mut rng,
+        )
+        .unwrap();
+    for x in &w {
+        let _ = laptop.process(x, NOW);
+        let _ = bob.process(x, NOW);
+    }
+    let g = bob.group(&gid).unwrap();
+    assert_eq!(g.members.len(), 3);
+    assert_eq!(
+        g.members
+            .iter()
+            .filter(|(_, pk)| *pk == phone.public_key())
+            .count(),
+        2
+    );
+    let m = send(&mut laptop, &gid, "from the laptop");
+    assert_eq!(text_of(&deliver(&mut phone, &m)), "from the laptop");
+    assert_eq!(text_of(&deliver(&mut bob, &m)), "from the laptop");
+    // The laptop (same identity, so an admin) rotates; everyone follows.
+    let p = laptop.rotate(&gid, NOW, &mut rng).unwrap();
+    deliver(&mut phone, &p.event);
+    deliver(&mut bob, &p.event);
+    let _ = confirm(&mut laptop, &p);
+    assert_eq!(
+        phone.epoch_authenticator(&gid).unwrap(),
+        bob.epoch_authenticator(&gid).unwrap()
+    );
+    assert_eq!(
+        laptop.epoch_authenticator(&gid).unwrap(),
+        bob.epoch_authenticator(&gid).unwrap()
+    );
+}

@@ -510,12 +510,7 @@ impl<S: Storage> Client<S> {
             })
             .collect();
         epochs.push(epoch);
-        crate::storage::prune_epochs(
-            batch,
-            &epoch_prefix(id),
-            epochs,
-            self.config.retained_epochs,
-        );
+        crate::storage::prune_epochs(batch, id, epochs, self.config.retained_epochs);
         Ok(())
     }
 
