@@ -11,11 +11,11 @@
 //! cannot read instead of misreading it.
 
 mod memory;
-#[cfg(feature = "sqlite")]
+#[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]
 mod sqlite;
 
 pub use memory::MemoryStorage;
-#[cfg(feature = "sqlite")]
+#[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]
 pub use sqlite::SqliteStorage;
 
 use zeroize::Zeroizing;
