@@ -276,7 +276,7 @@ fn commit_races_converge_on_the_lowest_created_at_then_id() {
         .create_group(
             "g",
             "",
-            vec![alice.public_key()],
+            vec![alice.public_key(), bob.public_key()],
             &[bob_kp, carol_kp],
             NOW,
             &mut rng,
@@ -288,7 +288,7 @@ fn commit_races_converge_on_the_lowest_created_at_then_id() {
         }
         assert!(c.group(&gid).is_ok());
     }
-    // Alice and bob both commit in the same epoch; bob's is earlier and wins.
+    // Two admins, alice and bob, both commit in the same epoch; bob's is earlier and wins.
     let pa = alice.rotate(&gid, NOW + 10, &mut rng).unwrap();
     let pb = bob.rotate(&gid, NOW + 5, &mut rng).unwrap();
     // Carol sees alice's first and applies it, then bob's: she rolls back.
@@ -613,5 +613,80 @@ fn one_identity_on_two_devices_has_two_leaves_with_their_own_state() {
     assert_eq!(
         laptop.epoch_authenticator(&gid).unwrap(),
         bob.epoch_authenticator(&gid).unwrap()
+    );
+}
+
+#[test]
+fn the_admin_policy_rejects_what_nip_ee_forbids() {
+    use nipee::AdminPolicy;
+    use nipee_mls::framing::Proposal;
+    use nipee_mls::group::{GroupPolicy, PolicyView, Sender};
+    let mut rng = rand::rng();
+    let (mut alice, mut bob) = (client(), client());
+    let kp = bob.create_key_package(false, NOW, &mut rng).unwrap();
+    let (gid, w) = alice
+        .create_group("g", "", vec![alice.public_key()], &[kp], NOW, &mut rng)
+        .unwrap();
+    deliver(&mut bob, &w[0]);
+    let g = bob.mls_group(&gid).unwrap();
+    let view = PolicyView {
+        context: g.context(),
+        tree: g.tree(),
+        own_leaf: g.own_leaf(),
+    };
+    let (a, b) = (Sender::Member(0), Sender::Member(1));
+    let data = bob.group(&gid).unwrap().data;
+    let gce = |admins: Vec<nipee_nostr::PublicKey>, gid_byte: Option<u8>| {
+        let mut d = data.clone();
+        d.admins = admins;
+        if let Some(x) = gid_byte {
+            d.nostr_group_id[0] ^= x;
+        }
+        Proposal::GroupContextExtensions(vec![d.to_extension().unwrap()])
+    };
+    let p = AdminPolicy;
+    // Allowed: an admin removes a member; anyone updates or removes itself.
+    assert!(
+        p.check_commit(&view, &a, &[(a, Proposal::Remove { removed: 1 })])
+            .is_ok()
+    );
+    assert!(
+        p.check_commit(&view, &b, &[(b, Proposal::Remove { removed: 1 })])
+            .is_ok()
+    );
+    assert!(p.check_commit(&view, &b, &[]).is_ok());
+    assert!(
+        p.check_commit(
+            &view,
+            &a,
+            &[(a, gce(vec![alice.public_key(), bob.public_key()], None))]
+        )
+        .is_ok()
+    );
+    // Forbidden: a non-admin removes someone else or changes the group data.
+    assert!(
+        p.check_proposal(&view, &b, &Proposal::Remove { removed: 0 })
+            .is_err()
+    );
+    assert!(
+        p.check_commit(&view, &b, &[(a, Proposal::Remove { removed: 1 })])
+            .is_err()
+    );
+    assert!(
+        p.check_commit(&view, &b, &[(b, gce(vec![bob.public_key()], None))])
+            .is_err()
+    );
+    // Forbidden: leaving the group without an admin, or changing the nostr_group_id.
+    let e = p
+        .check_commit(&view, &a, &[(a, Proposal::Remove { removed: 0 })])
+        .unwrap_err();
+    assert!(e.contains("without an admin"), "{e}");
+    let e = p
+        .check_commit(&view, &a, &[(a, gce(vec![], None))])
+        .unwrap_err();
+    assert!(e.contains("without an admin"), "{e}");
+    assert!(
+        p.check_commit(&view, &a, &[(a, gce(vec![alice.public_key()], Some(1)))])
+            .is_err()
     );
 }
