@@ -102,6 +102,18 @@ async fn three_clients_through_a_real_relay() {
     );
     carol.sync().await.unwrap();
 
+    // Alice and carol commit in the same epoch without seeing each other's commit: both
+    // are acknowledged by the relay, and everyone converges on the winner (lowest
+    // created_at, then lowest id).
+    alice.rotate(&gid).await.unwrap();
+    carol.rotate(&gid).await.unwrap();
+    alice.sync().await.unwrap();
+    carol.sync().await.unwrap();
+    bob.sync().await.unwrap();
+    let auth = alice.client().epoch_authenticator(&gid).unwrap();
+    assert_eq!(bob.client().epoch_authenticator(&gid).unwrap(), auth);
+    assert_eq!(carol.client().epoch_authenticator(&gid).unwrap(), auth);
+
     // Bob rotates; alice removes carol; carol cannot read what follows.
     bob.rotate(&gid).await.unwrap();
     alice.sync().await.unwrap();
