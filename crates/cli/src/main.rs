@@ -288,6 +288,7 @@ fn describe(client: &Client<SqliteStorage>, o: &Outcome) -> (String, serde_json:
         | Outcome::OwnCommitConfirmed {
             nostr_group_id,
             epoch,
+            ..
         } => (
             format!("[{}] now at epoch {epoch}", name(nostr_group_id)),
             json!({"type": "epoch", "group": hex::encode(nostr_group_id), "epoch": epoch}),

@@ -317,9 +317,19 @@ impl<S: Storage> Driver<S> {
         f
     }
 
-    /// Handles what an outcome asks of us: publish the KeyPackage deletion after a join,
-    /// rotate after joining through a last-resort KeyPackage.
+    /// Handles what an outcome asks of us: publish the Welcomes of an own commit confirmed
+    /// by its echo, publish the KeyPackage deletion after a join, rotate after joining
+    /// through a last-resort KeyPackage.
     async fn follow_up(&mut self, outcome: &Outcome) -> Result<()> {
+        if let Outcome::OwnCommitConfirmed {
+            welcomes: Some(w), ..
+        } = outcome
+        {
+            let wraps = self.client.wrap_welcomes(w, unix_now(), &mut rand::rng())?;
+            for e in &wraps {
+                self.publish(e).await?;
+            }
+        }
         if let Outcome::Joined {
             nostr_group_id,
             deletion,

@@ -107,6 +107,7 @@ pub mod welcome_event;
 
 pub use client::{
     AdminPolicy, Client, ClientConfig, GroupSummary, IgnoreReason, Outcome, PendingPublish,
+    PendingWelcomes,
 };
 pub use envelope::{GroupEventKey, build_group_event, group_event_group_id};
 pub use error::{Error, ErrorKind, Result};

@@ -690,3 +690,38 @@ fn the_admin_policy_rejects_what_nip_ee_forbids() {
             .is_err()
     );
 }
+
+#[test]
+fn an_invite_confirmed_by_its_echo_after_a_restart_still_yields_the_welcome() {
+    let mut rng = rand::rng();
+    let keys = Keys::generate(&mut rng);
+    let config = ClientConfig {
+        relays: vec!["wss://r.example".into()],
+        ..ClientConfig::default()
+    };
+    let mut alice = Client::new(keys.clone(), MemoryStorage::new(), config.clone()).unwrap();
+    let (mut bob, mut carol) = (client(), client());
+    let bkp = bob.create_key_package(false, NOW, &mut rng).unwrap();
+    let ckp = carol.create_key_package(false, NOW, &mut rng).unwrap();
+    let (gid, w) = alice
+        .create_group("g", "", vec![alice.public_key()], &[bkp], NOW, &mut rng)
+        .unwrap();
+    deliver(&mut bob, &w[0]);
+    let p = alice.invite(&gid, &[ckp], NOW, &mut rng).unwrap();
+    // Crash after the relay accepted the commit, before confirm.
+    let mut alice = Client::new(keys, alice.into_storage(), config).unwrap();
+    let welcomes = match deliver(&mut alice, &p.event) {
+        Outcome::OwnCommitConfirmed {
+            welcomes: Some(w), ..
+        } => alice.wrap_welcomes(&w, NOW, &mut rng).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    deliver(&mut bob, &p.event);
+    assert!(matches!(
+        deliver(&mut carol, &welcomes[0]),
+        Outcome::Joined { .. }
+    ));
+    let auth = alice.epoch_authenticator(&gid).unwrap();
+    assert_eq!(bob.epoch_authenticator(&gid).unwrap(), auth);
+    assert_eq!(carol.epoch_authenticator(&gid).unwrap(), auth);
+}

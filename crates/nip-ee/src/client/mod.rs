@@ -91,6 +91,15 @@ pub struct PendingPublish {
     pub epoch: u64,
 }
 
+/// The Welcome of a confirmed own commit, still to be gift-wrapped and published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingWelcomes {
+    /// The MLSMessage(Welcome) bytes.
+    pub welcome: Vec<u8>,
+    /// Each invitee and the KeyPackage event the Welcome consumes.
+    pub invitees: Vec<(PublicKey, EventId)>,
+}
+
 /// Why an event was ignored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -146,12 +155,16 @@ pub enum Outcome {
         /// Whether a previously applied losing commit was rolled back.
         rolled_back: bool,
     },
-    /// Our own commit came back and was merged.
+    /// Our own commit came back (e.g. after a restart between publish and confirm) and was
+    /// merged.
     OwnCommitConfirmed {
         /// The group.
         nostr_group_id: [u8; 32],
         /// The new epoch.
         epoch: u64,
+        /// Welcomes the commit created (for invites): wrap them with
+        /// [`Client::wrap_welcomes`] and publish.
+        welcomes: Option<PendingWelcomes>,
     },
     /// A commit removed us.
     Removed {
@@ -665,6 +678,19 @@ impl<S: Storage> Client<S> {
             .collect()
     }
 
+    /// Gift-wraps the Welcomes of an own commit confirmed by its echo.
+    ///
+    /// # Errors
+    /// Gift-wrap errors.
+    pub fn wrap_welcomes<R: CryptoRng + ?Sized>(
+        &self,
+        pending: &PendingWelcomes,
+        now: u64,
+        rng: &mut R,
+    ) -> Result<Vec<Event>> {
+        self.welcome_wraps(&pending.welcome, &pending.invitees, now, rng)
+    }
+
     fn welcome_wraps<R: CryptoRng + ?Sized>(
         &self,
         welcome: &[u8],
@@ -1164,6 +1190,10 @@ impl<S: Storage> Client<S> {
             return Ok(Outcome::OwnCommitConfirmed {
                 nostr_group_id: gid,
                 epoch,
+                welcomes: own.welcome.map(|welcome| PendingWelcomes {
+                    welcome,
+                    invitees: own.invitees,
+                }),
             });
         }
         let is_commit = is_commit_message(&mls);
@@ -1243,12 +1273,18 @@ impl<S: Storage> Client<S> {
                 }
             }
             ProcessedMessage::OwnCommitMerged(summary) => {
-                s.pending = None;
+                let own = s.pending.take();
                 s.applied.insert(before, ev_order);
                 s.push_current_key(retained)?;
                 Outcome::OwnCommitConfirmed {
                     nostr_group_id: gid,
                     epoch: summary.epoch,
+                    welcomes: own.and_then(|o| {
+                        o.welcome.map(|welcome| PendingWelcomes {
+                            welcome,
+                            invitees: o.invitees,
+                        })
+                    }),
                 }
             }
             ProcessedMessage::Removed(_) => {
