@@ -10,6 +10,7 @@ use std::hint::black_box;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+use nipee_keypackage::Encode as _;
 use openmls::prelude::OpenMlsProvider as _;
 
 const SUITE_OM: openmls::prelude::Ciphersuite =
@@ -196,12 +197,31 @@ mod om {
                 .wire_format_policy(PURE_CIPHERTEXT_WIRE_FORMAT_POLICY)
                 .use_ratchet_tree_extension(true)
                 .build();
-            StagedWelcome::new_from_welcome(&self.provider, &cfg, w, None)
+            // `replace_old_group`: the benchmark joins the same group repeatedly.
+            StagedWelcome::build_from_welcome(&self.provider, &cfg, w)
+                .unwrap()
+                .replace_old_group()
+                .build()
                 .unwrap()
                 .into_group(&self.provider)
                 .unwrap()
         }
+    }
 
+    /// Decodes and validates received KeyPackages.
+    pub fn parse_key_packages(m: &Member, bytes: &[Vec<u8>]) -> Vec<KeyPackage> {
+        bytes
+            .iter()
+            .map(|b| {
+                KeyPackageIn::tls_deserialize_exact(b)
+                    .unwrap()
+                    .validate(m.provider.crypto(), ProtocolVersion::Mls10)
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    impl Member {
         pub fn add_all(&self, g: &mut MlsGroup, kps: &[KeyPackage]) -> Vec<u8> {
             let (_, welcome, _) = g.add_members(&self.provider, &self.signer, kps).unwrap();
             g.merge_pending_commit(&self.provider).unwrap();
@@ -315,10 +335,19 @@ fn bench_add_and_join(c: &mut Criterion) {
         // nipee-mls
         let keys: Vec<ours::Keys> = (1..n).map(ours::Keys::new).collect();
         let kps: Vec<_> = keys.iter().map(|k| k.kp.clone()).collect();
+        // Every implementation starts from the KeyPackages as received (bytes): decoding and
+        // validating them is part of adding.
+        let kp_bytes: Vec<Vec<u8>> = kps.iter().map(|k| k.to_bytes().unwrap()).collect();
         g.bench_function(BenchmarkId::new("nipee", n), |b| {
             b.iter_batched(
                 ours::create,
-                |mut grp| black_box(ours::add_all(&mut grp, &kps)),
+                |mut grp| {
+                    let kps: Vec<_> = kp_bytes
+                        .iter()
+                        .map(|b| nipee_keypackage::KeyPackage::from_bytes(b).unwrap())
+                        .collect();
+                    black_box(ours::add_all(&mut grp, &kps))
+                },
                 BatchSize::PerIteration,
             )
         });
@@ -330,10 +359,20 @@ fn bench_add_and_join(c: &mut Criterion) {
         let om_creator = om::Member::new(0);
         let om_members: Vec<om::Member> = (1..n).map(om::Member::new).collect();
         let om_kps: Vec<_> = om_members.iter().map(|m| m.key_package()).collect();
+        let om_kp_bytes: Vec<Vec<u8>> = om_kps
+            .iter()
+            .map(|k| {
+                use openmls::prelude::tls_codec::Serialize as _;
+                k.tls_serialize_detached().unwrap()
+            })
+            .collect();
         g.bench_function(BenchmarkId::new("openmls", n), |b| {
             b.iter_batched(
                 || om_creator.create(),
-                |mut grp| black_box(om_creator.add_all(&mut grp, &om_kps)),
+                |mut grp| {
+                    let kps = om::parse_key_packages(&om_creator, &om_kp_bytes);
+                    black_box(om_creator.add_all(&mut grp, &kps))
+                },
                 BatchSize::PerIteration,
             )
         });
@@ -344,10 +383,17 @@ fn bench_add_and_join(c: &mut Criterion) {
         let rs_creator = rs::client(0);
         let rs_clients: Vec<_> = (1..n).map(rs::client).collect();
         let rs_kps: Vec<_> = rs_clients.iter().map(rs::key_package).collect();
+        let rs_kp_bytes: Vec<Vec<u8>> = rs_kps.iter().map(|k| k.to_bytes().unwrap()).collect();
         g.bench_function(BenchmarkId::new("mls-rs", n), |b| {
             b.iter_batched(
                 || rs::create(&rs_creator),
-                |mut grp| black_box(rs::add_all(&mut grp, &rs_kps)),
+                |mut grp| {
+                    let kps: Vec<_> = rs_kp_bytes
+                        .iter()
+                        .map(|b| mls_rs::MlsMessage::from_bytes(b).unwrap())
+                        .collect();
+                    black_box(rs::add_all(&mut grp, &kps))
+                },
                 BatchSize::PerIteration,
             )
         });
@@ -384,7 +430,6 @@ fn bench_add_and_join(c: &mut Criterion) {
             )
         });
         let commit = creator.self_update().unwrap().commit;
-        creator.discard_pending_commit();
         g.bench_function(BenchmarkId::new("nipee/process", n), |b| {
             b.iter_batched(
                 || ours::restore(&joined_state),
@@ -392,18 +437,12 @@ fn bench_add_and_join(c: &mut Criterion) {
                 BatchSize::PerIteration,
             )
         });
+        creator.merge_pending_commit().unwrap();
         let _ = joined.process_message(&commit).unwrap();
 
         let mut om_joined = om_last.join(&om_welcome);
-        g.bench_function(BenchmarkId::new("openmls/create", n), |b| {
-            b.iter(|| {
-                let c = om_creator.self_update(&mut om_group);
-                om_group
-                    .clear_pending_commit(om_creator.provider.storage())
-                    .unwrap();
-                black_box(c)
-            })
-        });
+        // Processing first: creating commits without delivering them moves the sender's
+        // handshake ratchet ahead of what the receiver accepts.
         g.bench_function(BenchmarkId::new("openmls/process", n), |b| {
             b.iter_batched(
                 || {
@@ -418,6 +457,15 @@ fn bench_add_and_join(c: &mut Criterion) {
             )
         });
 
+        g.bench_function(BenchmarkId::new("openmls/create", n), |b| {
+            b.iter(|| {
+                let c = om_creator.self_update(&mut om_group);
+                om_group
+                    .clear_pending_commit(om_creator.provider.storage())
+                    .unwrap();
+                black_box(c)
+            })
+        });
         let (mut rs_joined, _) = rs_last.join_group(None, &rs_welcome, None).unwrap();
         g.bench_function(BenchmarkId::new("mls-rs/create", n), |b| {
             b.iter_batched(
@@ -464,50 +512,66 @@ fn bench_messages<C: mls_rs::client_builder::MlsConfig>(
 ) {
     let (om_s, om_sg) = om_sender;
     let (om_r, om_rg) = om_receiver;
-    for size in [100usize, 10 * 1024] {
-        let data = vec![0x42u8; size];
-        let mut g = c.benchmark_group(format!("message_{size}B_16"));
-        g.bench_function("nipee/encrypt", |b| {
-            b.iter(|| black_box(sender.create_message(&data, b"").unwrap()))
-        });
-        g.bench_function("nipee/decrypt", |b| {
-            b.iter_batched(
-                || sender.create_message(&data, b"").unwrap(),
-                |m| black_box(receiver.process_message(&m).unwrap()),
-                BatchSize::SmallInput,
-            )
-        });
-        g.bench_function("openmls/encrypt", |b| {
-            b.iter(|| black_box(om_s.send(om_sg, &data)))
-        });
-        g.bench_function("openmls/decrypt", |b| {
-            b.iter_batched(
-                || om_s.send(om_sg, &data),
-                |m| om_r.receive(om_rg, &m),
-                BatchSize::SmallInput,
-            )
-        });
-        g.bench_function("mls-rs/encrypt", |b| {
-            b.iter(|| {
-                black_box(
-                    rs_sender
-                        .encrypt_application_message(&data, vec![])
-                        .unwrap(),
-                )
-            })
-        });
-        g.bench_function("mls-rs/decrypt", |b| {
-            b.iter_batched(
-                || {
-                    rs_sender
-                        .encrypt_application_message(&data, vec![])
-                        .unwrap()
-                },
-                |m| black_box(rs_receiver.process_incoming_message(m).unwrap()),
-                BatchSize::SmallInput,
-            )
-        });
-        g.finish();
+    // All decryption benchmarks first (each iteration encrypts one message and decrypts it,
+    // keeping both ratchets in step), then the encryption ones (which run the sender ahead).
+    for phase in ["decrypt", "encrypt"] {
+        for size in [100usize, 10 * 1024] {
+            let data = vec![0x42u8; size];
+            let mut g = c.benchmark_group(format!("message_{size}B_16_{phase}"));
+            if phase == "decrypt" {
+                g.bench_function("nipee/decrypt", |b| {
+                    b.iter_batched(
+                        || sender.create_message(&data, b"").unwrap(),
+                        |m| black_box(receiver.process_message(&m).unwrap()),
+                        BatchSize::SmallInput,
+                    )
+                });
+            }
+            if phase == "encrypt" {
+                g.bench_function("nipee/encrypt", |b| {
+                    b.iter(|| black_box(sender.create_message(&data, b"").unwrap()))
+                });
+            }
+            if phase == "decrypt" {
+                g.bench_function("openmls/decrypt", |b| {
+                    b.iter_batched(
+                        || om_s.send(om_sg, &data),
+                        |m| om_r.receive(om_rg, &m),
+                        BatchSize::SmallInput,
+                    )
+                });
+            }
+            if phase == "encrypt" {
+                g.bench_function("openmls/encrypt", |b| {
+                    b.iter(|| black_box(om_s.send(om_sg, &data)))
+                });
+            }
+            if phase == "decrypt" {
+                g.bench_function("mls-rs/decrypt", |b| {
+                    b.iter_batched(
+                        || {
+                            rs_sender
+                                .encrypt_application_message(&data, vec![])
+                                .unwrap()
+                        },
+                        |m| black_box(rs_receiver.process_incoming_message(m).unwrap()),
+                        BatchSize::SmallInput,
+                    )
+                });
+            }
+            if phase == "encrypt" {
+                g.bench_function("mls-rs/encrypt", |b| {
+                    b.iter(|| {
+                        black_box(
+                            rs_sender
+                                .encrypt_application_message(&data, vec![])
+                                .unwrap(),
+                        )
+                    })
+                });
+            }
+            g.finish();
+        }
     }
 }
 

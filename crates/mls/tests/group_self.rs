@@ -588,3 +588,134 @@ fn the_state_round_trips_through_bytes_with_a_pending_commit() {
     ));
     assert!(Group::from_bytes(RustCryptoSuite1::new(), b"garbage").is_err());
 }
+
+#[test]
+fn out_of_order_messages_decrypt_within_the_window_and_replays_fail() {
+    let mut rng = StdRng::seed_from_u64(10);
+    let mut cfg = config();
+    cfg.secret_tree.out_of_order_window = 4;
+    cfg.secret_tree.max_forward_distance = 8;
+    let mut alice = create(&mut rng, cfg.clone());
+    let b = bundle(&mut rng, "bob");
+    let out = alice.add_members(vec![b.key_package().clone()]).unwrap();
+    alice.merge_pending_commit().unwrap();
+    let mut bob = join(&out.welcome.unwrap(), b, cfg);
+    let msgs: Vec<Vec<u8>> = (0..12)
+        .map(|i| {
+            alice
+                .create_message(format!("m{i}").as_bytes(), b"")
+                .unwrap()
+        })
+        .collect();
+    // Generation 3 first, then 1, 2 and 0: all within the window.
+    for i in [3usize, 1, 2, 0] {
+        match bob.process_message(&msgs[i]).unwrap() {
+            ProcessedMessage::Application { data, .. } => {
+                assert_eq!(data, format!("m{i}").as_bytes());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(matches!(
+        bob.process_message(&msgs[2]),
+        Err(Error::GenerationConsumed { .. })
+    ));
+    // Generation 11 is 7 ahead of the next expected (4): allowed; 4..=10 are kept only
+    // within the 4-key window, so the oldest skipped ones are gone.
+    assert!(bob.process_message(&msgs[11]).is_ok());
+    assert!(bob.process_message(&msgs[10]).is_ok());
+    assert!(matches!(
+        bob.process_message(&msgs[4]),
+        Err(Error::GenerationConsumed { .. })
+    ));
+}
+
+#[test]
+fn a_required_capability_missing_from_a_key_package_is_rejected() {
+    use nipee_keypackage::ExtensionType;
+    use nipee_mls::group::RequiredCapabilities;
+    let mut rng = StdRng::seed_from_u64(11);
+    let required = RequiredCapabilities {
+        extension_types: vec![ExtensionType::NOSTR_GROUP_DATA],
+        ..RequiredCapabilities::default()
+    };
+    let mut options = KeyPackageOptions::new(NOW);
+    options
+        .capabilities
+        .add_extension(ExtensionType::NOSTR_GROUP_DATA);
+    let creator = KeyPackageBundle::generate(b"admin", &options, &mut rng).unwrap();
+    let mut alice = Group::create(
+        RustCryptoSuite1::new(),
+        config(),
+        b"nip-ee group".to_vec(),
+        creator,
+        vec![
+            required.to_extension().unwrap(),
+            nipee_mls::extensions::Extension::new(ExtensionType::NOSTR_GROUP_DATA, vec![1, 2, 3]),
+        ],
+    )
+    .unwrap();
+    // A KeyPackage without nostr_group_data support cannot be added.
+    let plain = bundle(&mut rng, "plain");
+    let err = alice
+        .add_members(vec![plain.key_package().clone()])
+        .unwrap_err();
+    assert!(matches!(err, Error::CapabilityMissing { .. }), "{err:?}");
+    assert!(!alice.has_pending_commit());
+    // One that supports it joins and sees the extension.
+    let ok = KeyPackageBundle::generate(b"member", &options, &mut rng).unwrap();
+    let out = alice.add_members(vec![ok.key_package().clone()]).unwrap();
+    alice.merge_pending_commit().unwrap();
+    let bob = join(&out.welcome.unwrap(), ok, config());
+    assert_eq!(bob.extensions(), alice.extensions());
+}
+
+#[test]
+fn a_welcome_names_the_key_packages_it_is_for() {
+    use nipee_keypackage::Encode as _;
+    let mut rng = StdRng::seed_from_u64(12);
+    let mut alice = create(&mut rng, config());
+    let b = bundle(&mut rng, "bob");
+    let out = alice.add_members(vec![b.key_package().clone()]).unwrap();
+    let refs = nipee_mls::group::welcome_key_package_refs(&out.welcome.unwrap()).unwrap();
+    let bob_ref = nipee_mls::crypto::key_package_ref(
+        &RustCryptoSuite1::new(),
+        &b.key_package().to_bytes().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(refs, vec![bob_ref]);
+    assert!(nipee_mls::group::welcome_key_package_refs(&out.commit).is_err());
+}
+
+#[test]
+fn invalid_key_packages_are_rejected_with_the_failed_check() {
+    let mut rng = StdRng::seed_from_u64(13);
+    let mut alice = create(&mut rng, config());
+    let good = bundle(&mut rng, "good").key_package().clone();
+    let mut bad_sig = bundle(&mut rng, "bad").key_package().clone();
+    bad_sig.signature[0] ^= 1;
+    let err = alice.add_members(vec![good.clone(), bad_sig]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::KeyPackage(nipee_keypackage::Error::InvalidKeyPackageSignature)
+        ),
+        "{err:?}"
+    );
+    let mut bad_leaf = bundle(&mut rng, "bad leaf").key_package().clone();
+    bad_leaf.leaf_node.signature[5] ^= 1;
+    let err = alice.add_members(vec![bad_leaf]).unwrap_err();
+    assert!(matches!(err, Error::KeyPackage(_)), "{err:?}");
+    // Expired: checked against the group's clock.
+    alice.set_now(NOW + 365 * 24 * 3600);
+    let err = alice.add_members(vec![good.clone()]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::KeyPackage(nipee_keypackage::Error::LifetimeExpired { .. })
+        ),
+        "{err:?}"
+    );
+    alice.set_now(NOW);
+    assert!(alice.add_members(vec![good]).is_ok());
+}

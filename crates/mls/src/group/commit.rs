@@ -3,7 +3,9 @@
 
 use std::collections::HashSet;
 
-use nipee_keypackage::{CredentialType, ExtensionType, KeyPackage, LeafNodeContext, ProposalType};
+use nipee_keypackage::{
+    CredentialType, ExtensionType, KeyPackage, LeafNodeContext, ProposalType, ValidationPolicy,
+};
 
 use super::ext::{self, RequiredCapabilities};
 use super::{
@@ -481,8 +483,8 @@ pub(crate) fn validate_and_apply<P: GroupProvider>(
                 .collect::<HashSet<[u8; 32]>>(),
         )
     };
+    validate_key_packages(p, &g.config.key_package_policy, &adds)?;
     for kp in adds {
-        kp.validate(&g.config.key_package_policy)?;
         if kp.cipher_suite.0 != ctx.cipher_suite.0 {
             return Err(Error::InvalidProposal {
                 reason: "KeyPackage of another cipher suite",
@@ -1096,4 +1098,130 @@ impl<P: GroupProvider> Group<P> {
             summary,
         })
     }
+}
+
+/// KeyPackage validation (§10.1 with §7.3 for the leaf, the checks of
+/// `KeyPackage::validate`) for many KeyPackages at once: the structural checks per
+/// KeyPackage, then the 2n signatures (leaf and KeyPackage) in one batch. After a failed
+/// batch, each KeyPackage is validated on its own so the error names the failed check.
+pub(crate) fn validate_key_packages<P: GroupProvider>(
+    p: &P,
+    policy: &ValidationPolicy,
+    kps: &[&KeyPackage],
+) -> Result<()> {
+    use nipee_keypackage::{
+        Error as KpError, ExtensionLocation, LeafNodeSource, LeafNodeSourceType, ProtocolVersion,
+        SUITE,
+    };
+    fn check_exts(
+        list: &[nipee_keypackage::Extension],
+        caps: &nipee_keypackage::Capabilities,
+        location: ExtensionLocation,
+    ) -> core::result::Result<(), KpError> {
+        for (i, e) in list.iter().enumerate() {
+            if list
+                .iter()
+                .take(i)
+                .any(|o| o.extension_type == e.extension_type)
+            {
+                return Err(KpError::DuplicateExtension {
+                    location,
+                    extension_type: e.extension_type,
+                });
+            }
+            if !caps.supports_extension(e.extension_type) {
+                return Err(KpError::ExtensionNotInCapabilities {
+                    location,
+                    extension_type: e.extension_type,
+                });
+            }
+        }
+        Ok(())
+    }
+    let mut messages: Vec<Vec<u8>> = Vec::with_capacity(kps.len() * 2);
+    let mut signatures: Vec<&[u8]> = Vec::with_capacity(kps.len() * 2);
+    let mut keys: Vec<&[u8]> = Vec::with_capacity(kps.len() * 2);
+    for kp in kps {
+        if kp.version != ProtocolVersion::MLS10 {
+            return Err(KpError::UnsupportedProtocolVersion(kp.version.0).into());
+        }
+        if kp.cipher_suite != SUITE {
+            return Err(KpError::CipherSuiteMismatch {
+                expected: SUITE,
+                found: kp.cipher_suite,
+            }
+            .into());
+        }
+        let leaf = &kp.leaf_node;
+        let LeafNodeSource::KeyPackage { lifetime } = &leaf.leaf_node_source else {
+            return Err(KpError::WrongLeafNodeSource {
+                expected: LeafNodeSourceType::KeyPackage,
+                found: leaf.leaf_node_source.source_type(),
+            }
+            .into());
+        };
+        let ct = leaf.credential.credential_type();
+        if !policy.credential_types.contains(&ct) {
+            return Err(KpError::UnsupportedCredentialType(ct).into());
+        }
+        if !leaf.capabilities.supports_credential(ct) {
+            return Err(KpError::CredentialNotInCapabilities(ct).into());
+        }
+        check_exts(
+            &leaf.extensions,
+            &leaf.capabilities,
+            ExtensionLocation::LeafNode,
+        )?;
+        let Some(duration) = lifetime.duration() else {
+            return Err(KpError::LifetimeInverted {
+                not_before: lifetime.not_before,
+                not_after: lifetime.not_after,
+            }
+            .into());
+        };
+        if let Some(max) = policy.max_lifetime_secs
+            && duration > max
+        {
+            return Err(KpError::LifetimeTooLong { duration, max }.into());
+        }
+        if let nipee_keypackage::LifetimeCheck::At(now) = policy.lifetime {
+            lifetime.check(now)?;
+        }
+        if !leaf.capabilities.supports_version(kp.version) {
+            return Err(KpError::VersionNotInCapabilities(kp.version).into());
+        }
+        if !leaf.capabilities.supports_cipher_suite(kp.cipher_suite) {
+            return Err(KpError::CipherSuiteNotInCapabilities(kp.cipher_suite).into());
+        }
+        check_exts(
+            &kp.extensions,
+            &leaf.capabilities,
+            ExtensionLocation::KeyPackage,
+        )?;
+        if kp.init_key == leaf.encryption_key {
+            return Err(KpError::InitKeyEqualsEncryptionKey.into());
+        }
+        messages.push(crate::crypto::sign_content(
+            b"LeafNodeTBS",
+            &leaf.tbs_bytes(&[], 0)?,
+        )?);
+        signatures.push(&leaf.signature);
+        keys.push(&leaf.signature_key);
+        messages.push(crate::crypto::sign_content(
+            b"KeyPackageTBS",
+            &kp.tbs_bytes()?,
+        )?);
+        signatures.push(&kp.signature);
+        keys.push(&leaf.signature_key);
+    }
+    let msgs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    if p.verify_many(&msgs, &signatures, &keys, "KeyPackage")
+        .is_err()
+    {
+        for kp in kps {
+            kp.validate(policy)?;
+        }
+        return Err(Error::BadSignature { what: "KeyPackage" });
+    }
+    Ok(())
 }

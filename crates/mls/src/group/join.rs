@@ -57,14 +57,12 @@ impl From<KeyPackageBundle> for JoinKeys {
 }
 
 impl JoinKeys {
-    /// Checks that the private keys belong to the KeyPackage's public keys.
+    /// Checks that the leaf's private keys belong to the KeyPackage's public keys.
     ///
     /// # Errors
     /// [`Error::Misuse`] naming the key that does not match.
     pub fn check<P: CryptoProvider + ?Sized>(&self, p: &P) -> Result<()> {
-        if p.hpke_public_key(&self.init_secret)? != self.key_package.init_key {
-            return Err(Error::Misuse("init_secret does not match the KeyPackage"));
-        }
+        // The init key needs no check: a wrong one cannot decrypt the Welcome.
         if p.hpke_public_key(&self.encryption_secret)? != self.key_package.leaf_node.encryption_key
         {
             return Err(Error::Misuse(
@@ -79,6 +77,20 @@ impl JoinKeys {
             ));
         }
         Ok(())
+    }
+}
+
+/// The KeyPackageRefs a Welcome (MLSMessage bytes) carries GroupSecrets for, so that the
+/// application can find which of its KeyPackages to join with.
+///
+/// # Errors
+/// [`Error::Malformed`], [`Error::ContentNotAllowed`] for another message type.
+pub fn welcome_key_package_refs(welcome: &[u8]) -> Result<Vec<Vec<u8>>> {
+    match MlsMessage::from_bytes(welcome)?.body {
+        MlsMessageBody::Welcome(w) => Ok(w.secrets.into_iter().map(|s| s.new_member).collect()),
+        _ => Err(Error::ContentNotAllowed {
+            reason: "not a Welcome",
+        }),
     }
 }
 
@@ -239,7 +251,6 @@ impl<P: GroupProvider> Group<P> {
             let node = math::common_ancestor(me.node(), signer.node());
             own.set_path_secret_from(p, &tree, signer, node, path_secret)?;
         }
-        own.check_consistency(p, &tree)?;
 
         let ctx = gi.group_context.clone();
         let secrets =

@@ -47,7 +47,7 @@ use crate::tree::treekem::TreeKemPrivate;
 pub use crate::framing::Sender;
 pub use commit::{CommitOptions, CommitOutput, CommitSummary, PendingCommit};
 pub use ext::{ExternalSender, RequiredCapabilities};
-pub use join::JoinKeys;
+pub use join::{JoinKeys, welcome_key_package_refs};
 pub use persist::{STATE_MAGIC, STATE_VERSION};
 pub use provider::GroupProvider;
 
@@ -432,6 +432,12 @@ impl<P: GroupProvider> Group<P> {
     /// Changes the configuration (for example the `now` of the KeyPackage policy).
     pub fn set_config(&mut self, config: GroupConfig) {
         self.config = config;
+    }
+
+    /// Sets the time (seconds since the Unix epoch) KeyPackage lifetimes are checked
+    /// against; the caller owns the clock.
+    pub fn set_now(&mut self, now: u64) {
+        self.config.key_package_policy.lifetime = LifetimeCheck::At(now);
     }
 
     /// Our leaf index.

@@ -85,10 +85,12 @@ impl TreeKemPrivate {
     }
 
     /// Sets the path secret of `node` (learnt from a Welcome) and derives those of the nodes
-    /// above it on the committer's filtered direct path, as a new member does (§12.4.3.1).
+    /// above it on the committer's filtered direct path, as a new member does (§12.4.3.1),
+    /// checking each derived public key against the tree.
     ///
     /// # Errors
-    /// [`Error::InvalidState`] if `node` is not on the committer's filtered direct path.
+    /// [`Error::InvalidState`] if `node` is not on the committer's filtered direct path or a
+    /// derived public key differs from the tree's.
     pub fn set_path_secret_from<P: CryptoProvider + ?Sized>(
         &mut self,
         p: &P,
@@ -109,7 +111,18 @@ impl TreeKemPrivate {
             if i > start {
                 secret = next_path_secret(p, &secret)?;
             }
-            self.set_path_secret(p, *x, &secret)?;
+            // The derived public key must be the tree's (checked here, where it is derived
+            // anyway, rather than re-derived later).
+            let (sk, pk) = node_key_pair(p, &secret)?;
+            match tree.parent_node(*x) {
+                Some(n) if n.encryption_key == pk => {}
+                _ => {
+                    return Err(Error::InvalidState {
+                        reason: "a path secret does not match the tree's public key",
+                    });
+                }
+            }
+            self.path_keys.insert(*x, sk);
         }
         Ok(())
     }
