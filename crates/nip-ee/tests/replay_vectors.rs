@@ -72,3 +72,24 @@ fn the_runner_rejects_files_of_another_schema() {
     assert!(nipee::replay::replay("not json").is_err());
     assert!(nipee::replay::replay(r#"{"format":"nipee-interop-vectors/1"}"#).is_err());
 }
+
+#[test]
+fn the_runner_reports_tampered_expectations_as_failures() {
+    let json = std::fs::read_to_string(FILE).unwrap();
+    let mut d: serde_json::Value = serde_json::from_str(&json).unwrap();
+    // Expect different application data at step 11, a different epoch after step 9, and
+    // claim carol can read step 18.
+    d["steps"][11]["application_data"] = "tampered".into();
+    d["steps"][9]["epoch_authenticator_after"] = "00".repeat(32).into();
+    d["steps"][18]["expect"]["carol"] = "application".into();
+    let report = nipee::replay::replay(&d.to_string()).unwrap();
+    let failed: Vec<(usize, String)> = report
+        .failures()
+        .filter(|r| r.step < 13 || r.member == "carol")
+        .map(|r| (r.step, r.member.clone()))
+        .collect();
+    assert!(failed.contains(&(11, "bob".into())), "{failed:?}");
+    assert!(failed.contains(&(11, "carol".into())), "{failed:?}");
+    assert!(failed.contains(&(9, "bob".into())), "{failed:?}");
+    assert!(failed.contains(&(18, "carol".into())), "{failed:?}");
+}
