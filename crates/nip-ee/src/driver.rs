@@ -140,11 +140,42 @@ impl<S: Storage> Driver<S> {
         Ok(event)
     }
 
-    /// The newest valid KeyPackage event of each of `pubkeys`.
+    /// The newest valid KeyPackage event of each of `pubkeys`, after adding the relays of
+    /// their KeyPackage relay lists (kind 10051) to the pool.
     ///
     /// # Errors
     /// [`Error::Relay`] when someone has no valid KeyPackage on our relays.
     pub async fn fetch_key_packages(&self, pubkeys: &[PublicKey]) -> Result<Vec<Event>> {
+        // Discovery: the relays each invitee lists in its kind-10051 event join the pool.
+        let lists = self
+            .fetch(vec![
+                Filter::new()
+                    .kind(Kind::MLS_KEY_PACKAGE_RELAYS)
+                    .authors(pubkeys.iter().copied()),
+            ])
+            .await?;
+        let known: Vec<String> = self.pool.relays().iter().map(|r| r.to_string()).collect();
+        let mut added = 0;
+        for list in lists
+            .iter()
+            .filter_map(|e| KeyPackageRelays::from_event(e).ok())
+        {
+            for url in list.relays {
+                let fresh = !known
+                    .iter()
+                    .any(|k| k.trim_end_matches('/') == url.trim_end_matches('/'));
+                if fresh && self.pool.add_relay(&url).is_ok() {
+                    added += 1;
+                }
+            }
+        }
+        if added > 0 {
+            // Best effort: go on with whatever connected.
+            let _ = self
+                .pool
+                .wait_connected(known.len() + added, Duration::from_secs(3))
+                .await;
+        }
         let events = self
             .fetch(vec![
                 Filter::new()
