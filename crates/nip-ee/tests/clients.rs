@@ -689,6 +689,27 @@ fn the_admin_policy_rejects_what_nip_ee_forbids() {
         p.check_commit(&view, &a, &[(a, gce(vec![alice.public_key()], Some(1)))])
             .is_err()
     );
+    // No Update may change the identity of a credential.
+    let leaf_of = |pk: &nipee_nostr::PublicKey| {
+        let b = nipee::generate_key_package(
+            pk,
+            &nipee::NewKeyPackage {
+                now: NOW,
+                last_resort: false,
+            },
+            &mut rand::rng(),
+        )
+        .unwrap();
+        Proposal::Update(Box::new(b.key_package().leaf_node.clone()))
+    };
+    assert!(
+        p.check_proposal(&view, &b, &leaf_of(&bob.public_key()))
+            .is_ok()
+    );
+    let e = p
+        .check_proposal(&view, &b, &leaf_of(&alice.public_key()))
+        .unwrap_err();
+    assert!(e.contains("may not change the identity"), "{e}");
 }
 
 #[test]

@@ -1219,7 +1219,15 @@ impl<S: Storage> Client<S> {
             self.snapshot(&mut batch, &gid, s)?;
         }
         let s = self.session_mut(&gid)?;
+        let members_before = member_identities(&s.group);
         let processed = s.group.process_message_with_policy(&mls, &AdminPolicy)?;
+        if let ProcessedMessage::CommitApplied(summary) = &processed
+            && let Err(e) = check_identities_kept(&members_before, &s.group, summary)
+        {
+            self.reload(&gid)?;
+            return Err(e);
+        }
+        let s = self.session_mut(&gid)?;
         let outcome = match processed {
             ProcessedMessage::Application {
                 sender,
@@ -1366,7 +1374,11 @@ impl<S: Storage> Client<S> {
         ));
         past.pending = None;
         past.group.discard_pending_commit();
+        let members_before = member_identities(&past.group);
         let processed = past.group.process_message_with_policy(mls, &AdminPolicy)?;
+        if let ProcessedMessage::CommitApplied(summary) = &processed {
+            check_identities_kept(&members_before, &past.group, summary)?;
+        }
         let outcome = match processed {
             ProcessedMessage::CommitApplied(summary) => {
                 past.applied.insert(epoch, ev_order);
@@ -1400,6 +1412,38 @@ impl<S: Storage> Client<S> {
         self.sessions.insert(*gid, past);
         Ok(outcome)
     }
+}
+
+fn member_identities(group: &Group) -> Vec<(u32, Option<PublicKey>)> {
+    group
+        .members()
+        .into_iter()
+        .map(|m| (m.index.0, credential_pubkey(&m.credential).ok()))
+        .collect()
+}
+
+/// NIP-EE: no credential changes its identity. A leaf that existed before the commit and was
+/// not re-filled by an Add must name the same Nostr key after it (this covers the
+/// committer's own new leaf, which no proposal carries).
+fn check_identities_kept(
+    before: &[(u32, Option<PublicKey>)],
+    group: &Group,
+    summary: &CommitSummary,
+) -> Result<()> {
+    for (index, pk) in member_identities(group) {
+        if summary.added.iter().any(|a| a.0 == index) {
+            continue;
+        }
+        if let Some((_, old)) = before.iter().find(|(i, _)| *i == index)
+            && *old != pk
+        {
+            return Err(Error::CredentialMismatch {
+                expected: old.map(|p| p.to_hex()).unwrap_or_default(),
+                found: pk.map(|p| p.to_hex()).unwrap_or_default(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn parsed_invitees(parsed: &[KeyPackageEvent]) -> Vec<(PublicKey, EventId)> {

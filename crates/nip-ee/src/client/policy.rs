@@ -7,6 +7,8 @@
 //! * Any member may update its own leaf, and may leave (propose its own removal); a
 //!   non-admin may commit only Updates and self-removals proposed by the removed member.
 //! * A commit that leaves the group without an admin member is rejected.
+//! * No credential changes its identity (Update proposals here; the committer's own new
+//!   leaf is checked by the client after staging, before anything is stored).
 
 use std::collections::BTreeSet;
 
@@ -56,7 +58,18 @@ impl GroupPolicy for AdminPolicy {
         let who = sender_pubkey(view, sender)?;
         let admin = data.is_admin(&who);
         match proposal {
-            Proposal::Update(_) => Ok(()),
+            Proposal::Update(leaf) => {
+                // The identity of a credential never changes.
+                let new = credential_pubkey(&leaf.credential)
+                    .map_err(|e| format!("updated credential: {e}"))?;
+                if new == who {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "an Update may not change the identity {who} to {new}"
+                    ))
+                }
+            }
             Proposal::Remove { removed } if Some(*removed) == leaf_of(sender) => Ok(()),
             Proposal::Add(_) | Proposal::Remove { .. } | Proposal::GroupContextExtensions(_) => {
                 if admin {
