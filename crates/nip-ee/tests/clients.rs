@@ -746,3 +746,25 @@ fn an_invite_confirmed_by_its_echo_after_a_restart_still_yields_the_welcome() {
     assert_eq!(bob.epoch_authenticator(&gid).unwrap(), auth);
     assert_eq!(carol.epoch_authenticator(&gid).unwrap(), auth);
 }
+
+#[test]
+fn pruned_processed_ids_do_not_let_old_events_change_state() {
+    let mut rng = rand::rng();
+    let (mut alice, mut bob) = (client(), client());
+    let kp = bob.create_key_package(false, NOW, &mut rng).unwrap();
+    let (gid, w) = alice
+        .create_group("g", "", vec![alice.public_key()], &[kp], NOW, &mut rng)
+        .unwrap();
+    deliver(&mut bob, &w[0]);
+    let m = send(&mut alice, &gid, "old");
+    deliver(&mut bob, &m);
+    assert_eq!(bob.prune_processed(NOW + 1).unwrap(), 2);
+    assert_eq!(bob.prune_processed(NOW + 1).unwrap(), 0);
+    let auth = bob.epoch_authenticator(&gid).unwrap();
+    // The message's generation is spent and the Welcome's group exists: both are refused.
+    assert!(bob.process(&m, NOW).is_err());
+    assert!(bob.process(&w[0], NOW).is_err());
+    assert_eq!(bob.epoch_authenticator(&gid).unwrap(), auth);
+    let m = send(&mut alice, &gid, "new");
+    assert_eq!(text_of(&deliver(&mut bob, &m)), "new");
+}

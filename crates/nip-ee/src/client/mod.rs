@@ -527,6 +527,31 @@ impl<S: Storage> Client<S> {
         Ok(())
     }
 
+    /// Forgets the ids of events processed before `cutoff` (unix seconds), keeping the
+    /// table bounded. A forgotten event that comes back is harmless: a group event of a
+    /// pruned epoch no longer decrypts, and a Welcome for a group we are in is refused.
+    /// Returns how many ids were dropped.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn prune_processed(&mut self, cutoff: u64) -> Result<usize> {
+        let mut batch = WriteBatch::new();
+        let mut n = 0;
+        for (k, v) in self.storage.scan(Table::ProcessedEvent, &[])? {
+            let seen = Blob::decode(1, &v)
+                .ok()
+                .and_then(|p| <[u8; 8]>::try_from(p).ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            if seen < cutoff {
+                batch.delete(Table::ProcessedEvent, k);
+                n += 1;
+            }
+        }
+        self.storage.apply(batch)?;
+        Ok(n)
+    }
+
     // ----- KeyPackages -----
 
     /// Generates a KeyPackage, stores its private keys and returns the signed kind-443 event
