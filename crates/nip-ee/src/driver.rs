@@ -15,7 +15,6 @@ use nipee_relay::{Pool, SubscriptionItem};
 use crate::client::{Client, Outcome, PendingPublish};
 use crate::error::{Error, Result};
 use crate::inner::{chat_message, reaction};
-use crate::key_package_event::parse_key_package_event;
 use crate::storage::Storage;
 
 fn relay_err(e: nipee_relay::Error) -> Error {
@@ -186,7 +185,12 @@ impl<S: Storage> Driver<S> {
         let policy = nipee_keypackage::ValidationPolicy::at(unix_now());
         let mut newest: BTreeMap<PublicKey, Event> = BTreeMap::new();
         for e in events {
-            if parse_key_package_event(&e, &policy).is_err() {
+            if self
+                .client
+                .profile()
+                .parse_key_package_event(&e, &policy)
+                .is_err()
+            {
                 continue;
             }
             let keep = newest

@@ -75,6 +75,8 @@
 //!
 //! # Map
 //!
+//! * [`profile`]: [`Profile`], through which the client core reaches every wire format
+//!   (only `nip-ee` is implemented; a Marmot profile would be a new variant).
 //! * [`group_data`]: the `nostr_group_data` (0xF2EE) GroupContext extension.
 //! * [`key_package_event`]: kind 443 and the credential rule (identity = the 64 hex
 //!   characters of the Nostr key, equal to the event author; MLS signature key ≠ Nostr key).
@@ -101,6 +103,7 @@ mod error;
 pub mod group_data;
 pub mod inner;
 pub mod key_package_event;
+pub mod profile;
 pub mod replay;
 pub mod storage;
 pub mod welcome_event;
@@ -118,27 +121,6 @@ pub use key_package_event::{
     credential_identity, credential_pubkey, generate_key_package, identity_to_pubkey,
     parse_key_package_event,
 };
+pub use profile::Profile;
 pub use storage::{MemoryStorage, Storage};
 pub use welcome_event::{OpenedWelcome, WelcomeRumor, open_welcome};
-
-/// A set of NIP-EE wire formats. The client core selects formats through this value so
-/// that a second profile (the Marmot formats of MDK / White Noise) can be added without
-/// touching it. Only [`Profile::NipEe`] is implemented.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum Profile {
-    /// The formats of `nip-EE.md` as nostr-mls v0.43 writes them (kind 443 with hex
-    /// content, kind 444 rumor, kind 445 under `MLS-Exporter("nostr", "nostr", 32)`,
-    /// unversioned 0xF2EE).
-    #[default]
-    NipEe,
-}
-
-impl Profile {
-    /// The profile's stable name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Profile::NipEe => "nip-ee",
-        }
-    }
-}

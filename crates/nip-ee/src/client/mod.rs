@@ -36,19 +36,15 @@ use zeroize::Zeroizing;
 
 pub use policy::AdminPolicy;
 
-use crate::envelope::{
-    EXPORTER_CONTEXT, EXPORTER_LABEL, EXPORTER_LENGTH, GroupEventKey, build_group_event,
-    group_event_group_id,
-};
+use crate::envelope::GroupEventKey;
 use crate::error::{Error, Result};
-use crate::group_data::{NOSTR_GROUP_DATA, NostrGroupData};
-use crate::inner::{decode_inner_event, encode_inner_event};
+use crate::group_data::NostrGroupData;
 use crate::key_package_event::{
-    KeyPackageEvent, KeyPackageEventOptions, NewKeyPackage, build_key_package_event,
-    credential_pubkey, generate_key_package, parse_key_package_event,
+    KeyPackageEvent, KeyPackageEventOptions, NewKeyPackage, credential_pubkey, generate_key_package,
 };
+use crate::profile::Profile;
 use crate::storage::{Blob, Storage, Table, WriteBatch, epoch_key, epoch_prefix, mark_processed};
-use crate::welcome_event::{WelcomeRumor, open_welcome};
+use crate::welcome_event::WelcomeRumor;
 
 /// Format version of the session blobs this build writes.
 const SESSION_VERSION: u8 = 1;
@@ -66,6 +62,8 @@ pub struct ClientConfig {
     pub client_name: Option<String>,
     /// How many past epochs are kept (at least [`MIN_RETAINED_EPOCHS`]).
     pub retained_epochs: usize,
+    /// The wire formats.
+    pub profile: Profile,
 }
 
 impl Default for ClientConfig {
@@ -74,6 +72,7 @@ impl Default for ClientConfig {
             relays: Vec::new(),
             client_name: Some("nipee".to_owned()),
             retained_epochs: MIN_RETAINED_EPOCHS,
+            profile: Profile::NipEe,
         }
     }
 }
@@ -193,6 +192,7 @@ pub struct GroupSummary {
 /// The state of one group besides the MLS group: event keys of retained epochs, commits
 /// that led into them, our pending commit.
 struct Session {
+    profile: Profile,
     group: Group,
     /// (epoch, key), newest first: the current epoch and retained ones.
     keys: Vec<(u64, GroupEventKey)>,
@@ -219,16 +219,7 @@ fn group_config(now: u64, retained: usize) -> GroupConfig {
 
 impl Session {
     fn data(&self) -> Result<NostrGroupData> {
-        let ext = self
-            .group
-            .extensions()
-            .iter()
-            .find(|e| e.extension_type == NOSTR_GROUP_DATA)
-            .ok_or(Error::malformed(
-                "group context",
-                "no nostr_group_data extension",
-            ))?;
-        NostrGroupData::decode(&ext.data)
+        self.profile.group_data(self.group.extensions())
     }
 
     fn current_key(&self) -> Result<&GroupEventKey> {
@@ -246,14 +237,8 @@ impl Session {
         if self.keys.first().is_some_and(|(e, _)| *e == epoch) {
             return Ok(());
         }
-        let secret = self
-            .group
-            .export_secret(EXPORTER_LABEL, EXPORTER_CONTEXT, EXPORTER_LENGTH)?;
-        let bytes: [u8; 32] = secret.as_bytes().try_into().map_err(|_| Error::Internal {
-            reason: "exporter length",
-        })?;
-        self.keys
-            .insert(0, (epoch, GroupEventKey::from_exporter_secret(&bytes)?));
+        let key = self.profile.group_event_key(&self.group)?;
+        self.keys.insert(0, (epoch, key));
         self.keys.truncate(retained + 1);
         let oldest = epoch.saturating_sub(retained as u64 + 1);
         self.applied.retain(|e, _| *e >= oldest);
@@ -300,7 +285,7 @@ impl Session {
         Ok(out)
     }
 
-    fn decode(blob: &[u8]) -> Result<Self> {
+    fn decode(profile: Profile, blob: &[u8]) -> Result<Self> {
         let payload = Blob::decode(SESSION_VERSION, blob)?;
         let mut r = Reader::new(payload);
         let group = Group::from_bytes(RustCryptoSuite1::new(), r.vl_bytes("group")?)?;
@@ -309,7 +294,7 @@ impl Session {
         for _ in 0..n.min(1024) {
             let e = r.u64("epoch")?;
             let s = Zeroizing::new(r.array::<32>("exporter_secret")?);
-            keys.push((e, GroupEventKey::from_exporter_secret(&s)?));
+            keys.push((e, profile.group_event_key_from_secret(&s)?));
         }
         let n = r.u32("applied")?;
         let mut applied = BTreeMap::new();
@@ -347,6 +332,7 @@ impl Session {
         };
         r.finish()?;
         Ok(Session {
+            profile,
             group,
             keys,
             applied,
@@ -398,7 +384,10 @@ impl<S: Storage> Client<S> {
             let id: [u8; 32] = k.as_slice().try_into().map_err(|_| Error::Storage {
                 reason: "group key is not 32 bytes".to_owned(),
             })?;
-            sessions.insert(id, Session::decode(&v).map_err(storage_err)?);
+            sessions.insert(
+                id,
+                Session::decode(config.profile, &v).map_err(storage_err)?,
+            );
         }
         Ok(Client {
             keys,
@@ -411,6 +400,11 @@ impl<S: Storage> Client<S> {
     /// Our Nostr public key.
     pub fn public_key(&self) -> PublicKey {
         self.keys.public_key()
+    }
+
+    /// The wire-format profile.
+    pub fn profile(&self) -> Profile {
+        self.config.profile
     }
 
     /// Our Nostr keys (to sign events the core does not build, e.g. relay lists).
@@ -570,7 +564,7 @@ impl<S: Storage> Client<S> {
             &NewKeyPackage { now, last_resort },
             rng,
         )?;
-        let event = build_key_package_event(
+        let event = self.config.profile.build_key_package_event(
             &self.keys,
             bundle.key_package(),
             &KeyPackageEventOptions {
@@ -681,6 +675,7 @@ impl<S: Storage> Client<S> {
             }
         }
         let mut session = Session {
+            profile: self.config.profile,
             group,
             keys: Vec::new(),
             applied: BTreeMap::new(),
@@ -699,7 +694,7 @@ impl<S: Storage> Client<S> {
         let policy = nipee_keypackage::ValidationPolicy::at(now);
         invitees
             .iter()
-            .map(|e| parse_key_package_event(e, &policy))
+            .map(|e| self.config.profile.parse_key_package_event(e, &policy))
             .collect()
     }
 
@@ -726,12 +721,18 @@ impl<S: Storage> Client<S> {
         invitees
             .iter()
             .map(|(pk, kp_id)| {
-                WelcomeRumor {
+                let rumor = WelcomeRumor {
                     mls_message: welcome.to_vec(),
                     key_package_event_id: *kp_id,
                     relays: self.config.relays.clone(),
-                }
-                .gift_wrap(&self.keys, pk, Timestamp::from_secs(now), rng)
+                };
+                self.config.profile.wrap_welcome(
+                    &rumor,
+                    &self.keys,
+                    pk,
+                    Timestamp::from_secs(now),
+                    rng,
+                )
             })
             .collect()
     }
@@ -745,7 +746,7 @@ impl<S: Storage> Client<S> {
         rng: &mut R,
     ) -> Result<PendingPublish> {
         let s = self.session_mut(id)?;
-        let event = match build_group_event(
+        let event = match s.profile.build_group_event(
             s.current_key()?,
             id,
             &out.commit,
@@ -984,10 +985,10 @@ impl<S: Storage> Client<S> {
                 what: "an inner event must be authored by our identity",
             });
         }
-        let data = encode_inner_event(inner)?;
+        let data = self.config.profile.encode_inner_event(inner)?;
         let s = self.session_mut(nostr_group_id)?;
         let msg = s.group.create_message(&data, &[])?;
-        let event = build_group_event(
+        let event = s.profile.build_group_event(
             s.current_key()?,
             nostr_group_id,
             &msg,
@@ -1017,7 +1018,7 @@ impl<S: Storage> Client<S> {
     ) -> Result<Event> {
         let s = self.session_mut(nostr_group_id)?;
         let msg = s.group.create_message(data, &[])?;
-        let event = build_group_event(
+        let event = s.profile.build_group_event(
             s.current_key()?,
             nostr_group_id,
             &msg,
@@ -1044,7 +1045,7 @@ impl<S: Storage> Client<S> {
         let s = self.session_mut(nostr_group_id)?;
         let own = s.group.own_leaf();
         let msg = s.group.propose_remove(own)?;
-        let event = build_group_event(
+        let event = s.profile.build_group_event(
             s.current_key()?,
             nostr_group_id,
             &msg,
@@ -1104,7 +1105,7 @@ impl<S: Storage> Client<S> {
     }
 
     fn process_welcome(&mut self, event: &Event, now: u64) -> Result<Outcome> {
-        let opened = open_welcome(&self.keys, event)?;
+        let opened = self.config.profile.open_welcome(&self.keys, event)?;
         let kp_id = opened.rumor.key_package_event_id;
         let bundle = self.load_key_package(&kp_id)?.ok_or(Error::NotForUs {
             reason: "we hold no KeyPackage with the id the Welcome names",
@@ -1120,6 +1121,7 @@ impl<S: Storage> Client<S> {
             vec![],
         )?;
         let mut session = Session {
+            profile: self.config.profile,
             group,
             keys: Vec::new(),
             applied: BTreeMap::new(),
@@ -1189,7 +1191,7 @@ impl<S: Storage> Client<S> {
     }
 
     fn process_group_event(&mut self, event: &Event, now: u64) -> Result<Outcome> {
-        let gid = group_event_group_id(event)?;
+        let gid = self.config.profile.group_event_group_id(event)?;
         let retained = self.config.retained_epochs;
         let s = self.session(&gid)?;
         // Which epoch's key opens it?
@@ -1275,7 +1277,7 @@ impl<S: Storage> Client<S> {
                         return Err(e);
                     }
                 };
-                let inner = match decode_inner_event(&data, &sender_pk) {
+                let inner = match self.config.profile.decode_inner_event(&data, &sender_pk) {
                     Ok(i) => i,
                     Err(e) => {
                         // Undo the ratchet step: an invalid inner event changes no state.
@@ -1348,7 +1350,7 @@ impl<S: Storage> Client<S> {
             .storage
             .get(Table::EpochState, &epoch_key(gid, epoch))?
             .ok_or(Error::NoEpochKey)?;
-        let past = Session::decode(&blob).map_err(storage_err)?;
+        let past = Session::decode(self.config.profile, &blob).map_err(storage_err)?;
         let m = past.group.member(sender).ok_or(Error::InnerEvent {
             reason: "the sender's leaf was blank in that epoch",
         })?;
@@ -1359,7 +1361,7 @@ impl<S: Storage> Client<S> {
     fn reload(&mut self, gid: &[u8; 32]) -> Result<()> {
         match self.storage.get(Table::GroupState, gid)? {
             Some(blob) => {
-                let s = Session::decode(&blob).map_err(storage_err)?;
+                let s = Session::decode(self.config.profile, &blob).map_err(storage_err)?;
                 self.sessions.insert(*gid, s);
             }
             None => {
@@ -1392,7 +1394,7 @@ impl<S: Storage> Client<S> {
             .storage
             .get(Table::EpochState, &epoch_key(gid, epoch))?
             .ok_or(Error::NoEpochKey)?;
-        let mut past = Session::decode(&blob).map_err(storage_err)?;
+        let mut past = Session::decode(self.config.profile, &blob).map_err(storage_err)?;
         past.group.set_config(group_config(
             now,
             past.group.config().max_past_epochs.into(),
