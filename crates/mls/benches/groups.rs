@@ -166,7 +166,17 @@ mod om {
         }
 
         pub fn key_package(&self) -> KeyPackage {
+            // Last resort, so the benchmark can join with it repeatedly; the extension must
+            // then be listed in the capabilities.
+            let capabilities = Capabilities::new(
+                None,
+                Some(&[SUITE_OM]),
+                Some(&[ExtensionType::LastResort]),
+                None,
+                Some(&[CredentialType::Basic]),
+            );
             KeyPackage::builder()
+                .leaf_node_capabilities(capabilities)
                 .mark_as_last_resort()
                 .build(
                     SUITE_OM,
@@ -425,7 +435,10 @@ fn bench_add_and_join(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("nipee/create", n), |b| {
             b.iter_batched(
                 || ours::restore(&creator_state),
-                |mut grp| black_box(grp.self_update().unwrap()),
+                |mut grp| {
+                    let _ = black_box(grp.self_update().unwrap());
+                    grp
+                },
                 BatchSize::PerIteration,
             )
         });
@@ -433,7 +446,11 @@ fn bench_add_and_join(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("nipee/process", n), |b| {
             b.iter_batched(
                 || ours::restore(&joined_state),
-                |mut grp| black_box(grp.process_message(&commit).unwrap()),
+                // The group is returned so that dropping it is not timed.
+                |mut grp| {
+                    black_box(grp.process_message(&commit).unwrap());
+                    grp
+                },
                 BatchSize::PerIteration,
             )
         });
@@ -470,7 +487,10 @@ fn bench_add_and_join(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("mls-rs/create", n), |b| {
             b.iter_batched(
                 || rs_group.clone(),
-                |mut grp| black_box(grp.commit(vec![]).unwrap()),
+                |mut grp| {
+                    black_box(grp.commit(vec![]).unwrap());
+                    grp
+                },
                 BatchSize::PerIteration,
             )
         });
@@ -479,7 +499,10 @@ fn bench_add_and_join(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("mls-rs/process", n), |b| {
             b.iter_batched(
                 || rs_joined.clone(),
-                |mut grp| black_box(grp.process_incoming_message(rs_commit.clone()).unwrap()),
+                |mut grp| {
+                    black_box(grp.process_incoming_message(rs_commit.clone()).unwrap());
+                    grp
+                },
                 BatchSize::PerIteration,
             )
         });
