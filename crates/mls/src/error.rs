@@ -182,6 +182,14 @@ pub enum Error {
     /// A PSK named by a proposal or a Welcome is not available.
     #[error("pre-shared key not found")]
     PskNotFound,
+    /// The committer's secrets given for one of our own commits (see
+    /// `Group::process_own_commit_with_secrets`) do not match that commit.
+    #[error("the given secret does not match our own commit: {what}")]
+    OwnCommitMismatch {
+        /// Which secret: "leaf encryption private key", "signature private key" or
+        /// "path secret".
+        what: &'static str,
+    },
     /// The application's policy rejected a proposal or commit.
     #[error("rejected by policy: {reason}")]
     RejectedByPolicy {
@@ -260,6 +268,7 @@ impl Error {
             | Error::InvalidProposal { .. }
             | Error::UnknownProposalRef
             | Error::PskNotFound
+            | Error::OwnCommitMismatch { .. }
             | Error::RejectedByPolicy { .. } => ErrorKind::Invalid,
             Error::StateVersion { .. } => ErrorKind::Storage,
             Error::LengthTooLarge { .. } | Error::Misuse(_) => ErrorKind::Misuse,

@@ -93,6 +93,15 @@ pub(crate) enum Staged {
     Removed(CommitSummary),
 }
 
+/// Where the private side of a commit's UpdatePath comes from.
+pub(crate) enum PathKeys {
+    /// Another member's path: we decrypt our path secret from it (§12.4.2).
+    Decrypt,
+    /// Our own path, from the secrets we generated for it (the commit is ours).
+    #[cfg(feature = "own-commit-recovery")]
+    Own(super::own_commit::OwnCommitSecrets),
+}
+
 /// Duplicate extension types in a GroupContext list are invalid (§13.4).
 pub(crate) fn check_extensions_list(list: &[Extension]) -> Result<()> {
     for (i, a) in list.iter().enumerate() {
@@ -596,11 +605,14 @@ fn check_path_keys_unique(
 }
 
 /// Processes another member's (or an external joiner's) commit without changing the group:
-/// returns the next epoch's state if every check passes.
+/// returns the next epoch's state if every check passes. With [`PathKeys::Own`] the commit
+/// must be ours and carry a path, which is applied from the given secrets instead of being
+/// decrypted.
 pub(crate) fn stage_commit<P: GroupProvider>(
     g: &Group<P>,
     ac: &AuthenticatedContent,
     policy: &dyn GroupPolicy,
+    path_keys: &PathKeys,
 ) -> Result<Staged> {
     let p = &g.provider;
     let Content::Commit(commit) = &ac.content.content else {
@@ -625,6 +637,19 @@ pub(crate) fn stage_commit<P: GroupProvider>(
         return Err(Error::ContentNotAllowed {
             reason: "an external commit must be a PublicMessage",
         });
+    }
+    #[cfg(feature = "own-commit-recovery")]
+    if let PathKeys::Own(_) = path_keys {
+        if committer != Some(g.own_leaf()) {
+            return Err(Error::InvalidSender {
+                reason: "not a commit from our own leaf",
+            });
+        }
+        if commit.path.is_none() {
+            return Err(Error::Misuse(
+                "own-commit recovery applies commits with an UpdatePath",
+            ));
+        }
     }
 
     // Resolve the proposals.
@@ -735,18 +760,40 @@ pub(crate) fn stage_commit<P: GroupProvider>(
             path,
             &g.state.context.group_id,
         )?;
-        let provisional = provisional_context(&g.state.context, &applied.tree, &applied.extensions);
-        let excluded: Vec<LeafIndex> = applied.added.iter().map(|(i, _)| *i).collect();
-        let processed = treekem::decrypt_update_path(
-            p,
-            &applied.tree,
-            sender_leaf,
-            path,
-            &mut own,
-            &provisional.encode()?,
-            &excluded,
-        )?;
-        commit_secret = Some(processed.commit_secret);
+        commit_secret = Some(match path_keys {
+            PathKeys::Decrypt => {
+                let provisional =
+                    provisional_context(&g.state.context, &applied.tree, &applied.extensions);
+                let excluded: Vec<LeafIndex> = applied.added.iter().map(|(i, _)| *i).collect();
+                treekem::decrypt_update_path(
+                    p,
+                    &applied.tree,
+                    sender_leaf,
+                    path,
+                    &mut own,
+                    &provisional.encode()?,
+                    &excluded,
+                )?
+                .commit_secret
+            }
+            #[cfg(feature = "own-commit-recovery")]
+            PathKeys::Own(s) => {
+                if p.signature_public_key(&s.signature_private_key)? != path.leaf_node.signature_key
+                {
+                    return Err(Error::OwnCommitMismatch {
+                        what: "signature private key",
+                    });
+                }
+                treekem::apply_own_update_path(
+                    p,
+                    &applied.tree,
+                    path,
+                    &mut own,
+                    &s.leaf_encryption_private_key,
+                    &s.path_secret,
+                )?
+            }
+        });
     }
 
     let psks: Vec<Psk> = applied

@@ -16,6 +16,8 @@
 mod commit;
 pub mod ext;
 mod join;
+#[cfg(feature = "own-commit-recovery")]
+mod own_commit;
 mod persist;
 mod provider;
 #[cfg(feature = "test-vectors")]
@@ -48,6 +50,8 @@ pub use crate::framing::Sender;
 pub use commit::{CommitOptions, CommitOutput, CommitSummary, PendingCommit};
 pub use ext::{ExternalSender, RequiredCapabilities};
 pub use join::{JoinKeys, welcome_key_package_refs};
+#[cfg(feature = "own-commit-recovery")]
+pub use own_commit::OwnCommitSecrets;
 pub use persist::{STATE_MAGIC, STATE_VERSION};
 pub use provider::GroupProvider;
 
@@ -777,18 +781,7 @@ impl<P: GroupProvider> Group<P> {
     fn sender_signature_key(&self, content: &FramedContent) -> Result<Vec<u8>> {
         match content.sender {
             Sender::Member(i) => {
-                if i == self.own_leaf().0 {
-                    return Err(Error::InvalidSender {
-                        reason: "a message from our own leaf",
-                    });
-                }
-                self.state
-                    .tree
-                    .leaf(LeafIndex(i))
-                    .map(|l| l.signature_key.to_vec())
-                    .ok_or(Error::InvalidSender {
-                        reason: "the sender's leaf is blank or outside the tree",
-                    })
+                member_signature_key(&self.state.tree, self.own_leaf(), LeafIndex(i), false)
             }
             Sender::External(i) => {
                 let e = ext::find(
@@ -867,18 +860,7 @@ impl<P: GroupProvider> Group<P> {
         }
         let tree = &self.state.tree;
         let own = self.own_leaf();
-        let lookup = |leaf: LeafIndex| -> Result<Vec<u8>> {
-            if leaf == own {
-                return Err(Error::InvalidSender {
-                    reason: "a message from our own leaf",
-                });
-            }
-            tree.leaf(leaf)
-                .map(|l| l.signature_key.to_vec())
-                .ok_or(Error::InvalidSender {
-                    reason: "the sender's leaf is blank",
-                })
-        };
+        let lookup = |leaf: LeafIndex| member_signature_key(tree, own, leaf, false);
         if m.content_type == ContentType::Application {
             let ac = m.unprotect(
                 &self.provider,
@@ -1001,24 +983,34 @@ impl<P: GroupProvider> Group<P> {
                 })
             }
             Content::Commit(_) => {
-                let staged = commit::stage_commit(self, &ac, policy)?;
-                // Accepted: the copy of the secret tree of the old epoch is what gets retained.
-                if let Some(st) = secret_tree {
-                    self.state.keys.secret_tree = st;
-                }
-                // Another member's commit wins over ours.
-                self.pending = None;
-                match staged {
-                    commit::Staged::Next(next, summary) => {
-                        self.advance(*next);
-                        Ok(ProcessedMessage::CommitApplied(summary))
-                    }
-                    commit::Staged::Removed(summary) => {
-                        self.retire_current_epoch();
-                        self.active = false;
-                        Ok(ProcessedMessage::Removed(summary))
-                    }
-                }
+                let staged = commit::stage_commit(self, &ac, policy, &commit::PathKeys::Decrypt)?;
+                Ok(self.apply_staged(staged, secret_tree))
+            }
+        }
+    }
+
+    /// Enters the epoch of a staged (fully checked) commit, or leaves the group if it removed
+    /// us. `secret_tree` is the copy of this epoch's secret tree that decrypted the commit.
+    pub(crate) fn apply_staged(
+        &mut self,
+        staged: commit::Staged,
+        secret_tree: Option<SecretTree>,
+    ) -> ProcessedMessage {
+        // Accepted: the copy of the secret tree of the old epoch is what gets retained.
+        if let Some(st) = secret_tree {
+            self.state.keys.secret_tree = st;
+        }
+        // Another member's commit wins over ours.
+        self.pending = None;
+        match staged {
+            commit::Staged::Next(next, summary) => {
+                self.advance(*next);
+                ProcessedMessage::CommitApplied(summary)
+            }
+            commit::Staged::Removed(summary) => {
+                self.retire_current_epoch();
+                self.active = false;
+                ProcessedMessage::Removed(summary)
             }
         }
     }
@@ -1105,6 +1097,30 @@ impl<P: GroupProvider> Group<P> {
             .find(|(e, _)| *e == epoch)
             .map(|(_, s)| s)
     }
+}
+
+/// The signature key of member `leaf`; `from_us` says whether the message must come from
+/// our own leaf `own` (own-commit recovery) or must not (everything else).
+pub(crate) fn member_signature_key(
+    tree: &RatchetTree,
+    own: LeafIndex,
+    leaf: LeafIndex,
+    from_us: bool,
+) -> Result<Vec<u8>> {
+    if (leaf == own) != from_us {
+        return Err(Error::InvalidSender {
+            reason: if from_us {
+                "not a message from our own leaf"
+            } else {
+                "a message from our own leaf"
+            },
+        });
+    }
+    tree.leaf(leaf)
+        .map(|l| l.signature_key.to_vec())
+        .ok_or(Error::InvalidSender {
+            reason: "the sender's leaf is blank or outside the tree",
+        })
 }
 
 fn application(ac: AuthenticatedContent) -> Result<ProcessedMessage> {

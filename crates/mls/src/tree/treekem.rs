@@ -344,29 +344,96 @@ pub fn decrypt_update_path<P: CryptoProvider + ?Sized>(
         &ct.ciphertext,
     )?);
     let first = Secret::from_slice(&pt);
-    let mut secret = first.clone();
-    let mut new_keys = Vec::new();
-    for (i, ((xn, _), upn)) in fdp.iter().zip(&path.nodes).enumerate().skip(start) {
-        if i > start {
-            secret = next_path_secret(p, &secret)?;
-        }
-        let (sk, pk) = node_key_pair(p, &secret)?;
-        if pk != upn.encryption_key {
-            return Err(Error::InvalidState {
-                reason: "derived node key differs from the UpdatePath",
-            });
-        }
-        new_keys.push((*xn, sk));
-    }
-    let commit_secret = next_path_secret(p, &secret)?;
-    for a in math::direct_path(sender.node(), tree.n_leaves()) {
-        own.path_keys.remove(&a);
-    }
-    own.path_keys.extend(new_keys);
+    let (new_keys, commit_secret) =
+        derive_path_keys(p, &fdp, path, start, first.clone())?.ok_or(Error::InvalidState {
+            reason: "derived node key differs from the UpdatePath",
+        })?;
+    own.replace_path_keys(tree, sender, new_keys);
     Ok(ProcessedPath {
         decrypted: (x, first),
         commit_secret,
     })
+}
+
+/// Private keys of parent nodes, by node.
+type PathKeyList = Vec<(NodeIndex, HpkePrivateKey)>;
+
+/// The node private keys of `path` from the path secret of its node at `start` (the
+/// secrets above it follow by `DeriveSecret(·, "path")`), and `commit_secret`; `None` if a
+/// derived public key differs from the path's.
+fn derive_path_keys<P: CryptoProvider + ?Sized>(
+    p: &P,
+    fdp: &[(NodeIndex, NodeIndex)],
+    path: &UpdatePath,
+    start: usize,
+    path_secret: Secret,
+) -> Result<Option<(PathKeyList, Secret)>> {
+    let mut secret = path_secret;
+    let mut keys = Vec::with_capacity(fdp.len().saturating_sub(start));
+    for (i, ((x, _), node)) in fdp.iter().zip(&path.nodes).enumerate().skip(start) {
+        if i > start {
+            secret = next_path_secret(p, &secret)?;
+        }
+        let (sk, pk) = node_key_pair(p, &secret)?;
+        if pk != node.encryption_key {
+            return Ok(None);
+        }
+        keys.push((*x, sk));
+    }
+    Ok(Some((keys, next_path_secret(p, &secret)?)))
+}
+
+impl TreeKemPrivate {
+    /// Forgets the keys of `sender`'s direct path and stores `keys` (the new path's).
+    fn replace_path_keys(&mut self, tree: &RatchetTree, sender: LeafIndex, keys: PathKeyList) {
+        for a in math::direct_path(sender.node(), tree.n_leaves()) {
+            self.path_keys.remove(&a);
+        }
+        self.path_keys.extend(keys);
+    }
+}
+
+/// Applies an UpdatePath that WE sent but whose private state we no longer hold (a commit
+/// recorded elsewhere, or one whose pending state was lost), from the committer's secrets:
+/// `leaf_key` is the new leaf's HPKE private key and `path_secret` the path secret of the
+/// first node of our filtered direct path (with an empty filtered direct path, the secret
+/// `commit_secret` is derived from). The path must already be merged into `tree` (with
+/// [`merge_update_path`]). Every derived public key is checked against the path; on success
+/// our private state holds the new leaf and path keys, and `commit_secret` is returned.
+///
+/// # Errors
+/// [`Error::InvalidState`] for a path of the wrong length, [`Error::OwnCommitMismatch`] if
+/// the leaf key or a derived node key differs from the path's. `own` is changed only on
+/// success.
+#[cfg(feature = "own-commit-recovery")]
+pub fn apply_own_update_path<P: CryptoProvider + ?Sized>(
+    p: &P,
+    tree: &RatchetTree,
+    path: &UpdatePath,
+    own: &mut TreeKemPrivate,
+    leaf_key: &HpkePrivateKey,
+    path_secret: &Secret,
+) -> Result<Secret> {
+    let me = own.own_leaf;
+    let fdp = tree.filtered_direct_path(me);
+    if fdp.len() != path.nodes.len() {
+        return Err(Error::InvalidState {
+            reason: "UpdatePath length differs from the filtered direct path",
+        });
+    }
+    if p.hpke_public_key(leaf_key)? != path.leaf_node.encryption_key {
+        return Err(Error::OwnCommitMismatch {
+            what: "leaf encryption private key",
+        });
+    }
+    let (keys, commit_secret) = derive_path_keys(p, &fdp, path, 0, path_secret.clone())?.ok_or(
+        Error::OwnCommitMismatch {
+            what: "path secret",
+        },
+    )?;
+    own.leaf_key = leaf_key.clone();
+    own.replace_path_keys(tree, me, keys);
+    Ok(commit_secret)
 }
 
 /// The result of creating an UpdatePath.

@@ -1,0 +1,468 @@
+//! Own-commit recovery (feature `own-commit-recovery`): a commit our own implementation
+//! created is re-applied from the committer's secrets after its pending state was lost,
+//! landing on the same epoch as the other members; wrong secrets and foreign commits are
+//! typed errors that leave the serialized group state byte-for-byte unchanged.
+#![cfg(feature = "own-commit-recovery")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use nipee_keypackage::{KeyPackageBundle, KeyPackageOptions};
+use nipee_mls::Error;
+use nipee_mls::crypto::{
+    CipherSuite, CryptoProvider, HpkeCiphertext, HpkePrivateKey, RustCryptoSuite1, Secret,
+    SignaturePrivateKey,
+};
+use nipee_mls::group::{
+    AcceptAll, Group, GroupConfig, GroupProvider, HandshakeFormat, JoinKeys, OwnCommitSecrets,
+    ProcessedMessage,
+};
+use nipee_mls::tree::treekem::node_key_pair;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+const NOW: u64 = 1_750_000_000;
+
+/// Suite 0x0001 that records every random output, as the interop generator's hook did: the
+/// committer's fresh leaf key and path secret are among them.
+#[derive(Clone)]
+struct Recording {
+    inner: RustCryptoSuite1,
+    randoms: Rc<RefCell<Vec<Vec<u8>>>>,
+}
+
+impl CryptoProvider for Recording {
+    fn cipher_suite(&self) -> CipherSuite {
+        self.inner.cipher_suite()
+    }
+    fn hash_len(&self) -> usize {
+        self.inner.hash_len()
+    }
+    fn aead_key_len(&self) -> usize {
+        self.inner.aead_key_len()
+    }
+    fn aead_nonce_len(&self) -> usize {
+        self.inner.aead_nonce_len()
+    }
+    fn hash(&self, data: &[u8]) -> Vec<u8> {
+        self.inner.hash(data)
+    }
+    fn mac(&self, key: &[u8], data: &[u8]) -> nipee_mls::Result<Vec<u8>> {
+        self.inner.mac(key, data)
+    }
+    fn kdf_extract(&self, salt: &[u8], ikm: &[u8]) -> nipee_mls::Result<Secret> {
+        self.inner.kdf_extract(salt, ikm)
+    }
+    fn kdf_expand(&self, prk: &[u8], info: &[u8], length: usize) -> nipee_mls::Result<Secret> {
+        self.inner.kdf_expand(prk, info, length)
+    }
+    fn aead_seal(
+        &self,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> nipee_mls::Result<Vec<u8>> {
+        self.inner.aead_seal(key, nonce, aad, plaintext)
+    }
+    fn aead_open(
+        &self,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+        what: &'static str,
+    ) -> nipee_mls::Result<Vec<u8>> {
+        self.inner.aead_open(key, nonce, aad, ciphertext, what)
+    }
+    fn hpke_seal(
+        &self,
+        public_key: &[u8],
+        info: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> nipee_mls::Result<HpkeCiphertext> {
+        self.inner.hpke_seal(public_key, info, aad, plaintext)
+    }
+    fn hpke_open(
+        &self,
+        private_key: &HpkePrivateKey,
+        kem_output: &[u8],
+        info: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> nipee_mls::Result<Vec<u8>> {
+        self.inner
+            .hpke_open(private_key, kem_output, info, aad, ciphertext)
+    }
+    fn hpke_derive_key_pair(&self, ikm: &[u8]) -> nipee_mls::Result<(HpkePrivateKey, Vec<u8>)> {
+        self.inner.hpke_derive_key_pair(ikm)
+    }
+    fn hpke_public_key(&self, private_key: &HpkePrivateKey) -> nipee_mls::Result<Vec<u8>> {
+        self.inner.hpke_public_key(private_key)
+    }
+    fn hpke_generate_key_pair(&self) -> nipee_mls::Result<(HpkePrivateKey, Vec<u8>)> {
+        let mut ikm = [0u8; 32];
+        self.random_fill(&mut ikm)?;
+        self.hpke_derive_key_pair(&ikm)
+    }
+    fn sign(
+        &self,
+        private_key: &SignaturePrivateKey,
+        message: &[u8],
+    ) -> nipee_mls::Result<Vec<u8>> {
+        self.inner.sign(private_key, message)
+    }
+    fn verify(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+        what: &'static str,
+    ) -> nipee_mls::Result<()> {
+        self.inner.verify(public_key, message, signature, what)
+    }
+    fn signature_public_key(
+        &self,
+        private_key: &SignaturePrivateKey,
+    ) -> nipee_mls::Result<Vec<u8>> {
+        self.inner.signature_public_key(private_key)
+    }
+    fn signature_generate_key_pair(&self) -> nipee_mls::Result<(SignaturePrivateKey, Vec<u8>)> {
+        self.inner.signature_generate_key_pair()
+    }
+    fn random_fill(&self, out: &mut [u8]) -> nipee_mls::Result<()> {
+        self.inner.random_fill(out)?;
+        self.randoms.borrow_mut().push(out.to_vec());
+        Ok(())
+    }
+}
+
+impl GroupProvider for Recording {
+    fn hpke_export_sender(
+        &self,
+        public_key: &[u8],
+        info: &[u8],
+        exporter_context: &[u8],
+        length: usize,
+    ) -> nipee_mls::Result<(Vec<u8>, Secret)> {
+        self.inner
+            .hpke_export_sender(public_key, info, exporter_context, length)
+    }
+    fn hpke_export_receiver(
+        &self,
+        private_key: &HpkePrivateKey,
+        kem_output: &[u8],
+        info: &[u8],
+        exporter_context: &[u8],
+        length: usize,
+    ) -> nipee_mls::Result<Secret> {
+        self.inner
+            .hpke_export_receiver(private_key, kem_output, info, exporter_context, length)
+    }
+    fn hpke_info_hash(&self, info: &[u8]) -> Vec<u8> {
+        self.inner.hpke_info_hash(info)
+    }
+    fn hpke_seal_prehashed(
+        &self,
+        public_key: &[u8],
+        info_hash: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> nipee_mls::Result<HpkeCiphertext> {
+        self.inner
+            .hpke_seal_prehashed(public_key, info_hash, aad, plaintext)
+    }
+}
+
+fn config(format: HandshakeFormat) -> GroupConfig {
+    let mut c = GroupConfig::new(NOW);
+    c.handshake_format = format;
+    c
+}
+
+fn bundle(rng: &mut StdRng, name: &str) -> KeyPackageBundle {
+    KeyPackageBundle::generate(name.as_bytes(), &KeyPackageOptions::new(NOW), rng).unwrap()
+}
+
+/// alice, bob and carol in one group; bob's signature private key.
+struct Three {
+    alice: Group,
+    bob: Group,
+    carol: Group,
+    bob_signature: Vec<u8>,
+}
+
+fn three(format: HandshakeFormat, seed: u64) -> Three {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut alice = Group::create(
+        RustCryptoSuite1::new(),
+        config(format),
+        b"own-commit".to_vec(),
+        bundle(&mut rng, "alice"),
+        vec![],
+    )
+    .unwrap();
+    let (b, c) = (bundle(&mut rng, "bob"), bundle(&mut rng, "carol"));
+    let out = alice
+        .add_members(vec![b.key_package().clone(), c.key_package().clone()])
+        .unwrap();
+    alice.merge_pending_commit().unwrap();
+    let welcome = out.welcome.unwrap();
+    let bob_keys = JoinKeys::from(b);
+    let bob_signature = bob_keys.signature_secret.as_bytes().to_vec();
+    let join = |keys: JoinKeys| {
+        Group::join(
+            RustCryptoSuite1::new(),
+            config(format),
+            &welcome,
+            keys,
+            None,
+            vec![],
+        )
+        .unwrap()
+    };
+    let bob = join(bob_keys);
+    let carol = join(JoinKeys::from(c));
+    Three {
+        alice,
+        bob,
+        carol,
+        bob_signature,
+    }
+}
+
+/// bob's self-update made by our implementation, and the secrets it generated (found among
+/// the recorded random outputs by their public keys, as the interop generator did), checked
+/// against the tree alice sees after processing the commit.
+fn bobs_recorded_self_update(t: &mut Three) -> (Vec<u8>, OwnCommitSecrets) {
+    let rec = Recording {
+        inner: RustCryptoSuite1::new(),
+        randoms: Rc::default(),
+    };
+    let mut bob_rec = Group::from_bytes(rec.clone(), &t.bob.to_bytes().unwrap()).unwrap();
+    let commit = bob_rec.self_update().unwrap().commit;
+    assert!(matches!(
+        t.alice.process_message(&commit).unwrap(),
+        ProcessedMessage::CommitApplied(_)
+    ));
+    let p = RustCryptoSuite1::new();
+    let me = t.bob.own_leaf();
+    let tree = t.alice.tree();
+    let leaf_pk = tree.leaf(me).unwrap().encryption_key;
+    let (first, _) = tree.filtered_direct_path(me)[0];
+    let node_pk = tree.parent_node(first).unwrap().encryption_key.clone();
+    let mut leaf = None;
+    let mut path = None;
+    for r in rec.randoms.borrow().iter().filter(|r| r.len() == 32) {
+        let (sk, pk) = p.hpke_derive_key_pair(r).unwrap();
+        if pk == leaf_pk {
+            leaf = Some(sk);
+        }
+        let secret = Secret::from_slice(r);
+        if node_key_pair(&p, &secret).unwrap().1 == node_pk {
+            path = Some(secret);
+        }
+    }
+    (
+        commit,
+        OwnCommitSecrets {
+            leaf_encryption_private_key: leaf.expect("leaf key among the random outputs"),
+            signature_private_key: SignaturePrivateKey::from_slice(&t.bob_signature),
+            path_secret: path.expect("path secret among the random outputs"),
+        },
+    )
+}
+
+fn assert_same_epoch(a: &Group, b: &Group) {
+    assert_eq!(a.epoch(), b.epoch());
+    assert_eq!(a.epoch_authenticator(), b.epoch_authenticator());
+    assert_eq!(
+        a.export_secret(b"nostr", b"nostr", 32).unwrap(),
+        b.export_secret(b"nostr", b"nostr", 32).unwrap()
+    );
+    assert_eq!(a.context(), b.context());
+    assert_eq!(a.tree().encode().unwrap(), b.tree().encode().unwrap());
+}
+
+fn secrets_copy(s: &OwnCommitSecrets) -> OwnCommitSecrets {
+    OwnCommitSecrets {
+        leaf_encryption_private_key: HpkePrivateKey::from_slice(
+            s.leaf_encryption_private_key.as_bytes(),
+        ),
+        signature_private_key: SignaturePrivateKey::from_slice(s.signature_private_key.as_bytes()),
+        path_secret: Secret::from_slice(s.path_secret.as_bytes()),
+    }
+}
+
+/// After recovery the group is fully usable: messages both ways, and the next commit by
+/// another member (whose path is encrypted to bob's new leaf and path keys) decrypts.
+fn exercise(t: &mut Three) {
+    let m = t.bob.create_message(b"after recovery", b"").unwrap();
+    match t.alice.process_message(&m).unwrap() {
+        ProcessedMessage::Application { data, sender, .. } => {
+            assert_eq!(data, b"after recovery");
+            assert_eq!(sender, t.bob.own_leaf());
+        }
+        other => panic!("expected an application message, got {other:?}"),
+    }
+    let m = t.carol.create_message(b"to bob", b"").unwrap();
+    assert!(matches!(
+        t.bob.process_message(&m).unwrap(),
+        ProcessedMessage::Application { .. }
+    ));
+    let out = t.carol.self_update().unwrap();
+    t.carol.merge_pending_commit().unwrap();
+    t.alice.process_message(&out.commit).unwrap();
+    t.bob.process_message(&out.commit).unwrap();
+    assert_same_epoch(&t.bob, &t.alice);
+    assert_same_epoch(&t.bob, &t.carol);
+    // And bob can commit again with the recovered signer and keys.
+    let out = t.bob.self_update().unwrap();
+    t.bob.merge_pending_commit().unwrap();
+    t.alice.process_message(&out.commit).unwrap();
+    t.carol.process_message(&out.commit).unwrap();
+    assert_same_epoch(&t.bob, &t.alice);
+}
+
+#[test]
+fn own_private_commit_reapplied_after_restart_lands_on_the_same_epoch() {
+    let mut t = three(HandshakeFormat::Private, 1);
+    // The state bob persisted before committing; the pending commit is lost with the
+    // process (a PrivateMessage consumed a handshake generation, so the pre-commit state is
+    // what a restart sees).
+    let persisted = t.bob.to_bytes().unwrap();
+    let (commit, secrets) = bobs_recorded_self_update(&mut t);
+    t.carol.process_message(&commit).unwrap();
+    let mut bob = Group::from_bytes(RustCryptoSuite1::new(), &persisted).unwrap();
+    let summary = bob
+        .process_own_commit_with_secrets(&commit, secrets, &AcceptAll)
+        .unwrap();
+    assert_eq!(summary.epoch, 2);
+    assert_same_epoch(&bob, &t.alice);
+    assert_same_epoch(&bob, &t.carol);
+    t.bob = bob;
+    exercise(&mut t);
+}
+
+#[test]
+fn own_public_commit_reapplied_after_discarding_the_pending_commit() {
+    let mut t = three(HandshakeFormat::Public, 2);
+    let (commit, secrets) = bobs_recorded_self_update(&mut t);
+    // bob's own copy: commit, then drop the pending state.
+    let before = t.bob.to_bytes().unwrap();
+    let _ = t.bob.self_update().unwrap();
+    t.bob.discard_pending_commit();
+    assert_eq!(*t.bob.to_bytes().unwrap(), *before);
+    t.carol.process_message(&commit).unwrap();
+    t.bob
+        .process_own_commit_with_secrets(&commit, secrets, &AcceptAll)
+        .unwrap();
+    assert_same_epoch(&t.bob, &t.alice);
+    assert_same_epoch(&t.bob, &t.carol);
+    exercise(&mut t);
+}
+
+fn rejected(
+    bob: &mut Group,
+    commit: &[u8],
+    secrets: OwnCommitSecrets,
+    check: impl Fn(&Error) -> bool,
+) {
+    let before = bob.to_bytes().unwrap();
+    let err = bob
+        .process_own_commit_with_secrets(commit, secrets, &AcceptAll)
+        .unwrap_err();
+    assert!(check(&err), "unexpected error {err:?}");
+    assert_eq!(*bob.to_bytes().unwrap(), *before, "state changed on {err}");
+}
+
+#[test]
+fn wrong_secrets_and_foreign_commits_are_typed_errors_that_change_nothing() {
+    for format in [HandshakeFormat::Private, HandshakeFormat::Public] {
+        let mut t = three(format, 3);
+        let persisted = t.bob.to_bytes().unwrap();
+        let (commit, secrets) = bobs_recorded_self_update(&mut t);
+        let mut bob = Group::from_bytes(RustCryptoSuite1::new(), &persisted).unwrap();
+
+        let mut s = secrets_copy(&secrets);
+        s.path_secret = Secret::from_slice(&[7u8; 32]);
+        rejected(&mut bob, &commit, s, |e| {
+            matches!(
+                e,
+                Error::OwnCommitMismatch {
+                    what: "path secret"
+                }
+            )
+        });
+
+        let mut s = secrets_copy(&secrets);
+        s.leaf_encryption_private_key = RustCryptoSuite1::new().hpke_generate_key_pair().unwrap().0;
+        rejected(&mut bob, &commit, s, |e| {
+            matches!(
+                e,
+                Error::OwnCommitMismatch {
+                    what: "leaf encryption private key"
+                }
+            )
+        });
+
+        let mut s = secrets_copy(&secrets);
+        s.signature_private_key = SignaturePrivateKey::from_slice(&[9u8; 32]);
+        rejected(&mut bob, &commit, s, |e| {
+            matches!(
+                e,
+                Error::OwnCommitMismatch {
+                    what: "signature private key"
+                }
+            )
+        });
+
+        // A commit from another member (alice, in bob's epoch) is not ours.
+        let mut t2 = three(format, 3);
+        let alices = t2.alice.self_update().unwrap().commit;
+        let mut bob2 =
+            Group::from_bytes(RustCryptoSuite1::new(), &t2.bob.to_bytes().unwrap()).unwrap();
+        rejected(&mut bob2, &alices, secrets_copy(&secrets), |e| {
+            matches!(e, Error::InvalidSender { .. })
+        });
+        // The same commit still processes normally afterwards.
+        assert!(matches!(
+            bob2.process_message(&alices).unwrap(),
+            ProcessedMessage::CommitApplied(_)
+        ));
+
+        // With a pending commit of ours the call is misuse.
+        let _ = bob.self_update().unwrap();
+        rejected(&mut bob, &commit, secrets_copy(&secrets), |e| {
+            matches!(e, Error::Misuse(_))
+        });
+        bob.discard_pending_commit();
+
+        // The genuine secrets still work after all the failed attempts (Public: the
+        // pending commit above consumed no handshake generation).
+        if format == HandshakeFormat::Public {
+            bob.process_own_commit_with_secrets(&commit, secrets, &AcceptAll)
+                .unwrap();
+            assert_same_epoch(&bob, &t.alice);
+        } else {
+            let mut fresh = Group::from_bytes(RustCryptoSuite1::new(), &persisted).unwrap();
+            fresh
+                .process_own_commit_with_secrets(&commit, secrets, &AcceptAll)
+                .unwrap();
+            assert_same_epoch(&fresh, &t.alice);
+        }
+    }
+}
+
+#[test]
+fn secrets_do_not_print() {
+    let s = OwnCommitSecrets {
+        leaf_encryption_private_key: HpkePrivateKey::from_slice(&[0xab; 32]),
+        signature_private_key: SignaturePrivateKey::from_slice(&[0xcd; 32]),
+        path_secret: Secret::from_slice(&[0xef; 32]),
+    };
+    let d = format!("{s:?}");
+    assert!(!d.contains("ab") && !d.contains("171") && !d.contains("cd") && !d.contains("ef"));
+}
