@@ -743,14 +743,9 @@ pub(crate) fn stage_commit<P: GroupProvider>(
     let mut commit_secret: Option<Secret> = None;
     if let Some(path) = &commit.path {
         check_path_keys_unique(&applied.tree, sender_leaf, path, committer.is_none())?;
-        validate_leaf(
-            &g.config.leaf_policy(),
-            &path.leaf_node,
-            LeafNodeContext::Commit {
-                group_id: &g.state.context.group_id,
-                leaf_index: sender_leaf.0,
-            },
-        )?;
+        // Every check of LeafNode validation but the signature, which `merge_update_path`
+        // verifies (once).
+        check_path_leaf(&g.config.leaf_policy(), &path.leaf_node)?;
         let required = ext::required_capabilities(&applied.extensions)?;
         ext::check_leaf_supports(&path.leaf_node, &applied.extensions, &required)?;
         treekem::merge_update_path(
@@ -1160,31 +1155,6 @@ pub(crate) fn validate_key_packages<P: GroupProvider>(
         Error as KpError, ExtensionLocation, LeafNodeSource, LeafNodeSourceType, ProtocolVersion,
         SUITE,
     };
-    fn check_exts(
-        list: &[nipee_keypackage::Extension],
-        caps: &nipee_keypackage::Capabilities,
-        location: ExtensionLocation,
-    ) -> core::result::Result<(), KpError> {
-        for (i, e) in list.iter().enumerate() {
-            if list
-                .iter()
-                .take(i)
-                .any(|o| o.extension_type == e.extension_type)
-            {
-                return Err(KpError::DuplicateExtension {
-                    location,
-                    extension_type: e.extension_type,
-                });
-            }
-            if !caps.supports_extension(e.extension_type) {
-                return Err(KpError::ExtensionNotInCapabilities {
-                    location,
-                    extension_type: e.extension_type,
-                });
-            }
-        }
-        Ok(())
-    }
     let mut messages: Vec<Vec<u8>> = Vec::with_capacity(kps.len() * 2);
     let mut signatures: Vec<&[u8]> = Vec::with_capacity(kps.len() * 2);
     let mut keys: Vec<&[u8]> = Vec::with_capacity(kps.len() * 2);
@@ -1270,5 +1240,60 @@ pub(crate) fn validate_key_packages<P: GroupProvider>(
         }
         return Err(Error::BadSignature { what: "KeyPackage" });
     }
+    Ok(())
+}
+
+/// No extension type twice, and each listed in the leaf's capabilities (§7.3, §13.4).
+fn check_exts(
+    list: &[nipee_keypackage::Extension],
+    caps: &nipee_keypackage::Capabilities,
+    location: nipee_keypackage::ExtensionLocation,
+) -> core::result::Result<(), nipee_keypackage::Error> {
+    for (i, e) in list.iter().enumerate() {
+        if list
+            .iter()
+            .take(i)
+            .any(|o| o.extension_type == e.extension_type)
+        {
+            return Err(nipee_keypackage::Error::DuplicateExtension {
+                location,
+                extension_type: e.extension_type,
+            });
+        }
+        if !caps.supports_extension(e.extension_type) {
+            return Err(nipee_keypackage::Error::ExtensionNotInCapabilities {
+                location,
+                extension_type: e.extension_type,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The checks of `LeafNode::validate` for the leaf of an UpdatePath, except the signature:
+/// the commit source, the credential type (accepted by the policy and in the leaf's
+/// capabilities) and the leaf's extensions.
+fn check_path_leaf(policy: &ValidationPolicy, leaf: &nipee_keypackage::LeafNode) -> Result<()> {
+    use nipee_keypackage::{Error as KpError, ExtensionLocation, LeafNodeSourceType};
+    let found = leaf.leaf_node_source.source_type();
+    if found != LeafNodeSourceType::Commit {
+        return Err(KpError::WrongLeafNodeSource {
+            expected: LeafNodeSourceType::Commit,
+            found,
+        }
+        .into());
+    }
+    let ct = leaf.credential.credential_type();
+    if !policy.credential_types.contains(&ct) {
+        return Err(KpError::UnsupportedCredentialType(ct).into());
+    }
+    if !leaf.capabilities.supports_credential(ct) {
+        return Err(KpError::CredentialNotInCapabilities(ct).into());
+    }
+    check_exts(
+        &leaf.extensions,
+        &leaf.capabilities,
+        ExtensionLocation::LeafNode,
+    )?;
     Ok(())
 }
