@@ -256,6 +256,81 @@ fn replay_member(
     Ok(())
 }
 
+/// Applies our own commit, made by the recorded implementation, from
+/// `step.committer_secrets` (the new leaf key, the signature key after the commit and the
+/// first path secret), then checks the new epoch as for any commit, and that our leaf now
+/// carries the recorded new keys.
+#[cfg(feature = "own-commit-recovery")]
+fn own_commit(
+    d: &Value,
+    client: &mut Client<MemoryStorage>,
+    gid: &[u8; 32],
+    step: &Value,
+    event: &Event,
+    now: u64,
+) -> core::result::Result<(), String> {
+    use nipee_mls::crypto::{HpkePrivateKey, Secret, SignaturePrivateKey};
+    use zeroize::Zeroizing;
+    let s = |e: Error| e.to_string();
+    let cs = field(step, "committer_secrets").map_err(s)?;
+    let me = client.mls_group(gid).map_err(s)?.own_leaf();
+    ensure(
+        u64::from(me.0) == number(cs, "committer_leaf_index").map_err(s)?,
+        || "committer_secrets belong to another leaf".into(),
+    )?;
+    let first = field(cs, "update_path")
+        .map_err(s)?
+        .as_array()
+        .and_then(|p| p.first())
+        .ok_or("committer_secrets.update_path is empty")?;
+    let secret = |v: &Value, name: &'static str| hexf(v, name).map(Zeroizing::new).map_err(s);
+    let secrets = nipee_mls::group::OwnCommitSecrets {
+        leaf_encryption_private_key: HpkePrivateKey::from_slice(&secret(
+            cs,
+            "leaf_encryption_private_key",
+        )?),
+        signature_private_key: SignaturePrivateKey::from_slice(&secret(
+            cs,
+            "signature_private_key",
+        )?),
+        path_secret: Secret::from_slice(&secret(first, "path_secret")?),
+    };
+    match client.process_own_commit(event, secrets, now).map_err(s)? {
+        Outcome::Commit { .. } => {}
+        other => return Err(format!("expected our commit to apply, got {other:?}")),
+    }
+    check_epoch(d, client, gid, step)?;
+    let leaf = client
+        .mls_group(gid)
+        .map_err(s)?
+        .member(me)
+        .ok_or("our leaf is blank")?;
+    ensure(
+        leaf.encryption_key[..] == hexf(cs, "leaf_encryption_public_key").map_err(s)?[..],
+        || "our leaf does not carry the new encryption key".into(),
+    )?;
+    ensure(
+        leaf.signature_key[..] == hexf(cs, "signature_public_key").map_err(s)?[..],
+        || "our leaf does not carry the new signature key".into(),
+    )
+}
+
+#[cfg(not(feature = "own-commit-recovery"))]
+fn own_commit(
+    _: &Value,
+    _: &mut Client<MemoryStorage>,
+    _: &[u8; 32],
+    _: &Value,
+    _: &Event,
+    _: u64,
+) -> core::result::Result<(), String> {
+    Err(
+        "own_commit: applying our own commit from committer_secrets needs the \
+         own-commit-recovery feature"
+            .into(),
+    )
+}
+
 fn check_step(
     d: &Value,
     client: &mut Client<MemoryStorage>,
@@ -334,11 +409,7 @@ fn check_step(
             Outcome::Commit { .. } => check_epoch(d, client, gid, step),
             other => Err(format!("expected a commit, got {other:?}")),
         },
-        "own_commit" => Err(
-            "own_commit: applying a commit created by another implementation as our own \
-             (with committer_secrets) needs an API nipee-mls does not offer"
-                .into(),
-        ),
+        "own_commit" => own_commit(d, client, gid, step, event, now),
         "removed" => match client.process(event, now).map_err(s)? {
             Outcome::Removed { .. } => ensure(!client.group(gid).map_err(s)?.active, || {
                 "still active after removal".into()

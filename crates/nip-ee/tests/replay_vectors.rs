@@ -17,53 +17,76 @@ fn nostr_mls_basic_replays_as_every_member() {
         );
     }
     println!("{} passed, {} failed", report.passed(), report.failed());
-    // KeyPackage parsing (3) and every step of carol's replay pass.
-    assert!(
+    // Every check passes: KeyPackage parsing (3), carol's replay (15 steps) and bob's (15
+    // steps, including his own commit at step 13, applied from the recorded
+    // committer_secrets with the own-commit-recovery feature, and the epoch-3 and epoch-4
+    // steps after it, each checked against the recorded epoch values).
+    assert_eq!(report.failed(), 0);
+    assert_eq!(report.passed(), 33);
+    let steps = |member: &str| -> Vec<(usize, &str)> {
         report
             .results
             .iter()
-            .filter(|r| r.member != "bob")
-            .all(|r| r.failure.is_none())
-    );
+            .filter(|r| r.member == member)
+            .map(|r| (r.step, r.expect.as_str()))
+            .collect()
+    };
+    assert_eq!(steps("any").len(), 3);
+    assert_eq!(steps("carol").len(), 15);
     assert_eq!(
-        report.results.iter().filter(|r| r.member == "any").count(),
-        3
-    );
-    assert_eq!(
-        report
-            .results
-            .iter()
-            .filter(|r| r.member == "carol")
-            .count(),
-        15
-    );
-    // bob passes every step up to his own commit (step 13). Replaying a commit that
-    // nostr-mls created as bob's own needs an API nipee-mls does not have (applying a
-    // commit with recorded committer_secrets), so step 13 fails, and the steps after it
-    // fail for lack of the epoch-3 keys (step 15, his own message, is skippable). This
-    // is a known gap, reported; the assertions pin it so that any other regression fails.
-    let bob_failures: Vec<(usize, &str)> = report
-        .failures()
-        .filter(|r| r.member == "bob")
-        .map(|r| (r.step, r.expect.as_str()))
-        .collect();
-    assert_eq!(
-        bob_failures,
+        steps("bob"),
         vec![
+            (4, "join"),
+            (5, "application"),
+            (6, "application"),
+            (7, "own_application"),
+            (8, "own_application"),
+            (9, "commit"),
+            (10, "ignore_not_addressed"),
+            (11, "application"),
+            (12, "application"),
             (13, "own_commit"),
             (14, "application"),
+            (15, "own_application"),
             (16, "application"),
             (17, "commit"),
-            (18, "application")
+            (18, "application"),
         ]
     );
-    let bob_passed: Vec<usize> = report
-        .results
-        .iter()
-        .filter(|r| r.member == "bob" && r.failure.is_none())
-        .map(|r| r.step)
+}
+
+#[test]
+fn bobs_own_commit_fails_with_a_wrong_committer_secret_and_the_rest_of_his_replay_with_it() {
+    let json = std::fs::read_to_string(FILE).unwrap();
+    let mut d: serde_json::Value = serde_json::from_str(&json).unwrap();
+    // Flip one bit of the recorded path secret: the derived path keys no longer match the
+    // UpdatePath, so the own commit is rejected and bob stays in epoch 2.
+    let ps = d["steps"][13]["committer_secrets"]["update_path"][0]["path_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let flipped = format!(
+        "{}{}",
+        if ps.starts_with('0') { "1" } else { "0" },
+        &ps[1..]
+    );
+    d["steps"][13]["committer_secrets"]["update_path"][0]["path_secret"] = flipped.into();
+    let report = nipee::replay::replay(&d.to_string()).unwrap();
+    let bob_failures: Vec<(usize, String)> = report
+        .failures()
+        .filter(|r| r.member == "bob")
+        .map(|r| (r.step, r.failure.clone().unwrap_or_default()))
         .collect();
-    assert_eq!(bob_passed, vec![4, 5, 6, 7, 8, 9, 10, 11, 12, 15]);
+    assert_eq!(
+        bob_failures.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        vec![13, 14, 16, 17, 18],
+        "{bob_failures:?}"
+    );
+    assert!(
+        bob_failures[0].1.contains("path secret"),
+        "{bob_failures:?}"
+    );
+    assert!(report.failures().all(|r| r.member == "bob"));
 }
 
 #[test]

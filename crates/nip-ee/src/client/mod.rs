@@ -46,6 +46,13 @@ use crate::profile::Profile;
 use crate::storage::{Blob, Storage, Table, WriteBatch, epoch_key, epoch_prefix, mark_processed};
 use crate::welcome_event::WelcomeRumor;
 
+/// The committer's secrets of an own commit applied without its pending state (feature
+/// `own-commit-recovery`); without the feature no value exists.
+#[cfg(feature = "own-commit-recovery")]
+type OwnCommitSecrets = nipee_mls::group::OwnCommitSecrets;
+#[cfg(not(feature = "own-commit-recovery"))]
+type OwnCommitSecrets = core::convert::Infallible;
+
 /// Format version of the session blobs this build writes.
 const SESSION_VERSION: u8 = 1;
 /// Format version of stored KeyPackage bundles.
@@ -1096,7 +1103,7 @@ impl<S: Storage> Client<S> {
         }
         match event.kind() {
             Kind::GIFT_WRAP => self.process_welcome(event, now),
-            Kind::MLS_GROUP_MESSAGE => self.process_group_event(event, now),
+            Kind::MLS_GROUP_MESSAGE => self.process_group_event(event, now, None),
             k => Err(Error::UnexpectedKind {
                 expected: Kind::MLS_GROUP_MESSAGE.as_u16(),
                 found: k.as_u16(),
@@ -1190,7 +1197,42 @@ impl<S: Storage> Client<S> {
         })
     }
 
-    fn process_group_event(&mut self, event: &Event, now: u64) -> Result<Outcome> {
+    /// Applies a group event (kind 445) carrying a commit that our own leaf sent in the
+    /// current epoch but whose pending state we do not hold, from the secrets generated for
+    /// its UpdatePath (see `nipee_mls::group::Group::process_own_commit_with_secrets`): for
+    /// replaying recorded conversations and for recovering a commit whose pending state was
+    /// lost. The commit passes the admin policy and every check as anyone's commit would;
+    /// the outcome is [`Outcome::Commit`]. Failures change no state.
+    ///
+    /// # Errors
+    /// Those of [`Client::process`]; [`Error::Misuse`] for an event of another epoch;
+    /// [`Error::Mls`] with `OwnCommitMismatch` for secrets that do not match the commit.
+    #[cfg(feature = "own-commit-recovery")]
+    pub fn process_own_commit(
+        &mut self,
+        event: &Event,
+        secrets: nipee_mls::group::OwnCommitSecrets,
+        now: u64,
+    ) -> Result<Outcome> {
+        let id = event.id().to_bytes();
+        if crate::storage::is_processed(&self.storage, &id)? {
+            return Ok(Outcome::Ignored(IgnoreReason::Duplicate));
+        }
+        if event.kind() != Kind::MLS_GROUP_MESSAGE {
+            return Err(Error::UnexpectedKind {
+                expected: Kind::MLS_GROUP_MESSAGE.as_u16(),
+                found: event.kind().as_u16(),
+            });
+        }
+        self.process_group_event(event, now, Some(secrets))
+    }
+
+    fn process_group_event(
+        &mut self,
+        event: &Event,
+        now: u64,
+        own_commit: Option<OwnCommitSecrets>,
+    ) -> Result<Outcome> {
         let gid = self.config.profile.group_event_group_id(event)?;
         let retained = self.config.retained_epochs;
         let s = self.session(&gid)?;
@@ -1206,6 +1248,11 @@ impl<S: Storage> Client<S> {
         let current = s.group.epoch();
         let ev_id = event.id().to_bytes();
         let ev_order = (event.created_at().as_u64(), ev_id);
+        if own_commit.is_some() && key_epoch != current {
+            return Err(Error::Misuse {
+                what: "an own commit is applied in the epoch it was made in",
+            });
+        }
 
         // Our own pending commit echoed back: confirm it.
         if let Some(p) = &s.pending
@@ -1247,7 +1294,16 @@ impl<S: Storage> Client<S> {
         }
         let s = self.session_mut(&gid)?;
         let members_before = member_identities(&s.group);
-        let processed = s.group.process_message_with_policy(&mls, &AdminPolicy)?;
+        let processed = match own_commit {
+            None => s.group.process_message_with_policy(&mls, &AdminPolicy)?,
+            #[cfg(feature = "own-commit-recovery")]
+            Some(secrets) => ProcessedMessage::CommitApplied(
+                s.group
+                    .process_own_commit_with_secrets(&mls, secrets, &AdminPolicy)?,
+            ),
+            #[cfg(not(feature = "own-commit-recovery"))]
+            Some(never) => match never {},
+        };
         if let ProcessedMessage::CommitApplied(summary) = &processed
             && let Err(e) = check_identities_kept(&members_before, &s.group, summary)
         {
