@@ -238,14 +238,36 @@ impl<S: Storage> Driver<S> {
     }
 
     /// Publishes an own commit, confirms it after a relay `OK` and publishes the Welcomes;
-    /// discards it when no relay accepted it.
+    /// discards it when no relay has it.
+    ///
+    /// When no relay answered `OK true`, a relay may still have stored the commit (its `OK`
+    /// was lost or came too late), and the other members would then apply it: discarding it
+    /// here would fork the group. So the commit is read back by id first: found, it is
+    /// confirmed as if acknowledged; missing from every relay that answered, it is
+    /// discarded; when the relays cannot be asked, it stays pending, to be confirmed by its
+    /// echo on a later sync.
     ///
     /// # Errors
-    /// [`Error::Relay`] (the commit was discarded), core errors.
+    /// [`Error::Relay`] (the commit was discarded, or its fate is unknown and it stays
+    /// pending), core errors.
     pub async fn publish_commit(&mut self, pending: PendingPublish) -> Result<u64> {
         if let Err(e) = self.publish(&pending.event).await {
-            self.client.discard(&pending)?;
-            return Err(e);
+            let id = pending.event.id();
+            match self.fetch(vec![Filter::new().ids([id])]).await {
+                Ok(events) if events.iter().any(|ev| ev.id() == id) => {}
+                Ok(_) => {
+                    self.client.discard(&pending)?;
+                    return Err(e);
+                }
+                Err(fetch) => {
+                    return Err(Error::Relay {
+                        reason: format!(
+                            "no relay acknowledged the commit ({e}) and reading it back failed \
+                             ({fetch}): it stays pending until a relay echoes it"
+                        ),
+                    });
+                }
+            }
         }
         let welcomes = self
             .client
