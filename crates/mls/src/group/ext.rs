@@ -162,7 +162,7 @@ pub fn required_capabilities(list: &[Extension]) -> Result<RequiredCapabilities>
 /// required capabilities (§7.3, §12.1.7).
 ///
 /// # Errors
-/// [`Error::Unsupported`]-kind [`Error::CapabilityMissing`].
+/// [`Error::CapabilityMissing`] (of kind [`crate::ErrorKind::Unsupported`]).
 pub fn check_leaf_supports(
     leaf: &LeafNode,
     extensions: &[Extension],
