@@ -360,7 +360,7 @@ impl<P: GroupProvider> Group<P> {
             interim_transcript_hash(p, &ctx.confirmed_transcript_hash, &gi.confirmation_tag)?;
         // A provisional state for the GroupInfo's epoch: we know its public part only.
         let zero = EpochSecrets::from_joiner_secret(p, Secret::zero(p.hash_len()), None, &[])?;
-        let placeholder_keys = EpochKeys::new(zero, tree.n_leaves(), config.secret_tree)?;
+        let provisional_keys = EpochKeys::new(zero, tree.n_leaves(), config.secret_tree)?;
         let mut group = Group {
             provider: provider.clone(),
             config,
@@ -368,7 +368,7 @@ impl<P: GroupProvider> Group<P> {
                 context: ctx,
                 tree,
                 own: TreeKemPrivate::new(LeafIndex(u32::MAX), keys.encryption_secret.clone()),
-                keys: placeholder_keys,
+                keys: provisional_keys,
                 interim_transcript_hash: interim,
                 confirmation_tag: gi.confirmation_tag.clone(),
             },

@@ -1020,8 +1020,8 @@ impl<P: GroupProvider> Group<P> {
         let max = usize::from(self.config.max_past_epochs);
         let cfg = self.config.secret_tree;
         let sds = core::mem::replace(&mut self.state.keys.sender_data_secret, Secret::zero(0));
-        let placeholder = SecretTree::new(Secret::zero(0), 1, cfg);
-        let st = match placeholder {
+        let emptied = SecretTree::new(Secret::zero(0), 1, cfg);
+        let st = match emptied {
             Ok(ph) => core::mem::replace(&mut self.state.keys.secret_tree, ph),
             Err(_) => return,
         };
