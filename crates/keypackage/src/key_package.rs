@@ -266,6 +266,20 @@ impl KeyPackage {
     /// [`Error::InitKeyEqualsEncryptionKey`],
     /// [`Error::InvalidKeyPackageSignature`].
     pub fn validate(&self, policy: &ValidationPolicy) -> Result<(), Error> {
+        self.check(policy, true)
+    }
+
+    /// Every check of [`KeyPackage::validate`] except the two signature
+    /// verifications: for a KeyPackage this crate has just signed itself
+    /// (with the key whose public half it carries), where re-verifying its own
+    /// fresh Ed25519 signatures would only repeat work.
+    pub(crate) fn validate_structure(&self, policy: &ValidationPolicy) -> Result<(), Error> {
+        self.check(policy, false)
+    }
+
+    /// The checks of [`KeyPackage::validate`] in their order, the signatures
+    /// only when `verify_signatures`.
+    fn check(&self, policy: &ValidationPolicy, verify_signatures: bool) -> Result<(), Error> {
         if self.version != ProtocolVersion::MLS10 {
             return Err(Error::UnsupportedProtocolVersion(self.version.0));
         }
@@ -276,7 +290,7 @@ impl KeyPackage {
             });
         }
         self.leaf_node
-            .validate(policy, LeafNodeContext::KeyPackage)?;
+            .check(policy, LeafNodeContext::KeyPackage, verify_signatures)?;
 
         let capabilities = &self.leaf_node.capabilities;
         if !capabilities.supports_version(self.version) {
@@ -295,7 +309,11 @@ impl KeyPackage {
         if self.init_key == self.leaf_node.encryption_key {
             return Err(Error::InitKeyEqualsEncryptionKey);
         }
-        self.verify_signature()
+        if verify_signatures {
+            self.verify_signature()
+        } else {
+            Ok(())
+        }
     }
 }
 

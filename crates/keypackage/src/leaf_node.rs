@@ -458,6 +458,17 @@ impl LeafNode {
         policy: &ValidationPolicy,
         context: LeafNodeContext<'_>,
     ) -> Result<(), Error> {
+        self.check(policy, context, true)
+    }
+
+    /// The checks of [`LeafNode::validate`] in their order, the signature only
+    /// when `verify_signature`.
+    pub(crate) fn check(
+        &self,
+        policy: &ValidationPolicy,
+        context: LeafNodeContext<'_>,
+        verify_signature: bool,
+    ) -> Result<(), Error> {
         let found = self.leaf_node_source.source_type();
         if let Some(expected) = context.expected_source()
             && expected != found
@@ -483,9 +494,12 @@ impl LeafNode {
         if let Some(lifetime) = self.lifetime() {
             check_lifetime(lifetime, policy)?;
         }
-
-        let (group_id, leaf_index) = context.group();
-        self.verify_signature(group_id, leaf_index)
+        if verify_signature {
+            let (group_id, leaf_index) = context.group();
+            self.verify_signature(group_id, leaf_index)
+        } else {
+            Ok(())
+        }
     }
 }
 

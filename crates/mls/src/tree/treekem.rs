@@ -11,10 +11,11 @@ use super::math::{self, LeafIndex, NodeIndex};
 use super::ratchet_tree::RatchetTree;
 use crate::crypto::{
     CryptoProvider, HpkePrivateKey, Secret, SignaturePrivateKey, decrypt_with_label, derive_secret,
-    encrypt_with_label,
+    sign_content,
 };
 use crate::error::{Error, Result};
 use crate::framing::{UpdatePath, UpdatePathNode};
+use crate::group::GroupProvider;
 
 /// The node key pair of a path secret: `KEM.DeriveKeyPair(DeriveSecret(path_secret, "node"))`.
 ///
@@ -462,7 +463,7 @@ impl core::fmt::Debug for CreatedPath {
 ///
 /// # Errors
 /// Signing, KEM and encoding failures; [`Error::InvalidState`] if our leaf is blank.
-pub fn create_update_path<P: CryptoProvider + ?Sized>(
+pub fn create_update_path<P: GroupProvider>(
     p: &P,
     tree: &mut RatchetTree,
     own: &mut TreeKemPrivate,
@@ -515,6 +516,10 @@ pub fn create_update_path<P: CryptoProvider + ?Sized>(
     tree.set_leaf(p, me, leaf.clone())?;
 
     let context = group_context(tree)?;
+    // EncryptWithLabel(pk, "UpdatePathNode", context, path_secret) for every recipient: the
+    // HPKE `info` (the labelled GroupContext) is the same for all, so its info_hash is
+    // computed once per commit, not once per encryption.
+    let info_hash = p.hpke_info_hash(&sign_content(b"UpdatePathNode", &context)?);
     let excluded_nodes: Vec<NodeIndex> = excluded.iter().map(|l| l.node()).collect();
     let mut nodes = Vec::with_capacity(fdp.len());
     for ((_, copath_child), ((_, ps), pk)) in fdp.iter().zip(path_secrets.iter().zip(&keys)) {
@@ -526,11 +531,10 @@ pub fn create_update_path<P: CryptoProvider + ?Sized>(
             let target = tree
                 .node(r)
                 .ok_or(Error::Internal("resolution node is blank"))?;
-            cts.push(encrypt_with_label(
-                p,
+            cts.push(p.hpke_seal_prehashed(
                 target.encryption_key(),
-                b"UpdatePathNode",
-                &context,
+                &info_hash,
+                &[],
                 ps.as_bytes(),
             )?);
         }
