@@ -993,8 +993,20 @@ impl<S: Storage> Client<S> {
             });
         }
         let data = self.config.profile.encode_inner_event(inner)?;
+        self.send_application_data(nostr_group_id, &data, now, rng)
+    }
+
+    /// Encrypts application data as a kind-445 event, persists the advanced ratchet and
+    /// marks our own event as processed (so its echo from a relay is ignored).
+    fn send_application_data<R: CryptoRng + ?Sized>(
+        &mut self,
+        nostr_group_id: &[u8; 32],
+        data: &[u8],
+        now: u64,
+        rng: &mut R,
+    ) -> Result<Event> {
         let s = self.session_mut(nostr_group_id)?;
-        let msg = s.group.create_message(&data, &[])?;
+        let msg = s.group.create_message(data, &[])?;
         let event = s.profile.build_group_event(
             s.current_key()?,
             nostr_group_id,
@@ -1023,20 +1035,7 @@ impl<S: Storage> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<Event> {
-        let s = self.session_mut(nostr_group_id)?;
-        let msg = s.group.create_message(data, &[])?;
-        let event = s.profile.build_group_event(
-            s.current_key()?,
-            nostr_group_id,
-            &msg,
-            Timestamp::from_secs(now),
-            rng,
-        )?;
-        let mut batch = WriteBatch::new();
-        let s = self.session(nostr_group_id)?;
-        self.save_session(&mut batch, nostr_group_id, s)?;
-        self.storage.apply(batch)?;
-        Ok(event)
+        self.send_application_data(nostr_group_id, data, now, rng)
     }
 
     /// Leaves a group: a Remove proposal for our own leaf (kind 445) that an admin commits.
