@@ -1005,17 +1005,32 @@ impl<S: Storage> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<Event> {
-        let s = self.session_mut(nostr_group_id)?;
-        let msg = s.group.create_message(data, &[])?;
+        let msg = self
+            .session_mut(nostr_group_id)?
+            .group
+            .create_message(data, &[])?;
+        self.wrap_and_persist(nostr_group_id, &msg, now, rng)
+    }
+
+    /// Wraps an MLS message we produced in a kind-445 event, persists the group state it
+    /// advanced and marks our own event as processed (its echo from a relay is ignored), in
+    /// one atomic write.
+    fn wrap_and_persist<R: CryptoRng + ?Sized>(
+        &mut self,
+        nostr_group_id: &[u8; 32],
+        msg: &[u8],
+        now: u64,
+        rng: &mut R,
+    ) -> Result<Event> {
+        let s = self.session(nostr_group_id)?;
         let event = s.profile.build_group_event(
             s.current_key()?,
             nostr_group_id,
-            &msg,
+            msg,
             Timestamp::from_secs(now),
             rng,
         )?;
         let mut batch = WriteBatch::new();
-        let s = self.session(nostr_group_id)?;
         self.save_session(&mut batch, nostr_group_id, s)?;
         mark_processed(&mut batch, &event.id().to_bytes(), now);
         self.storage.apply(batch)?;
@@ -1051,19 +1066,7 @@ impl<S: Storage> Client<S> {
         let s = self.session_mut(nostr_group_id)?;
         let own = s.group.own_leaf();
         let msg = s.group.propose_remove(own)?;
-        let event = s.profile.build_group_event(
-            s.current_key()?,
-            nostr_group_id,
-            &msg,
-            Timestamp::from_secs(now),
-            rng,
-        )?;
-        let mut batch = WriteBatch::new();
-        let s = self.session(nostr_group_id)?;
-        self.save_session(&mut batch, nostr_group_id, s)?;
-        mark_processed(&mut batch, &event.id().to_bytes(), now);
-        self.storage.apply(batch)?;
-        Ok(event)
+        self.wrap_and_persist(nostr_group_id, &msg, now, rng)
     }
 
     /// Commits the proposals received in this epoch (e.g. members who left). Admins only
