@@ -3,6 +3,7 @@
 //! provider (ExpandWithLabel, DeriveSecret, DeriveTreeSecret, RefHash, SignWithLabel,
 //! VerifyWithLabel, EncryptWithLabel, DecryptWithLabel, KeyPackageRef, ProposalRef).
 
+pub(crate) mod hpke;
 mod labeled;
 mod secret;
 mod suite1;
@@ -88,6 +89,21 @@ pub trait CryptoProvider {
         aad: &[u8],
         ciphertext: &[u8],
     ) -> Result<Vec<u8>>;
+    /// [`CryptoProvider::hpke_open`] when the recipient's public key is known (a tree node's
+    /// key), which spares computing it from the private key. A public key that does not
+    /// belong to `private_key` makes the open fail. The default ignores `public_key`.
+    fn hpke_open_with_public_key(
+        &self,
+        private_key: &HpkePrivateKey,
+        public_key: &[u8],
+        kem_output: &[u8],
+        info: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>> {
+        let _ = public_key;
+        self.hpke_open(private_key, kem_output, info, aad, ciphertext)
+    }
     /// `KEM.DeriveKeyPair(ikm)`: the private key and the serialized public key.
     fn hpke_derive_key_pair(&self, ikm: &[u8]) -> Result<(HpkePrivateKey, Vec<u8>)>;
     /// The serialized public key of an HPKE private key.

@@ -16,6 +16,10 @@ use super::{
 };
 use crate::error::{Error, Result};
 
+/// Below this many signatures a batch is verified on the calling thread.
+#[cfg(all(feature = "parallel", not(target_family = "wasm")))]
+const PARALLEL_VERIFY_MIN: usize = 64;
+
 const NH: usize = 32;
 const NK: usize = 16;
 const NN: usize = 12;
@@ -186,12 +190,33 @@ impl CryptoProvider for RustCryptoSuite1 {
         aad: &[u8],
         ciphertext: &[u8],
     ) -> Result<Vec<u8>> {
-        Self::check_len("kem_output", kem_output, 32)?;
-        Self::check_len("hpke_private_key", private_key.as_bytes(), 32)?;
-        let hpke = self.hpke()?;
-        let sk = hpke_rs::HpkePrivateKey::from(private_key.as_bytes());
-        hpke.open(kem_output, &sk, info, aad, ciphertext, None, None, None)
-            .map_err(|_| Error::HpkeDecryptionFailed)
+        super::hpke::open(
+            private_key.as_bytes(),
+            None,
+            kem_output,
+            info,
+            aad,
+            ciphertext,
+        )
+    }
+
+    fn hpke_open_with_public_key(
+        &self,
+        private_key: &HpkePrivateKey,
+        public_key: &[u8],
+        kem_output: &[u8],
+        info: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>> {
+        super::hpke::open(
+            private_key.as_bytes(),
+            Some(public_key),
+            kem_output,
+            info,
+            aad,
+            ciphertext,
+        )
     }
 
     fn hpke_derive_key_pair(&self, ikm: &[u8]) -> Result<(HpkePrivateKey, Vec<u8>)> {
@@ -270,6 +295,12 @@ impl CryptoProvider for RustCryptoSuite1 {
         if messages.len() != signatures.len() || messages.len() != public_keys.len() {
             return Err(Error::Misuse("verify_batch: slices of different lengths"));
         }
+        match (messages, signatures, public_keys) {
+            ([], [], []) => return Ok(()),
+            // One signature: a plain (strict) verification is cheaper than a batch of one.
+            ([m], [s], [k]) => return self.verify(k, m, s, what),
+            _ => {}
+        }
         let mut sigs = Vec::with_capacity(signatures.len());
         for s in signatures {
             let arr: [u8; 64] = (*s).try_into().map_err(|_| Error::BadLength {
@@ -279,19 +310,44 @@ impl CryptoProvider for RustCryptoSuite1 {
             })?;
             sigs.push(ed25519_dalek::Signature::from_bytes(&arr));
         }
-        let mut keys = Vec::with_capacity(public_keys.len());
-        for k in public_keys {
+        let decode_key = |k: &&[u8]| -> Result<ed25519_dalek::VerifyingKey> {
             let arr: [u8; 32] = (*k).try_into().map_err(|_| Error::BadLength {
                 field: "signature_key",
                 expected: 32,
                 found: k.len(),
             })?;
-            keys.push(ed25519_dalek::VerifyingKey::from_bytes(&arr).map_err(|_| {
-                Error::BadPublicKey {
-                    field: "signature_key",
-                }
-            })?);
+            ed25519_dalek::VerifyingKey::from_bytes(&arr).map_err(|_| Error::BadPublicKey {
+                field: "signature_key",
+            })
+        };
+        #[cfg(all(feature = "parallel", not(target_family = "wasm")))]
+        if messages.len() >= PARALLEL_VERIFY_MIN {
+            use rayon::prelude::*;
+            // Decompressing the keys is about a third of the work: done in parallel, and
+            // the first failure in input order is reported, as on one thread. Then one
+            // batch per thread.
+            let keys = public_keys
+                .par_iter()
+                .map(decode_key)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .collect::<Result<Vec<_>>>()?;
+            let chunk = messages.len().div_ceil(rayon::current_num_threads().max(1));
+            let ok = messages
+                .par_chunks(chunk)
+                .zip(sigs.par_chunks(chunk))
+                .zip(keys.par_chunks(chunk))
+                .all(|((m, s), k)| ed25519_dalek::verify_batch(m, s, k).is_ok());
+            return if ok {
+                Ok(())
+            } else {
+                Err(Error::BadSignature { what })
+            };
         }
+        let keys = public_keys
+            .iter()
+            .map(decode_key)
+            .collect::<Result<Vec<_>>>()?;
         ed25519_dalek::verify_batch(messages, &sigs, &keys)
             .map_err(|_| Error::BadSignature { what })
     }
@@ -313,5 +369,79 @@ impl CryptoProvider for RustCryptoSuite1 {
 
     fn random_fill(&self, out: &mut [u8]) -> Result<()> {
         getrandom::fill(out).map_err(|_| Error::Internal("randomness source unavailable"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Columns = Vec<Vec<u8>>;
+
+    /// `n` signed messages: (messages, signatures, public keys).
+    fn signed(n: usize) -> (Columns, Columns, Columns) {
+        let p = RustCryptoSuite1::new();
+        let mut out = (vec![], vec![], vec![]);
+        for i in 0..n {
+            let (sk, pk) = p.signature_generate_key_pair().unwrap();
+            let m = format!("message {i}").into_bytes();
+            out.1.push(p.sign(&sk, &m).unwrap());
+            out.0.push(m);
+            out.2.push(pk);
+        }
+        out
+    }
+
+    fn check(m: &[Vec<u8>], s: &[Vec<u8>], k: &[Vec<u8>]) -> Result<()> {
+        let m: Vec<&[u8]> = m.iter().map(Vec::as_slice).collect();
+        let s: Vec<&[u8]> = s.iter().map(Vec::as_slice).collect();
+        let k: Vec<&[u8]> = k.iter().map(Vec::as_slice).collect();
+        RustCryptoSuite1::new().verify_many(&m, &s, &k, "test")
+    }
+
+    #[test]
+    fn verify_many_accepts_good_batches_of_every_size() {
+        for n in [0, 1, 2, 63, 64, 150] {
+            let (m, s, k) = signed(n);
+            check(&m, &s, &k).unwrap();
+        }
+    }
+
+    #[test]
+    fn verify_many_rejects_one_bad_signature_anywhere() {
+        for (n, bad) in [(1, 0), (2, 1), (150, 0), (150, 75), (150, 149)] {
+            let (mut m, s, k) = signed(n);
+            m[bad].push(0);
+            assert!(matches!(
+                check(&m, &s, &k),
+                Err(Error::BadSignature { what: "test" })
+            ));
+        }
+    }
+
+    #[test]
+    fn verify_many_reports_malformed_input_before_a_failed_signature() {
+        let (mut m, mut s, mut k) = signed(150);
+        m[10].push(0); // a wrong signature early on ...
+        k[120].push(0); // ... and a 33-byte key later: the malformed key is what is reported.
+        assert!(matches!(
+            check(&m, &s, &k),
+            Err(Error::BadLength {
+                field: "signature_key",
+                expected: 32,
+                found: 33
+            })
+        ));
+        s[140].pop();
+        assert!(matches!(
+            check(&m, &s, &k),
+            Err(Error::BadLength {
+                field: "signature",
+                expected: 64,
+                found: 63
+            })
+        ));
+        let (m, s, k) = signed(3);
+        assert!(matches!(check(&m, &s[..2], &k), Err(Error::Misuse(_))));
     }
 }

@@ -24,7 +24,7 @@ use crate::schedule::{
     confirmed_transcript_hash, interim_transcript_hash, psk_secret, verify_confirmation_tag,
 };
 use crate::tree::RatchetTree;
-use crate::tree::math::{self, LeafIndex};
+use crate::tree::math::{self, LeafIndex, NodeIndex};
 use crate::tree::treekem::{self, TreeKemPrivate};
 use crate::welcome::{EncryptedGroupSecrets, GroupInfo, GroupSecrets, Welcome};
 
@@ -572,17 +572,19 @@ fn check_path_keys_unique(
     path: &crate::framing::UpdatePath,
     external: bool,
 ) -> Result<()> {
-    let mut new: HashSet<&[u8]> = HashSet::new();
-    new.insert(&path.leaf_node.encryption_key);
-    for n in &path.nodes {
-        if !new.insert(&n.encryption_key) {
-            return Err(Error::InvalidTree {
-                reason: "duplicate encryption key in an UpdatePath",
-            });
-        }
+    // The path's few keys, sorted; the tree's leaves are then scanned once against them
+    // (no per-commit set of every key in the group).
+    let mut new: Vec<&[u8]> = Vec::with_capacity(path.nodes.len() + 1);
+    new.push(&path.leaf_node.encryption_key);
+    new.extend(path.nodes.iter().map(|n| n.encryption_key.as_slice()));
+    new.sort_unstable();
+    if new.windows(2).any(|w| w.first() == w.get(1)) {
+        return Err(Error::InvalidTree {
+            reason: "duplicate encryption key in an UpdatePath",
+        });
     }
     for (i, l) in tree.leaves() {
-        if i != sender && new.contains(l.encryption_key.as_slice()) {
+        if i != sender && new.binary_search(&l.encryption_key.as_slice()).is_ok() {
             return Err(Error::InvalidTree {
                 reason: "an UpdatePath key is already in the tree",
             });
@@ -590,6 +592,20 @@ fn check_path_keys_unique(
         if i != sender && l.signature_key == path.leaf_node.signature_key {
             return Err(Error::InvalidTree {
                 reason: "the committer's signature key is already in the tree",
+            });
+        }
+    }
+    // Parent nodes too (§16.8: "the keys in an UpdatePath are not found elsewhere in the
+    // tree"); the sender's direct path is about to be replaced, so it does not count.
+    let replaced = math::direct_path(sender.node(), tree.n_leaves());
+    for x in (1..math::node_width(tree.n_leaves())).step_by(2) {
+        let x = NodeIndex(x);
+        if let Some(pn) = tree.parent_node(x)
+            && !replaced.contains(&x)
+            && new.binary_search(&pn.encryption_key.as_slice()).is_ok()
+        {
+            return Err(Error::InvalidTree {
+                reason: "an UpdatePath key is already in the tree",
             });
         }
     }
@@ -1068,8 +1084,10 @@ impl<P: GroupProvider> Group<P> {
             // EncryptWithLabel(init_key, "Welcome", encrypted_group_info, GroupSecrets): the
             // HPKE info is the same for every new member, so it is hashed once.
             let info_hash = p.hpke_info_hash(&crate::crypto::sign_content(b"Welcome", &egi)?);
-            let mut entries = Vec::with_capacity(applied.added.len());
-            for (leaf, kp) in &applied.added {
+            // Every new member's GroupSecrets are encoded first (zeroized when dropped), then
+            // sealed in one batch the provider may spread over threads.
+            let mut plaintexts = Vec::with_capacity(applied.added.len());
+            for (leaf, _) in &applied.added {
                 let path_secret = if path_secrets.is_empty() {
                     None
                 } else {
@@ -1086,10 +1104,22 @@ impl<P: GroupProvider> Group<P> {
                 };
                 let mut pt = nipee_codec::Writer::new();
                 nipee_codec::Encode::encode(&gs, &mut pt)?;
-                let mut pt = pt.into_bytes();
-                let ct = p.hpke_seal_prehashed(&kp.init_key, &info_hash, &[], &pt);
-                zeroize::Zeroize::zeroize(&mut pt);
-                let ct = ct?;
+                plaintexts.push(zeroize::Zeroizing::new(pt.into_bytes()));
+            }
+            let jobs: Vec<crate::group::SealJob<'_>> = applied
+                .added
+                .iter()
+                .zip(&plaintexts)
+                .map(|((_, kp), pt)| crate::group::SealJob {
+                    public_key: &kp.init_key,
+                    plaintext: pt,
+                })
+                .collect();
+            let cts = p.hpke_seal_many_prehashed(&info_hash, &[], &jobs)?;
+            drop(jobs);
+            drop(plaintexts);
+            let mut entries = Vec::with_capacity(applied.added.len());
+            for ((_, kp), ct) in applied.added.iter().zip(cts) {
                 entries.push(EncryptedGroupSecrets {
                     new_member: key_package_ref(p, &encode_kp(kp)?)?,
                     encrypted_group_secrets: ct,

@@ -53,7 +53,7 @@ pub use join::{JoinKeys, welcome_key_package_refs};
 #[cfg(feature = "own-commit-recovery")]
 pub use own_commit::OwnCommitSecrets;
 pub use persist::{STATE_MAGIC, STATE_VERSION};
-pub use provider::GroupProvider;
+pub use provider::{GroupProvider, SealJob};
 
 /// How handshake messages (proposals and commits) are sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,12 +5,9 @@ use hpke_rs::hpke_types::{AeadAlgorithm, KdfAlgorithm, KemAlgorithm};
 use hpke_rs::{Hpke, Mode};
 use hpke_rs_rust_crypto::HpkeRustCrypto;
 
-use aes_gcm::Aes128Gcm;
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use hkdf::Hkdf;
-use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::crypto::hpke::{labeled_extract_info_hash, seal_with_ephemeral};
 use crate::crypto::{CryptoProvider, HpkeCiphertext, HpkePrivateKey, RustCryptoSuite1, Secret};
 use crate::error::{Error, Result};
 
@@ -59,43 +56,50 @@ pub trait GroupProvider: CryptoProvider + Clone {
         aad: &[u8],
         plaintext: &[u8],
     ) -> Result<HpkeCiphertext>;
+
+    /// [`GroupProvider::hpke_seal_prehashed`] for many recipients under one `info_hash` and
+    /// `aad`: one ciphertext per job, in the order of `jobs`. The default seals one by one; a
+    /// provider may spread the work over threads (UpdatePaths and Welcomes of large groups
+    /// hold thousands of these, each an X25519 key generation and an X25519 DH).
+    ///
+    /// # Errors
+    /// As [`GroupProvider::hpke_seal_prehashed`], for the first job that fails.
+    fn hpke_seal_many_prehashed(
+        &self,
+        info_hash: &[u8],
+        aad: &[u8],
+        jobs: &[SealJob<'_>],
+    ) -> Result<Vec<HpkeCiphertext>> {
+        jobs.iter()
+            .map(|j| self.hpke_seal_prehashed(j.public_key, info_hash, aad, j.plaintext))
+            .collect()
+    }
 }
 
-// RFC 9180 for DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / AES-128-GCM.
-const KEM_SUITE_ID: &[u8] = b"KEM\x00\x20";
-const HPKE_SUITE_ID: &[u8] = b"HPKE\x00\x20\x00\x01\x00\x01";
-
-fn labeled_extract(suite_id: &[u8], salt: &[u8], label: &[u8], ikm: &[u8]) -> [u8; 32] {
-    use hmac::{Hmac, Mac};
-    let key = if salt.is_empty() {
-        &[0u8; 32][..]
-    } else {
-        salt
-    };
-    let mut mac = match <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key) {
-        Ok(m) => m,
-        Err(_) => return [0; 32],
-    };
-    mac.update(b"HPKE-v1");
-    mac.update(suite_id);
-    mac.update(label);
-    mac.update(ikm);
-    mac.finalize().into_bytes().into()
+/// One recipient of [`GroupProvider::hpke_seal_many_prehashed`].
+#[derive(Clone, Copy)]
+pub struct SealJob<'a> {
+    /// The recipient's HPKE public key.
+    pub public_key: &'a [u8],
+    /// What is sealed to it (a path secret or encoded GroupSecrets).
+    pub plaintext: &'a [u8],
 }
 
-fn labeled_expand(
-    suite_id: &[u8],
-    prk: &[u8],
-    label: &[u8],
-    info: &[u8],
-    out: &mut [u8],
-) -> Result<()> {
-    let hk = Hkdf::<Sha256>::from_prk(prk).map_err(|_| Error::Internal("HPKE PRK length"))?;
-    let len = u16::try_from(out.len()).map_err(|_| Error::Internal("HPKE expand length"))?;
-    let len = len.to_be_bytes();
-    hk.expand_multi_info(&[&len, b"HPKE-v1", suite_id, label, info], out)
-        .map_err(|_| Error::Internal("HPKE expand"))
+impl core::fmt::Debug for SealJob<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The plaintext is secret: only its length is shown.
+        f.debug_struct("SealJob")
+            .field("public_key", &self.public_key)
+            .field("plaintext_len", &self.plaintext.len())
+            .finish()
+    }
 }
+
+/// Below this many jobs a batch is sealed on the calling thread: handing work to the pool
+/// costs more than a few X25519 operations.
+#[cfg(all(feature = "parallel", not(target_family = "wasm")))]
+const PARALLEL_SEAL_MIN: usize = 8;
+
 fn hpke() -> Result<Hpke<HpkeRustCrypto>> {
     Hpke::<HpkeRustCrypto>::try_new(
         Mode::Base,
@@ -108,7 +112,7 @@ fn hpke() -> Result<Hpke<HpkeRustCrypto>> {
 
 impl GroupProvider for RustCryptoSuite1 {
     fn hpke_info_hash(&self, info: &[u8]) -> Vec<u8> {
-        labeled_extract(HPKE_SUITE_ID, &[], b"info_hash", info).to_vec()
+        labeled_extract_info_hash(info).to_vec()
     }
 
     fn hpke_seal_prehashed(
@@ -118,62 +122,37 @@ impl GroupProvider for RustCryptoSuite1 {
         aad: &[u8],
         plaintext: &[u8],
     ) -> Result<HpkeCiphertext> {
-        let pk: [u8; 32] = public_key.try_into().map_err(|_| Error::BadLength {
-            field: "hpke_public_key",
-            expected: 32,
-            found: public_key.len(),
-        })?;
-        let pk_r = x25519_dalek::PublicKey::from(pk);
         let mut ske = Zeroizing::new([0u8; 32]);
         self.random_fill(&mut *ske)?;
-        let sk_e = x25519_dalek::StaticSecret::from(*ske);
-        let enc = x25519_dalek::PublicKey::from(&sk_e).to_bytes();
-        let dh = Zeroizing::new(sk_e.diffie_hellman(&pk_r).to_bytes());
-        if dh.iter().all(|b| *b == 0) {
-            return Err(Error::BadPublicKey {
-                field: "hpke_public_key",
-            });
-        }
-        let mut kem_context = [0u8; 64];
-        kem_context[..32].copy_from_slice(&enc);
-        kem_context[32..].copy_from_slice(&pk);
-        let eae_prk = Zeroizing::new(labeled_extract(KEM_SUITE_ID, &[], b"eae_prk", &*dh));
-        let mut shared = Zeroizing::new([0u8; 32]);
-        labeled_expand(
-            KEM_SUITE_ID,
-            &*eae_prk,
-            b"shared_secret",
-            &kem_context,
-            &mut *shared,
-        )?;
+        seal_with_ephemeral(public_key, &ske, info_hash, aad, plaintext)
+    }
 
-        let psk_id_hash = labeled_extract(HPKE_SUITE_ID, &[], b"psk_id_hash", &[]);
-        let mut ksc = Vec::with_capacity(1 + 32 + info_hash.len());
-        ksc.push(0u8);
-        ksc.extend_from_slice(&psk_id_hash);
-        ksc.extend_from_slice(info_hash);
-        let secret = Zeroizing::new(labeled_extract(HPKE_SUITE_ID, &*shared, b"secret", &[]));
-        let mut key = Zeroizing::new([0u8; 16]);
-        let mut nonce = [0u8; 12];
-        labeled_expand(HPKE_SUITE_ID, &*secret, b"key", &ksc, &mut *key)?;
-        labeled_expand(HPKE_SUITE_ID, &*secret, b"base_nonce", &ksc, &mut nonce)?;
-        let cipher =
-            Aes128Gcm::new_from_slice(&*key).map_err(|_| Error::Internal("AES key rejected"))?;
-        let n = aes_gcm::Nonce::try_from(&nonce[..])
-            .map_err(|_| Error::Internal("AES-GCM nonce rejected"))?;
-        let ciphertext = cipher
-            .encrypt(
-                &n,
-                Payload {
-                    msg: plaintext,
-                    aad,
-                },
-            )
-            .map_err(|_| Error::Internal("AES-GCM encryption failed"))?;
-        Ok(HpkeCiphertext {
-            kem_output: enc.to_vec(),
-            ciphertext,
-        })
+    fn hpke_seal_many_prehashed(
+        &self,
+        info_hash: &[u8],
+        aad: &[u8],
+        jobs: &[SealJob<'_>],
+    ) -> Result<Vec<HpkeCiphertext>> {
+        // The ephemeral secrets are drawn in order on this thread, so the randomness a
+        // batch consumes does not depend on how the work is scheduled.
+        let mut ephemeral = Zeroizing::new(vec![0u8; 32 * jobs.len()]);
+        self.random_fill(&mut ephemeral)?;
+        let seal = |(job, ske): (&SealJob<'_>, &[u8])| -> Result<HpkeCiphertext> {
+            let ske: &[u8; 32] = ske
+                .try_into()
+                .map_err(|_| Error::Internal("ephemeral secret length"))?;
+            seal_with_ephemeral(job.public_key, ske, info_hash, aad, job.plaintext)
+        };
+        #[cfg(all(feature = "parallel", not(target_family = "wasm")))]
+        if jobs.len() >= PARALLEL_SEAL_MIN {
+            use rayon::prelude::*;
+            return jobs
+                .par_iter()
+                .zip(ephemeral.par_chunks(32))
+                .map(seal)
+                .collect();
+        }
+        jobs.iter().zip(ephemeral.chunks(32)).map(seal).collect()
     }
 
     fn hpke_export_sender(
@@ -266,5 +245,73 @@ mod tests {
             .hpke_export_receiver(&other_sk, &enc, &[], b"label", 32)
             .unwrap();
         assert_ne!(s1, s3);
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_of_seals_keeps_the_order_of_its_jobs() {
+        let p = RustCryptoSuite1::new();
+        // More jobs than the parallel threshold, so the threaded path runs when enabled.
+        let keys: Vec<_> = (0..40)
+            .map(|_| p.hpke_generate_key_pair().unwrap())
+            .collect();
+        let plaintexts: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 1 + usize::from(i)]).collect();
+        let jobs: Vec<SealJob<'_>> = keys
+            .iter()
+            .zip(&plaintexts)
+            .map(|((_, pk), pt)| SealJob {
+                public_key: pk,
+                plaintext: pt,
+            })
+            .collect();
+        let info = b"batch info";
+        let cts = p
+            .hpke_seal_many_prehashed(&p.hpke_info_hash(info), b"aad", &jobs)
+            .unwrap();
+        assert_eq!(cts.len(), 40);
+        let mut encs = std::collections::HashSet::new();
+        for (((sk, _), pt), ct) in keys.iter().zip(&plaintexts).zip(&cts) {
+            assert!(
+                encs.insert(ct.kem_output.clone()),
+                "fresh ephemeral key per job"
+            );
+            let opened = p
+                .hpke_open(sk, &ct.kem_output, info, b"aad", &ct.ciphertext)
+                .unwrap();
+            assert_eq!(&opened, pt);
+        }
+        assert!(format!("{:?}", jobs[3]).contains("plaintext_len: 4"));
+        assert!(
+            p.hpke_seal_many_prehashed(&[0; 32], b"", &[])
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_batch_fails_on_a_bad_key_anywhere_in_it() {
+        let p = RustCryptoSuite1::new();
+        let (_, pk) = p.hpke_generate_key_pair().unwrap();
+        let short = vec![1u8; 31];
+        let mut jobs = vec![
+            SealJob {
+                public_key: &pk,
+                plaintext: b"s",
+            };
+            20
+        ];
+        jobs[17].public_key = &short;
+        assert!(matches!(
+            p.hpke_seal_many_prehashed(&[0; 32], b"", &jobs),
+            Err(Error::BadLength {
+                field: "hpke_public_key",
+                found: 31,
+                ..
+            })
+        ));
     }
 }

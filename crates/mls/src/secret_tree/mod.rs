@@ -136,14 +136,16 @@ struct LeafRatchets {
 }
 
 /// The secret tree of one epoch. Cloning copies every remaining secret (used to process a
-/// handshake message on a copy that is kept only if the message is accepted).
+/// handshake message on a copy that is kept only if the message is accepted). Only the
+/// secrets that exist are stored (a fresh tree holds one), so a copy costs what has been
+/// derived so far, not the size of the group.
 #[derive(Clone)]
 pub struct SecretTree {
     n_leaves: u32,
-    /// Secrets of tree nodes not yet split into their children.
-    nodes: Vec<Option<Secret>>,
-    /// Ratchets of leaves whose leaf secret has been consumed.
-    leaves: Vec<Option<LeafRatchets>>,
+    /// Secrets of tree nodes not yet split into their children, by node index.
+    nodes: BTreeMap<u32, Secret>,
+    /// Ratchets of leaves whose leaf secret has been consumed, by leaf index.
+    leaves: BTreeMap<u32, LeafRatchets>,
     config: SecretTreeConfig,
 }
 
@@ -165,19 +167,12 @@ impl SecretTree {
         if n_leaves == 0 || n_leaves > 1 << 30 {
             return Err(Error::Misuse("secret tree needs between 1 and 2^30 leaves"));
         }
-        let width = math::node_width(n_leaves) as usize;
-        let mut nodes: Vec<Option<Secret>> = Vec::new();
-        nodes.resize_with(width, || None);
-        let root = math::root(n_leaves).0 as usize;
-        if let Some(slot) = nodes.get_mut(root) {
-            *slot = Some(encryption_secret);
-        }
-        let mut leaves = Vec::new();
-        leaves.resize_with(n_leaves as usize, || None);
+        let mut nodes = BTreeMap::new();
+        nodes.insert(math::root(n_leaves).0, encryption_secret);
         Ok(SecretTree {
             n_leaves,
             nodes,
-            leaves,
+            leaves: BTreeMap::new(),
             config,
         })
     }
@@ -198,15 +193,14 @@ impl SecretTree {
                 leaves: self.n_leaves,
             });
         }
-        let li = leaf.0 as usize;
-        if self.leaves.get(li).is_some_and(Option::is_none) {
+        if !self.leaves.contains_key(&leaf.0) {
             let leaf_node = leaf.node();
             // The lowest node on the leaf's path (itself included) that still holds a secret.
             let mut path = vec![leaf_node];
             path.extend(math::direct_path(leaf_node, self.n_leaves));
             let start = path
                 .iter()
-                .position(|n| self.nodes.get(n.0 as usize).is_some_and(Option::is_some))
+                .position(|n| self.nodes.contains_key(&n.0))
                 .ok_or(Error::InvalidState {
                     reason: "secret tree leaf already consumed",
                 })?;
@@ -217,8 +211,7 @@ impl SecretTree {
                 };
                 let secret = self
                     .nodes
-                    .get_mut(node.0 as usize)
-                    .and_then(Option::take)
+                    .remove(&node.0)
                     .ok_or(Error::Internal("secret tree node"))?;
                 let (l, r) = match (math::left(node), math::right(node)) {
                     (Some(l), Some(r)) => (l, r),
@@ -232,8 +225,7 @@ impl SecretTree {
             }
             let leaf_secret = self
                 .nodes
-                .get_mut(leaf_node.0 as usize)
-                .and_then(Option::take)
+                .remove(&leaf_node.0)
                 .ok_or(Error::Internal("secret tree leaf"))?;
             let hs = expand_with_label(p, leaf_secret.as_bytes(), b"handshake", &[], p.hash_len())?;
             let app =
@@ -250,22 +242,18 @@ impl SecretTree {
                     skipped: BTreeMap::new(),
                 },
             };
-            if let Some(slot) = self.leaves.get_mut(li) {
-                *slot = Some(ratchets);
-            }
+            self.leaves.insert(leaf.0, ratchets);
         }
         self.leaves
-            .get_mut(li)
-            .and_then(Option::as_mut)
+            .get_mut(&leaf.0)
             .ok_or(Error::Internal("secret tree leaf ratchets"))
     }
 
     fn set_node(&mut self, node: NodeIndex, secret: Secret) -> Result<()> {
-        let slot = self
-            .nodes
-            .get_mut(node.0 as usize)
-            .ok_or(Error::Internal("secret tree node index"))?;
-        *slot = Some(secret);
+        if node.0 >= math::node_width(self.n_leaves) {
+            return Err(Error::Internal("secret tree node index"));
+        }
+        self.nodes.insert(node.0, secret);
         Ok(())
     }
 
@@ -297,7 +285,7 @@ impl SecretTree {
     /// kept like a skipped generation (within the out-of-order window).
     pub fn put_back(&mut self, leaf: LeafIndex, ratchet: RatchetType, key: KeyNonce) {
         let window = self.config.out_of_order_window as usize;
-        if let Some(Some(r)) = self.leaves.get_mut(leaf.0 as usize) {
+        if let Some(r) = self.leaves.get_mut(&leaf.0) {
             let r = match ratchet {
                 RatchetType::Handshake => &mut r.handshake,
                 RatchetType::Application => &mut r.application,
@@ -401,15 +389,18 @@ impl SecretTree {
         w.u32(self.n_leaves);
         w.u32(self.config.out_of_order_window);
         w.u32(self.config.max_forward_distance);
+        // The stored form lists every node and leaf slot (blank ones as absent).
         w.vl("nodes", |w| {
-            for n in &self.nodes {
-                w.optional(n.as_ref(), |w, s| w.vl_bytes("node_secret", s.as_bytes()))?;
+            for i in 0..math::node_width(self.n_leaves) {
+                w.optional(self.nodes.get(&i), |w, s| {
+                    w.vl_bytes("node_secret", s.as_bytes())
+                })?;
             }
             Ok::<(), Error>(())
         })?;
         w.vl("leaves", |w| {
-            for l in &self.leaves {
-                w.optional(l.as_ref(), |w, l| {
+            for i in 0..self.n_leaves {
+                w.optional(self.leaves.get(&i), |w, l| {
                     write_ratchet(w, &l.handshake)?;
                     write_ratchet(w, &l.application)
                 })?;
@@ -450,10 +441,23 @@ impl SecretTree {
                 reason: "stored secret tree has inconsistent sizes",
             });
         }
+        let index = |i: usize| u32::try_from(i).map_err(|_| Error::Internal("secret tree index"));
+        let mut node_map = BTreeMap::new();
+        for (i, n) in nodes.into_iter().enumerate() {
+            if let Some(n) = n {
+                node_map.insert(index(i)?, n);
+            }
+        }
+        let mut leaf_map = BTreeMap::new();
+        for (i, l) in leaves.into_iter().enumerate() {
+            if let Some(l) = l {
+                leaf_map.insert(index(i)?, l);
+            }
+        }
         Ok(SecretTree {
             n_leaves,
-            nodes,
-            leaves,
+            nodes: node_map,
+            leaves: leaf_map,
             config,
         })
     }
@@ -542,7 +546,9 @@ mod tests {
         t.next_key(&p, LeafIndex(0), RatchetType::Handshake)
             .unwrap();
         // Root (3) and node 1 were split; leaf 0's secret became its ratchets.
-        assert!(t.nodes[3].is_none() && t.nodes[1].is_none() && t.nodes[0].is_none());
-        assert!(t.nodes[2].is_some() && t.nodes[5].is_some());
+        assert!(
+            !t.nodes.contains_key(&3) && !t.nodes.contains_key(&1) && !t.nodes.contains_key(&0)
+        );
+        assert!(t.nodes.contains_key(&2) && t.nodes.contains_key(&5));
     }
 }

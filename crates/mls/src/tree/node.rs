@@ -53,8 +53,9 @@ impl Decode for ParentNode {
 pub enum Node {
     /// A leaf (even node index).
     Leaf(std::sync::Arc<LeafNode>),
-    /// A parent (odd node index).
-    Parent(ParentNode),
+    /// A parent (odd node index). Shared like leaves, so copying a tree to stage a commit
+    /// copies pointers; a change goes through `Arc::make_mut`.
+    Parent(std::sync::Arc<ParentNode>),
 }
 
 impl Node {
@@ -89,7 +90,7 @@ impl Encode for Node {
             }
             Node::Parent(p) => {
                 w.u8(2);
-                w.encode(p)
+                w.encode(p.as_ref())
             }
         }
     }
@@ -101,7 +102,7 @@ impl Decode for Node {
     fn decode(r: &mut Reader<'_>) -> Result<Self> {
         match r.u8("node_type")? {
             1 => Ok(Node::Leaf(std::sync::Arc::new(r.decode::<LeafNode>()?))),
-            2 => Ok(Node::Parent(r.decode()?)),
+            2 => Ok(Node::Parent(std::sync::Arc::new(r.decode()?))),
             v => Err(Error::UnknownValue {
                 field: "node_type",
                 value: u64::from(v),

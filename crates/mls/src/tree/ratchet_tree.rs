@@ -22,8 +22,56 @@ pub const MAX_TREE_NODES: usize = 1 << 21;
 pub struct RatchetTree {
     /// `node_width(n_leaves)` entries; `None` is a blank node.
     nodes: Vec<Option<Node>>,
-    /// The tree hash of every node; empty while not yet computed.
-    hashes: Vec<Vec<u8>>,
+    /// The tree hash of every node; empty while not yet computed. Inline, so that copying
+    /// a tree (to stage a commit) is one copy of this vector, not one allocation per node.
+    hashes: Vec<HashSlot>,
+}
+
+/// A cached tree hash: up to 64 bytes inline (SHA-512 suites included).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct HashSlot {
+    len: u8,
+    bytes: [u8; 64],
+}
+
+impl HashSlot {
+    const EMPTY: HashSlot = HashSlot {
+        len: 0,
+        bytes: [0; 64],
+    };
+
+    fn new(h: &[u8]) -> Result<Self> {
+        let mut slot = HashSlot::EMPTY;
+        let dst = slot
+            .bytes
+            .get_mut(..h.len())
+            .ok_or(Error::Internal("hash longer than 64 bytes"))?;
+        dst.copy_from_slice(h);
+        slot.len = u8::try_from(h.len()).map_err(|_| Error::Internal("hash length"))?;
+        Ok(slot)
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
+impl core::fmt::Debug for HashSlot {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("HashSlot(")?;
+        for b in self.as_slice() {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str(")")
+    }
 }
 
 fn get<T>(v: &[T], i: NodeIndex) -> Result<&T> {
@@ -39,7 +87,7 @@ impl RatchetTree {
     pub fn new<P: CryptoProvider + ?Sized>(p: &P, leaf: LeafNode) -> Result<Self> {
         let mut t = RatchetTree {
             nodes: vec![Some(Node::Leaf(std::sync::Arc::new(leaf)))],
-            hashes: vec![vec![]],
+            hashes: vec![HashSlot::EMPTY],
         };
         t.rehash(p)?;
         Ok(t)
@@ -106,8 +154,7 @@ impl RatchetTree {
         })?;
         let n_leaves = leaves.next_power_of_two();
         nodes.resize_with(math::node_width(n_leaves) as usize, || None);
-        let mut hashes = Vec::new();
-        hashes.resize_with(nodes.len(), Vec::new);
+        let hashes = vec![HashSlot::EMPTY; nodes.len()];
         let mut t = RatchetTree { nodes, hashes };
         t.rehash(p)?;
         Ok(t)
@@ -181,7 +228,7 @@ impl RatchetTree {
 
     /// The cached tree hash of node `x`.
     pub fn node_tree_hash(&self, x: NodeIndex) -> Option<&[u8]> {
-        self.hashes.get(x.0 as usize).map(Vec::as_slice)
+        self.hashes.get(x.0 as usize).map(HashSlot::as_slice)
     }
 
     // ----- tree hashes -----
@@ -235,15 +282,15 @@ impl RatchetTree {
                 let input = self.parent_hash_input(
                     x,
                     self.parent_node(x),
-                    get(&self.hashes, l)?,
-                    get(&self.hashes, r)?,
+                    get(&self.hashes, l)?.as_slice(),
+                    get(&self.hashes, r)?.as_slice(),
                 )?;
                 p.hash(&input)
             }
             _ => p.hash(&self.leaf_hash_input(x, false)?),
         };
         if let Some(slot) = self.hashes.get_mut(x.0 as usize) {
-            *slot = h;
+            *slot = HashSlot::new(&h)?;
         }
         Ok(())
     }
@@ -273,7 +320,7 @@ impl RatchetTree {
             .iter()
             .any(|&l| math::is_in_subtree(x, LeafIndex(l).node()));
         if !touches {
-            return Ok(get(&self.hashes, x)?.clone());
+            return Ok(get(&self.hashes, x)?.as_slice().to_vec());
         }
         match (math::left(x), math::right(x)) {
             (Some(l), Some(r)) => {
@@ -535,16 +582,18 @@ impl RatchetTree {
                 }
                 let width = math::node_width(n * 2) as usize;
                 self.nodes.resize_with(width, || None);
-                self.hashes.resize_with(width, Vec::new);
+                self.hashes.resize(width, HashSlot::EMPTY);
                 LeafIndex(n)
             }
         };
         self.set(index.node(), Some(Node::Leaf(std::sync::Arc::new(leaf))))?;
         for a in math::direct_path(index.node(), self.n_leaves()) {
-            if let Some(Some(Node::Parent(pn))) = self.nodes.get_mut(a.0 as usize) {
-                if let Err(pos) = pn.unmerged_leaves.binary_search(&index.0) {
-                    pn.unmerged_leaves.insert(pos, index.0);
-                }
+            if let Some(Some(Node::Parent(pn))) = self.nodes.get_mut(a.0 as usize)
+                && let Err(pos) = pn.unmerged_leaves.binary_search(&index.0)
+            {
+                std::sync::Arc::make_mut(pn)
+                    .unmerged_leaves
+                    .insert(pos, index.0);
                 self.invalidate(a);
             }
         }
@@ -639,11 +688,11 @@ impl RatchetTree {
         for ((x, _), key) in fdp.iter().zip(keys) {
             self.set(
                 *x,
-                Some(Node::Parent(ParentNode {
+                Some(Node::Parent(std::sync::Arc::new(ParentNode {
                     encryption_key: key.clone(),
                     parent_hash: vec![],
                     unmerged_leaves: vec![],
-                })),
+                }))),
             )?;
         }
         // Chain parent hashes from the top: each node's parent_hash is the parent hash of the
@@ -652,7 +701,7 @@ impl RatchetTree {
         let mut above: Vec<u8> = vec![];
         for &(x, sibling) in fdp.iter().rev() {
             if let Some(Some(Node::Parent(pn))) = self.nodes.get_mut(x.0 as usize) {
-                pn.parent_hash = core::mem::take(&mut above);
+                std::sync::Arc::make_mut(pn).parent_hash = core::mem::take(&mut above);
             }
             above = self.parent_hash(p, x, sibling)?;
         }

@@ -10,12 +10,11 @@ use zeroize::Zeroizing;
 use super::math::{self, LeafIndex, NodeIndex};
 use super::ratchet_tree::RatchetTree;
 use crate::crypto::{
-    CryptoProvider, HpkePrivateKey, Secret, SignaturePrivateKey, decrypt_with_label, derive_secret,
-    sign_content,
+    CryptoProvider, HpkePrivateKey, Secret, SignaturePrivateKey, derive_secret, sign_content,
 };
 use crate::error::{Error, Result};
 use crate::framing::{UpdatePath, UpdatePathNode};
-use crate::group::GroupProvider;
+use crate::group::{GroupProvider, SealJob};
 
 /// The node key pair of a path secret: `KEM.DeriveKeyPair(DeriveSecret(path_secret, "node"))`.
 ///
@@ -311,11 +310,12 @@ pub fn decrypt_update_path<P: CryptoProvider + ?Sized>(
         .ok_or(Error::InvalidState {
             reason: "we are not below the sender's filtered path",
         })?;
-    let excluded_nodes: Vec<NodeIndex> = excluded.iter().map(|l| l.node()).collect();
+    let mut excluded_nodes: Vec<NodeIndex> = excluded.iter().map(|l| l.node()).collect();
+    excluded_nodes.sort_unstable();
     let resolution: Vec<NodeIndex> = tree
         .resolution(copath_child)
         .into_iter()
-        .filter(|n| !excluded_nodes.contains(n))
+        .filter(|n| excluded_nodes.binary_search(n).is_err())
         .collect();
     let (pos, key) = resolution
         .iter()
@@ -336,12 +336,19 @@ pub fn decrypt_update_path<P: CryptoProvider + ?Sized>(
             reason: "ciphertext count differs from the resolution size",
         });
     }
-    let pt = Zeroizing::new(decrypt_with_label(
-        p,
+    // DecryptWithLabel(key, "UpdatePathNode", group_context, ...), with the node's public
+    // key from the tree.
+    let public_key = resolution
+        .get(pos)
+        .and_then(|n| tree.node(*n))
+        .ok_or(Error::Internal("resolution node is blank"))?
+        .encryption_key();
+    let pt = Zeroizing::new(p.hpke_open_with_public_key(
         key,
-        b"UpdatePathNode",
-        group_context,
+        public_key,
         &ct.kem_output,
+        &sign_content(b"UpdatePathNode", group_context)?,
+        &[],
         &ct.ciphertext,
     )?);
     let first = Secret::from_slice(&pt);
@@ -520,27 +527,37 @@ pub fn create_update_path<P: GroupProvider>(
     // HPKE `info` (the labelled GroupContext) is the same for all, so its info_hash is
     // computed once per commit, not once per encryption.
     let info_hash = p.hpke_info_hash(&sign_content(b"UpdatePathNode", &context)?);
-    let excluded_nodes: Vec<NodeIndex> = excluded.iter().map(|l| l.node()).collect();
-    let mut nodes = Vec::with_capacity(fdp.len());
-    for ((_, copath_child), ((_, ps), pk)) in fdp.iter().zip(path_secrets.iter().zip(&keys)) {
-        let mut cts = Vec::new();
+    let mut excluded_nodes: Vec<NodeIndex> = excluded.iter().map(|l| l.node()).collect();
+    excluded_nodes.sort_unstable();
+    // One batch of seals for the whole path (the provider may spread it over threads), then
+    // the ciphertexts are handed back to their path nodes in order.
+    let mut jobs = Vec::new();
+    let mut per_node = Vec::with_capacity(fdp.len());
+    for ((_, copath_child), (_, ps)) in fdp.iter().zip(path_secrets.iter()) {
+        let before = jobs.len();
         for r in tree.resolution(*copath_child) {
-            if excluded_nodes.contains(&r) {
+            if excluded_nodes.binary_search(&r).is_ok() {
                 continue;
             }
             let target = tree
                 .node(r)
                 .ok_or(Error::Internal("resolution node is blank"))?;
-            cts.push(p.hpke_seal_prehashed(
-                target.encryption_key(),
-                &info_hash,
-                &[],
-                ps.as_bytes(),
-            )?);
+            jobs.push(SealJob {
+                public_key: target.encryption_key(),
+                plaintext: ps.as_bytes(),
+            });
         }
+        per_node.push(jobs.len() - before);
+    }
+    let mut cts = p
+        .hpke_seal_many_prehashed(&info_hash, &[], &jobs)?
+        .into_iter();
+    drop(jobs);
+    let mut nodes = Vec::with_capacity(fdp.len());
+    for (count, pk) in per_node.into_iter().zip(&keys) {
         nodes.push(UpdatePathNode {
             encryption_key: pk.clone(),
-            encrypted_path_secret: cts,
+            encrypted_path_secret: cts.by_ref().take(count).collect(),
         });
     }
 
