@@ -719,3 +719,57 @@ fn invalid_key_packages_are_rejected_with_the_failed_check() {
     alice.set_now(NOW);
     assert!(alice.add_members(vec![good]).is_ok());
 }
+
+#[test]
+fn a_resumption_psk_of_an_earlier_epoch_is_proposed_committed_and_followed() {
+    let mut rng = StdRng::seed_from_u64(21);
+    let mut alice = create(&mut rng, config());
+    let (b, c) = (bundle(&mut rng, "bob"), bundle(&mut rng, "carol"));
+    let out = alice
+        .add_members(vec![b.key_package().clone(), c.key_package().clone()])
+        .unwrap();
+    alice.merge_pending_commit().unwrap();
+    let w = out.welcome.unwrap();
+    let mut bob = join(&w, b, config());
+    let mut carol = join(&w, c, config());
+    let earlier = alice.epoch();
+    let out = bob.self_update().unwrap();
+    bob.merge_pending_commit().unwrap();
+    alice.process_message(&out.commit).unwrap();
+    carol.process_message(&out.commit).unwrap();
+
+    // dave joins now: he never held the resumption PSK of `earlier`.
+    let d = bundle(&mut rng, "dave");
+    let out = alice.add_members(vec![d.key_package().clone()]).unwrap();
+    alice.merge_pending_commit().unwrap();
+    bob.process_message(&out.commit).unwrap();
+    carol.process_message(&out.commit).unwrap();
+    let mut dave = join(&out.welcome.unwrap(), d, config());
+
+    assert!(matches!(
+        alice.propose_resumption_psk(earlier + 1000),
+        Err(Error::PskNotFound)
+    ));
+    let proposal = alice.propose_resumption_psk(earlier).unwrap();
+    for m in [&mut bob, &mut carol, &mut dave] {
+        m.process_message(&proposal).unwrap();
+    }
+    let out = alice
+        .commit(CommitOptions {
+            include_pending: true,
+            ..CommitOptions::default()
+        })
+        .unwrap();
+    alice.merge_pending_commit().unwrap();
+    bob.process_message(&out.commit).unwrap();
+    carol.process_message(&out.commit).unwrap();
+    assert_eq!(alice.epoch_authenticator(), bob.epoch_authenticator());
+    assert_eq!(alice.epoch_authenticator(), carol.epoch_authenticator());
+    // dave cannot follow, and his state is unchanged.
+    let before = dave.to_bytes().unwrap();
+    assert!(matches!(
+        dave.process_message(&out.commit),
+        Err(Error::PskNotFound)
+    ));
+    assert_eq!(*dave.to_bytes().unwrap(), *before);
+}

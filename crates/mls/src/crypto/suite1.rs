@@ -20,6 +20,38 @@ use crate::error::{Error, Result};
 #[cfg(all(feature = "parallel", not(target_family = "wasm")))]
 const PARALLEL_VERIFY_MIN: usize = 64;
 
+/// How many decompressed Ed25519 public keys [`cached_verifying_key`] keeps per thread.
+const VERIFYING_KEY_CACHE: usize = 512;
+
+thread_local! {
+    /// Decompressed signature keys of recent single verifications: a group verifies the
+    /// same few members' keys over and over, and decompression is a field square root.
+    /// Public data only; emptied when full.
+    static VERIFYING_KEYS: core::cell::RefCell<
+        std::collections::HashMap<[u8; 32], ed25519_dalek::VerifyingKey>,
+    > = core::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// The decompressed key for `pk`, from the per-thread cache or freshly decoded.
+fn cached_verifying_key(pk: &[u8; 32]) -> Result<ed25519_dalek::VerifyingKey> {
+    let hit = VERIFYING_KEYS.with(|c| c.try_borrow().ok().and_then(|m| m.get(pk).copied()));
+    if let Some(vk) = hit {
+        return Ok(vk);
+    }
+    let vk = ed25519_dalek::VerifyingKey::from_bytes(pk).map_err(|_| Error::BadPublicKey {
+        field: "signature_key",
+    })?;
+    VERIFYING_KEYS.with(|c| {
+        if let Ok(mut m) = c.try_borrow_mut() {
+            if m.len() >= VERIFYING_KEY_CACHE {
+                m.clear();
+            }
+            m.insert(*pk, vk);
+        }
+    });
+    Ok(vk)
+}
+
 const NH: usize = 32;
 const NK: usize = 16;
 const NN: usize = 12;
@@ -276,9 +308,7 @@ impl CryptoProvider for RustCryptoSuite1 {
         let sig: [u8; 64] = signature
             .try_into()
             .map_err(|_| Error::BadSignature { what })?;
-        let vk = ed25519_dalek::VerifyingKey::from_bytes(&pk).map_err(|_| Error::BadPublicKey {
-            field: "signature_key",
-        })?;
+        let vk = cached_verifying_key(&pk)?;
         vk.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&sig))
             .map_err(|_| Error::BadSignature { what })
     }

@@ -20,6 +20,8 @@ mod join;
 mod own_commit;
 mod persist;
 mod provider;
+#[cfg(test)]
+mod tests;
 #[cfg(feature = "test-vectors")]
 pub mod vectors;
 
@@ -720,6 +722,30 @@ impl<P: GroupProvider> Group<P> {
         self.provider.random_fill(&mut nonce)?;
         let id = PreSharedKeyId::External {
             psk_id,
+            psk_nonce: nonce,
+        };
+        let proposal = Proposal::PreSharedKey(id);
+        commit::validate_single(self, &Sender::Member(self.own_leaf().0), &proposal)?;
+        Ok(self.send_proposal(proposal, &[])?.0)
+    }
+
+    /// Proposes injecting the resumption PSK of `epoch` of this group (§8.6, usage
+    /// `application`): the current epoch or one whose resumption PSK is still retained. A
+    /// fresh nonce is chosen. Every member that processes the commit needs the same epoch's
+    /// resumption PSK, so a member who joined later cannot follow such a commit.
+    ///
+    /// # Errors
+    /// [`Error::PskNotFound`] for an epoch whose resumption PSK is not held.
+    pub fn propose_resumption_psk(&mut self, epoch: u64) -> Result<Vec<u8>> {
+        if self.resumption_psk_of(epoch).is_none() {
+            return Err(Error::PskNotFound);
+        }
+        let mut nonce = vec![0u8; self.provider.hash_len()];
+        self.provider.random_fill(&mut nonce)?;
+        let id = PreSharedKeyId::Resumption {
+            usage: crate::schedule::ResumptionPskUsage::Application,
+            psk_group_id: self.state.context.group_id.clone(),
+            psk_epoch: epoch,
             psk_nonce: nonce,
         };
         let proposal = Proposal::PreSharedKey(id);

@@ -1,0 +1,158 @@
+//! In-crate tests that need the group's internals (its membership key and signer) to forge
+//! messages a real attacker inside the group could send.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use nipee_keypackage::{KeyPackageBundle, KeyPackageOptions};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use super::{Group, GroupConfig, HandshakeFormat};
+use crate::crypto::RustCryptoSuite1;
+use crate::error::Error;
+use crate::framing::{Content, MlsMessage, MlsMessageBody, PublicMessage};
+
+const NOW: u64 = 1_750_000_000;
+
+/// A group of `n` members created by the first, in PublicMessage handshake format.
+fn members(n: usize) -> Vec<Group> {
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut cfg = GroupConfig::new(NOW);
+    cfg.handshake_format = HandshakeFormat::Public;
+    let bundle = |rng: &mut StdRng, name: &str| {
+        KeyPackageBundle::generate(name.as_bytes(), &KeyPackageOptions::new(NOW), rng).unwrap()
+    };
+    let mut creator = Group::create(
+        RustCryptoSuite1::new(),
+        cfg.clone(),
+        b"g".to_vec(),
+        bundle(&mut rng, "m0"),
+        vec![],
+    )
+    .unwrap();
+    let bundles: Vec<_> = (1..n).map(|i| bundle(&mut rng, &format!("m{i}"))).collect();
+    let out = creator
+        .add_members(bundles.iter().map(|b| b.key_package().clone()).collect())
+        .unwrap();
+    creator.merge_pending_commit().unwrap();
+    let welcome = out.welcome.unwrap();
+    let mut all = vec![creator];
+    for b in bundles {
+        all.push(
+            Group::join(
+                RustCryptoSuite1::new(),
+                cfg.clone(),
+                &welcome,
+                b.into(),
+                None,
+                vec![],
+            )
+            .unwrap(),
+        );
+    }
+    all
+}
+
+/// `content` signed and tagged by `sender` as a PublicMessage, with `confirmation_tag`.
+fn reframe(
+    sender: &Group,
+    content: crate::framing::FramedContent,
+    confirmation_tag: Option<Vec<u8>>,
+) -> Vec<u8> {
+    let forged = PublicMessage::protect(
+        &sender.provider,
+        content,
+        &sender.signer,
+        &sender.state.context,
+        &sender.state.keys.membership_key,
+        confirmation_tag,
+    )
+    .unwrap();
+    MlsMessage {
+        body: MlsMessageBody::PublicMessage(Box::new(forged)),
+    }
+    .to_bytes()
+    .unwrap()
+}
+
+/// The commit inside `bytes` (a PublicMessage), with its framing.
+fn public_commit(bytes: &[u8]) -> Box<PublicMessage> {
+    let MlsMessageBody::PublicMessage(pm) = MlsMessage::from_bytes(bytes).unwrap().body else {
+        panic!("the handshake format is PublicMessage");
+    };
+    pm
+}
+
+/// A member (alice) sends a commit whose UpdatePath leaf carries a broken signature, but
+/// frames it correctly: valid framing signature, valid membership tag. The receiver must
+/// reject it for the leaf signature, and change nothing.
+#[test]
+fn a_path_leaf_with_a_bad_signature_is_rejected_under_a_valid_framing_signature() {
+    let mut g = members(2);
+    let (mut bob, mut alice) = (g.pop().unwrap(), g.pop().unwrap());
+    let out = alice.self_update().unwrap();
+    let pm = public_commit(&out.commit);
+    let mut content = pm.content.clone();
+    let Content::Commit(commit) = &mut content.content else {
+        panic!("a commit");
+    };
+    commit.path.as_mut().unwrap().leaf_node.signature[7] ^= 1;
+    let forged = reframe(&alice, content, pm.auth.confirmation_tag.clone());
+
+    let before = bob.to_bytes().unwrap();
+    let err = bob.process_message(&forged).unwrap_err();
+    assert!(
+        matches!(err, Error::BadSignature { what: "LeafNode" }),
+        "expected the leaf's signature to fail: {err:?}"
+    );
+    assert_eq!(*bob.to_bytes().unwrap(), *before, "state changed");
+
+    // The genuine commit still applies afterwards.
+    alice.merge_pending_commit().unwrap();
+    bob.process_message(&out.commit).unwrap();
+    assert_eq!(alice.epoch_authenticator(), bob.epoch_authenticator());
+}
+
+/// A correctly framed commit whose UpdatePath reuses the public key of a parent node off
+/// the committer's direct path (§16.8): rejected before anything else, nothing changes.
+#[test]
+fn an_update_path_key_already_held_by_a_parent_node_is_rejected() {
+    use crate::tree::math::NodeIndex;
+    let mut g = members(4);
+    // m2 commits: node 5 (the parent of leaves 2 and 3) gets a key.
+    let out = g[2].self_update().unwrap();
+    g[2].merge_pending_commit().unwrap();
+    for i in [0, 1, 3] {
+        g[i].process_message(&out.commit).unwrap();
+    }
+    let taken = g[0]
+        .state
+        .tree
+        .parent_node(NodeIndex(5))
+        .unwrap()
+        .encryption_key
+        .clone();
+    // m0 (direct path 1, 3) sends an UpdatePath whose first node key is node 5's.
+    let out = g[0].self_update().unwrap();
+    let pm = public_commit(&out.commit);
+    let mut content = pm.content.clone();
+    let Content::Commit(commit) = &mut content.content else {
+        panic!("a commit");
+    };
+    commit.path.as_mut().unwrap().nodes[0].encryption_key = taken;
+    let forged = reframe(&g[0], content, pm.auth.confirmation_tag.clone());
+    let before = g[1].to_bytes().unwrap();
+    let err = g[1].process_message(&forged).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidTree {
+                reason: "an UpdatePath key is already in the tree"
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(*g[1].to_bytes().unwrap(), *before, "state changed");
+    g[0].merge_pending_commit().unwrap();
+    g[1].process_message(&out.commit).unwrap();
+    assert_eq!(g[0].epoch_authenticator(), g[1].epoch_authenticator());
+}
