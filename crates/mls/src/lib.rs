@@ -5,6 +5,11 @@
 //! versioned persistence. Every module is proven against the official MLS test vectors and
 //! live against OpenMLS.
 //!
+//! No IO and no clock. With the default feature `parallel`, on native targets, the HPKE
+//! encryptions of large UpdatePaths and Welcomes and large Ed25519 batches run on rayon's
+//! global pool; on wasm32 (or with `default-features = false`) everything runs on the
+//! calling thread. The results are the same either way.
+//!
 //! ```
 //! use nipee_keypackage::{KeyPackageBundle, KeyPackageOptions};
 //! use nipee_mls::crypto::RustCryptoSuite1;
