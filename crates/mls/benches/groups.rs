@@ -233,7 +233,8 @@ mod om {
 
     impl Member {
         pub fn add_all(&self, g: &mut MlsGroup, kps: &[KeyPackage]) -> Vec<u8> {
-            let (_, welcome, _) = g.add_members(&self.provider, &self.signer, kps).unwrap();
+            let (commit, welcome, _) = g.add_members(&self.provider, &self.signer, kps).unwrap();
+            std::hint::black_box(commit.to_bytes().unwrap());
             g.merge_pending_commit(&self.provider).unwrap();
             welcome.to_bytes().unwrap()
         }
@@ -315,14 +316,22 @@ mod rs {
             .unwrap()
     }
 
-    pub fn add_all<C: MlsConfig>(g: &mut Group<C>, kps: &[MlsMessage]) -> MlsMessage {
+    /// Adds everyone in one commit; returns the Welcome as bytes (the commit is serialized
+    /// too: every implementation produces both messages ready to send).
+    pub fn add_all<C: MlsConfig>(g: &mut Group<C>, kps: &[MlsMessage]) -> Vec<u8> {
         let mut b = g.commit_builder();
         for kp in kps {
             b = b.add_member(kp.clone()).unwrap();
         }
         let out = b.build().unwrap();
+        std::hint::black_box(out.commit_message.to_bytes().unwrap());
         g.apply_pending_commit().unwrap();
-        out.welcome_messages.into_iter().next().unwrap()
+        out.welcome_messages
+            .into_iter()
+            .next()
+            .unwrap()
+            .to_bytes()
+            .unwrap()
     }
 }
 
@@ -421,8 +430,12 @@ fn bench_add_and_join(c: &mut Criterion) {
             b.iter(|| black_box(om_last.join(&om_welcome)))
         });
         let rs_last = rs_clients.last().unwrap();
+        // Like the other two, mls-rs starts from the Welcome as received (bytes).
         g.bench_function(BenchmarkId::new("mls-rs", n), |b| {
-            b.iter(|| black_box(rs_last.join_group(None, &rs_welcome, None).unwrap()))
+            b.iter(|| {
+                let w = mls_rs::MlsMessage::from_bytes(&rs_welcome).unwrap();
+                black_box(rs_last.join_group(None, &w, None).unwrap())
+            })
         });
         g.finish();
 
@@ -483,24 +496,44 @@ fn bench_add_and_join(c: &mut Criterion) {
                 black_box(c)
             })
         });
-        let (mut rs_joined, _) = rs_last.join_group(None, &rs_welcome, None).unwrap();
+        let (mut rs_joined, _) = rs_last
+            .join_group(
+                None,
+                &mls_rs::MlsMessage::from_bytes(&rs_welcome).unwrap(),
+                None,
+            )
+            .unwrap();
         g.bench_function(BenchmarkId::new("mls-rs/create", n), |b| {
             b.iter_batched(
                 || rs_group.clone(),
                 |mut grp| {
-                    black_box(grp.commit(vec![]).unwrap());
+                    // To bytes ready to send, like the other two.
+                    black_box(
+                        grp.commit(vec![])
+                            .unwrap()
+                            .commit_message
+                            .to_bytes()
+                            .unwrap(),
+                    );
                     grp
                 },
                 BatchSize::PerIteration,
             )
         });
-        let rs_commit = rs_group.commit(vec![]).unwrap().commit_message;
+        let rs_commit = rs_group
+            .commit(vec![])
+            .unwrap()
+            .commit_message
+            .to_bytes()
+            .unwrap();
         rs_group.clear_pending_commit();
         g.bench_function(BenchmarkId::new("mls-rs/process", n), |b| {
             b.iter_batched(
                 || rs_joined.clone(),
                 |mut grp| {
-                    black_box(grp.process_incoming_message(rs_commit.clone()).unwrap());
+                    // From the commit as received (bytes), like the other two.
+                    let m = mls_rs::MlsMessage::from_bytes(&rs_commit).unwrap();
+                    black_box(grp.process_incoming_message(m).unwrap());
                     grp
                 },
                 BatchSize::PerIteration,
@@ -576,18 +609,27 @@ fn bench_messages<C: mls_rs::client_builder::MlsConfig>(
                             rs_sender
                                 .encrypt_application_message(&data, vec![])
                                 .unwrap()
+                                .to_bytes()
+                                .unwrap()
                         },
-                        |m| black_box(rs_receiver.process_incoming_message(m).unwrap()),
+                        // From the message as received (bytes), like the other two.
+                        |m| {
+                            let m = mls_rs::MlsMessage::from_bytes(&m).unwrap();
+                            black_box(rs_receiver.process_incoming_message(m).unwrap())
+                        },
                         BatchSize::SmallInput,
                     )
                 });
             }
             if phase == "encrypt" {
                 g.bench_function("mls-rs/encrypt", |b| {
+                    // To bytes ready to send, like the other two.
                     b.iter(|| {
                         black_box(
                             rs_sender
                                 .encrypt_application_message(&data, vec![])
+                                .unwrap()
+                                .to_bytes()
                                 .unwrap(),
                         )
                     })
