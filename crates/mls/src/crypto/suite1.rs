@@ -34,6 +34,22 @@ thread_local! {
     > = core::cell::RefCell::new(std::collections::HashMap::new());
 }
 
+/// The canonical encodings of the eight points of small order (the torsion subgroup).
+fn small_order_encodings() -> &'static [[u8; 32]; 8] {
+    static ENCODINGS: std::sync::OnceLock<[[u8; 32]; 8]> = std::sync::OnceLock::new();
+    ENCODINGS
+        .get_or_init(|| curve25519_dalek::constants::EIGHT_TORSION.map(|p| p.compress().to_bytes()))
+}
+
+/// Whether the `R` half of an Ed25519 signature is (the canonical encoding of) a point of
+/// small order. A non-canonical encoding never equals a recomputed `R`, so it fails anyway.
+fn has_small_order_r(signature: &[u8; 64]) -> bool {
+    let r = signature.first_chunk::<32>();
+    small_order_encodings()
+        .iter()
+        .any(|e| r.is_some_and(|r| r == e))
+}
+
 /// The decompressed key for `pk`, from the per-thread cache or freshly decoded.
 fn cached_verifying_key(pk: &[u8; 32]) -> Result<ed25519_dalek::VerifyingKey> {
     let hit = VERIFYING_KEYS.with(|c| c.try_borrow().ok().and_then(|m| m.get(pk).copied()));
@@ -311,7 +327,14 @@ impl CryptoProvider for RustCryptoSuite1 {
             .try_into()
             .map_err(|_| Error::BadSignature { what })?;
         let vk = cached_verifying_key(&pk)?;
-        vk.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&sig))
+        // `verify_strict`'s checks, without its decompression of R: a small-order key or R
+        // is refused, and the cofactorless equation is checked on the canonical encoding of
+        // R (which `Verifier::verify` compares byte for byte, so a non-canonical or invalid
+        // R fails there).
+        if vk.is_weak() || has_small_order_r(&sig) {
+            return Err(Error::BadSignature { what });
+        }
+        ed25519_dalek::Verifier::verify(&vk, message, &ed25519_dalek::Signature::from_bytes(&sig))
             .map_err(|_| Error::BadSignature { what })
     }
 
@@ -334,12 +357,17 @@ impl CryptoProvider for RustCryptoSuite1 {
             _ => {}
         }
         let mut sigs = Vec::with_capacity(signatures.len());
+        // Batch verification checks the cofactorless equation only: the small-order checks
+        // of a single strict verification are made here, after every input was decoded (so a
+        // malformed input is reported as such first).
+        let mut small_order_r = false;
         for s in signatures {
             let arr: [u8; 64] = (*s).try_into().map_err(|_| Error::BadLength {
                 field: "signature",
                 expected: 64,
                 found: s.len(),
             })?;
+            small_order_r |= has_small_order_r(&arr);
             sigs.push(ed25519_dalek::Signature::from_bytes(&arr));
         }
         let decode_key = |k: &&[u8]| -> Result<ed25519_dalek::VerifyingKey> {
@@ -364,6 +392,9 @@ impl CryptoProvider for RustCryptoSuite1 {
                 .collect::<Vec<_>>()
                 .into_iter()
                 .collect::<Result<Vec<_>>>()?;
+            if small_order_r || keys.par_iter().any(ed25519_dalek::VerifyingKey::is_weak) {
+                return Err(Error::BadSignature { what });
+            }
             let chunk = messages.len().div_ceil(rayon::current_num_threads().max(1));
             let ok = messages
                 .par_chunks(chunk)
@@ -380,6 +411,9 @@ impl CryptoProvider for RustCryptoSuite1 {
             .iter()
             .map(decode_key)
             .collect::<Result<Vec<_>>>()?;
+        if small_order_r || keys.iter().any(ed25519_dalek::VerifyingKey::is_weak) {
+            return Err(Error::BadSignature { what });
+        }
         ed25519_dalek::verify_batch(messages, &sigs, &keys)
             .map_err(|_| Error::BadSignature { what })
     }
@@ -449,6 +483,54 @@ mod tests {
                 Err(Error::BadSignature { what: "test" })
             ));
         }
+    }
+
+    /// A small-order key with a small-order R and s = 0 satisfies the cofactorless equation
+    /// for every message: plain `Verifier::verify` accepts it (shown first, so the test means
+    /// something); single and batch verification here refuse it, as `verify_strict` does.
+    #[test]
+    fn small_order_keys_and_r_are_refused_alone_and_in_batches() {
+        let identity = curve25519_dalek::edwards::EdwardsPoint::default()
+            .compress()
+            .to_bytes();
+        let mut forged = [0u8; 64];
+        forged[..32].copy_from_slice(&identity);
+        let vk = ed25519_dalek::VerifyingKey::from_bytes(&identity).unwrap();
+        let sig = ed25519_dalek::Signature::from_bytes(&forged);
+        assert!(ed25519_dalek::Verifier::verify(&vk, b"anything", &sig).is_ok());
+        assert!(vk.verify_strict(b"anything", &sig).is_err());
+
+        let p = RustCryptoSuite1::new();
+        assert!(matches!(
+            p.verify(&identity, b"anything", &forged, "test"),
+            Err(Error::BadSignature { what: "test" })
+        ));
+        for n in [1, 2, 30, 150] {
+            let (mut m, mut s, mut k) = signed(n);
+            m[n / 2] = b"anything".to_vec();
+            s[n / 2] = forged.to_vec();
+            k[n / 2] = identity.to_vec();
+            assert!(
+                matches!(check(&m, &s, &k), Err(Error::BadSignature { what: "test" })),
+                "batch of {n}"
+            );
+        }
+
+        // A weak key with an R that is not of small order: R = [s]B, so the equation holds
+        // for any message, and only the key check refuses it.
+        let s_scalar = curve25519_dalek::Scalar::from(7u64);
+        let r = curve25519_dalek::EdwardsPoint::mul_base(&s_scalar).compress();
+        let mut forged = [0u8; 64];
+        forged[..32].copy_from_slice(r.as_bytes());
+        forged[32..].copy_from_slice(s_scalar.as_bytes());
+        let sig = ed25519_dalek::Signature::from_bytes(&forged);
+        assert!(ed25519_dalek::Verifier::verify(&vk, b"other", &sig).is_ok());
+        assert!(p.verify(&identity, b"other", &forged, "test").is_err());
+        let (mut m, mut s, mut k) = signed(40);
+        m[3] = b"other".to_vec();
+        s[3] = forged.to_vec();
+        k[3] = identity.to_vec();
+        assert!(check(&m, &s, &k).is_err());
     }
 
     #[test]
