@@ -50,6 +50,11 @@ pub struct PoolConfig {
     /// Capacity of the [`crate::Notification`] broadcast (slow listeners lose the oldest).
     /// Default 256.
     pub notification_queue: usize,
+    /// NIP-40: drop received events whose `expiration` tag lies at or before this machine's
+    /// clock (a malformed `expiration` counts as expired) instead of delivering them; they
+    /// are counted in [`crate::RelayStats::expired_events`]. Default `true` ("clients SHOULD
+    /// ignore events that have expired").
+    pub drop_expired: bool,
 }
 
 impl Default for PoolConfig {
@@ -69,6 +74,7 @@ impl Default for PoolConfig {
             dedup_capacity: 100_000,
             max_message_bytes: 4 << 20,
             notification_queue: 256,
+            drop_expired: true,
         }
     }
 }

@@ -533,6 +533,12 @@ impl RelayTask {
             bump(&self.counters.unmatched_events);
             return;
         }
+        if self.shared.config.drop_expired && event.is_expired(now()) {
+            // Not remembered as seen: if it was reported expired by mistake (clock skew),
+            // a later copy is judged again.
+            bump(&self.counters.expired_events);
+            return;
+        }
         let fresh = lock(&sub.shared.seen).insert(event.id(), event.created_at());
         sub.note_created_at(event.created_at());
         if !fresh {

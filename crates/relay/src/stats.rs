@@ -14,6 +14,7 @@ pub(crate) struct Counters {
     pub(crate) duplicates: AtomicU64,
     pub(crate) invalid_events: AtomicU64,
     pub(crate) unmatched_events: AtomicU64,
+    pub(crate) expired_events: AtomicU64,
     pub(crate) malformed_messages: AtomicU64,
     pub(crate) notices: AtomicU64,
     pub(crate) ok_accepted: AtomicU64,
@@ -38,6 +39,7 @@ impl Counters {
             duplicates: g(&self.duplicates),
             invalid_events: g(&self.invalid_events),
             unmatched_events: g(&self.unmatched_events),
+            expired_events: g(&self.expired_events),
             malformed_messages: g(&self.malformed_messages),
             notices: g(&self.notices),
             ok_accepted: g(&self.ok_accepted),
@@ -70,6 +72,9 @@ pub struct RelayStats {
     /// Events dropped because they matched no filter of the subscription, or named an
     /// unknown subscription.
     pub unmatched_events: u64,
+    /// Events dropped because their NIP-40 `expiration` had passed (or was malformed), with
+    /// [`crate::PoolConfig::drop_expired`] on.
+    pub expired_events: u64,
     /// Frames that were not NIP-01 relay messages (garbage, binary frames).
     pub malformed_messages: u64,
     /// `NOTICE` messages received.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use nipee_nostr::{Event, Filter, Kind};
+use nipee_nostr::{Event, Filter, Kind, Timestamp};
 use nipee_relay::test_relay::TestRelay;
 use nipee_relay::{Pool, RelayUrl, SubscriptionItem};
 use serde_json::{Value, json};
@@ -471,4 +471,80 @@ async fn silent_relay_is_detected_by_ping_and_reconnected() {
     })
     .await
     .expect("and the relay is reconnected");
+}
+
+/// NIP-40: events whose `expiration` has passed (or is malformed) are dropped and counted;
+/// events expiring later or never are delivered. With `drop_expired` off, all arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_events_are_dropped_and_counted() {
+    use nipee_nostr::{EventBuilder, Tag};
+    let k = keys();
+    let t = now();
+    let at = |secs: u64| Timestamp::from_secs(secs);
+    let note = |content: &str, tag: Option<Tag>| {
+        let mut b = EventBuilder::new(Kind::TEXT_NOTE, content);
+        if let Some(tag) = tag {
+            b = b.tag(tag);
+        }
+        b.sign(&k, t).unwrap()
+    };
+    let events = [
+        note("expired", Some(Tag::expiration(at(t.as_u64() - 10)))),
+        note("malformed", Some(Tag::new(["expiration", "soon"]))),
+        note(
+            "expires later",
+            Some(Tag::expiration(at(t.as_u64() + 3600))),
+        ),
+        note("never expires", None),
+    ];
+    let frames: Vec<String> = events.iter().map(|e| e.to_json()).collect();
+    let url = serve(move |mut ws| {
+        let frames = frames.clone();
+        async move {
+            let Some(req) = read_until(&mut ws, "REQ").await else {
+                return;
+            };
+            for f in &frames {
+                let ev: Value = serde_json::from_str(f).unwrap();
+                let _ = ws
+                    .send(Message::text(json!(["EVENT", req[1], ev]).to_string()))
+                    .await;
+            }
+            let _ = ws
+                .send(Message::text(json!(["EOSE", req[1]]).to_string()))
+                .await;
+            while ws.next().await.is_some() {}
+        }
+    })
+    .await;
+
+    let pool = Pool::connect(fast_config(), [&url]).unwrap();
+    let mut sub = pool
+        .subscribe(vec![Filter::new().kind(Kind::TEXT_NOTE)])
+        .unwrap();
+    let mut got = Vec::new();
+    loop {
+        match next_item(&mut sub, 5, "events then EOSE").await {
+            SubscriptionItem::Event { event, .. } => got.push(event.content().to_owned()),
+            SubscriptionItem::Eose { .. } => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(got, ["expires later", "never expires"]);
+    let stats = pool.stats();
+    assert_eq!(stats.relays[0].expired_events, 2);
+    assert_eq!(stats.relays[0].events_delivered, 2);
+
+    let mut config = fast_config();
+    config.drop_expired = false;
+    let pool = Pool::connect(config, [&url]).unwrap();
+    let mut sub = pool
+        .subscribe(vec![Filter::new().kind(Kind::TEXT_NOTE)])
+        .unwrap();
+    let mut n = 0;
+    while let SubscriptionItem::Event { .. } = next_item(&mut sub, 5, "events then EOSE").await {
+        n += 1;
+    }
+    assert_eq!(n, 4);
+    assert_eq!(pool.stats().relays[0].expired_events, 0);
 }
