@@ -1,4 +1,5 @@
-//! NIP-19 bech32 entities: `npub`, `nsec` (both ways), `nprofile`, `nevent` (TLV).
+//! NIP-19 bech32 entities: `npub`, `nsec`, `note` (bare), `nprofile`, `nevent`, `naddr`
+//! (TLV), both ways. (`nrelay` is deprecated by NIP-19 and not supported.)
 
 use bech32::primitives::decode::CheckedHrpstring;
 use bech32::{Bech32, Hrp};
@@ -76,6 +77,108 @@ impl SecretKey {
     pub fn from_bech32(s: &str) -> Result<Self> {
         let data = Zeroizing::new(decode("nsec", "nsec", s)?);
         SecretKey::from_bytes(&Zeroizing::new(exact32("nsec", &data)?))
+    }
+}
+
+impl EventId {
+    /// NIP-19 `note1...`.
+    pub fn to_bech32(&self) -> String {
+        // 32 bytes always fit a bech32 string; an error here is impossible.
+        encode("note", "note", self.as_bytes()).unwrap_or_default()
+    }
+
+    /// Parses a NIP-19 `note1...`.
+    ///
+    /// # Errors
+    /// [`Error::Bech32`] (bad checksum, wrong prefix), [`Error::Length`].
+    pub fn from_bech32(s: &str) -> Result<Self> {
+        Ok(EventId::from_bytes(exact32(
+            "note",
+            &decode("note", "note", s)?,
+        )?))
+    }
+}
+
+/// A decoded `naddr`: the coordinate of an addressable (or replaceable) event — its kind,
+/// author and `d` identifier (empty for a replaceable event) — with relay hints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nip19Address {
+    /// The `d` tag identifier (empty for a replaceable event).
+    pub identifier: String,
+    /// The author.
+    pub author: PublicKey,
+    /// The kind (NIP-19 carries a u32; kinds above 65535 are rejected).
+    pub kind: Kind,
+    /// Relay hints.
+    pub relays: Vec<String>,
+}
+
+fn tlv_kind(field: &'static str, v: &[u8]) -> Result<Kind> {
+    let b: [u8; 4] = v.try_into().map_err(|_| Error::Length {
+        field,
+        expected: 4,
+        found: v.len(),
+        unit: "bytes",
+    })?;
+    let k = u16::try_from(u32::from_be_bytes(b)).map_err(|_| b32err(field, "kind above 65535"))?;
+    Ok(Kind::new(k))
+}
+
+impl Nip19Address {
+    /// Parses `naddr1...`: the identifier, author and kind are required (the first of each
+    /// counts); unknown TLV types are ignored, as NIP-19 requires.
+    ///
+    /// # Errors
+    /// [`Error::Bech32`] (also for a missing field or an identifier that is not UTF-8),
+    /// [`Error::Length`], [`Error::InvalidKey`].
+    pub fn from_bech32(s: &str) -> Result<Self> {
+        let data = decode("naddr", "naddr", s)?;
+        let (mut identifier, mut author, mut kind) = (None, None, None);
+        let mut relays = Vec::new();
+        for item in (Tlv { data: &data }) {
+            let (t, v) = item?;
+            match t {
+                TLV_SPECIAL if identifier.is_none() => {
+                    identifier = Some(
+                        core::str::from_utf8(v)
+                            .map_err(|_| b32err("naddr", "identifier is not UTF-8"))?
+                            .to_owned(),
+                    )
+                }
+                TLV_RELAY => relays.push(relay_str(v)?),
+                TLV_AUTHOR if author.is_none() => {
+                    author = Some(PublicKey::from_bytes(&exact32("naddr author", v)?)?)
+                }
+                TLV_KIND if kind.is_none() => kind = Some(tlv_kind("naddr kind", v)?),
+                _ => {}
+            }
+        }
+        Ok(Nip19Address {
+            identifier: identifier.ok_or_else(|| b32err("naddr", "missing identifier"))?,
+            author: author.ok_or_else(|| b32err("naddr", "missing author"))?,
+            kind: kind.ok_or_else(|| b32err("naddr", "missing kind"))?,
+            relays,
+        })
+    }
+
+    /// Encodes as `naddr1...`.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] for an identifier or relay longer than 255 bytes;
+    /// [`Error::Bech32`] if the result would exceed bech32's length limit.
+    pub fn to_bech32(&self) -> Result<String> {
+        let mut d = Vec::new();
+        push_tlv(&mut d, TLV_SPECIAL, self.identifier.as_bytes())?;
+        for r in &self.relays {
+            push_tlv(&mut d, TLV_RELAY, r.as_bytes())?;
+        }
+        push_tlv(&mut d, TLV_AUTHOR, self.author.as_bytes())?;
+        push_tlv(
+            &mut d,
+            TLV_KIND,
+            &u32::from(self.kind.as_u16()).to_be_bytes(),
+        )?;
+        encode("naddr", "naddr", &d)
     }
 }
 
@@ -208,17 +311,7 @@ impl Nip19Event {
                 TLV_AUTHOR if author.is_none() => {
                     author = Some(PublicKey::from_bytes(&exact32("nevent author", v)?)?)
                 }
-                TLV_KIND if kind.is_none() => {
-                    let b: [u8; 4] = v.try_into().map_err(|_| Error::Length {
-                        field: "nevent kind",
-                        expected: 4,
-                        found: v.len(),
-                        unit: "bytes",
-                    })?;
-                    let k = u16::try_from(u32::from_be_bytes(b))
-                        .map_err(|_| b32err("nevent", "kind above 65535"))?;
-                    kind = Some(Kind::new(k));
-                }
+                TLV_KIND if kind.is_none() => kind = Some(tlv_kind("nevent kind", v)?),
                 _ => {}
             }
         }
@@ -288,6 +381,87 @@ mod tests {
             Nip19Profile::from_bech32(&p.to_bech32().unwrap()).unwrap(),
             p
         );
+    }
+
+    #[test]
+    fn note_round_trips_and_refuses_other_prefixes_and_lengths() {
+        let id = EventId::from_bytes([9; 32]);
+        let s = id.to_bech32();
+        assert!(s.starts_with("note1"));
+        assert_eq!(EventId::from_bech32(&s).unwrap(), id);
+        let npub =
+            PublicKey::from_hex("3bf0c63fcb93463407af97a5e5ee64fa883d107ef9e558472c4eb9aaaefa459d")
+                .unwrap()
+                .to_bech32();
+        assert!(matches!(
+            EventId::from_bech32(&npub),
+            Err(Error::Bech32 { field: "note", .. })
+        ));
+        let short = encode("note", "note", &[1; 31]).unwrap();
+        assert!(matches!(
+            EventId::from_bech32(&short),
+            Err(Error::Length {
+                field: "note",
+                expected: 32,
+                found: 31,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn naddr_round_trips_and_requires_its_fields() {
+        let author =
+            PublicKey::from_hex("3bf0c63fcb93463407af97a5e5ee64fa883d107ef9e558472c4eb9aaaefa459d")
+                .unwrap();
+        let a = Nip19Address {
+            identifier: "my-list".into(),
+            author,
+            kind: Kind::new(30_000),
+            relays: vec!["wss://relay.example".into()],
+        };
+        let s = a.to_bech32().unwrap();
+        assert!(s.starts_with("naddr1"));
+        assert_eq!(Nip19Address::from_bech32(&s).unwrap(), a);
+        // A replaceable event: empty identifier.
+        let r = Nip19Address {
+            identifier: String::new(),
+            kind: Kind::new(10_051),
+            relays: vec![],
+            ..a.clone()
+        };
+        assert_eq!(
+            Nip19Address::from_bech32(&r.to_bech32().unwrap()).unwrap(),
+            r
+        );
+
+        let mut no_kind = Vec::new();
+        push_tlv(&mut no_kind, TLV_SPECIAL, b"x").unwrap();
+        push_tlv(&mut no_kind, TLV_AUTHOR, author.as_bytes()).unwrap();
+        let mut no_author = Vec::new();
+        push_tlv(&mut no_author, TLV_SPECIAL, b"x").unwrap();
+        push_tlv(&mut no_author, TLV_KIND, &1u32.to_be_bytes()).unwrap();
+        let mut big_kind = no_kind.clone();
+        push_tlv(&mut big_kind, TLV_KIND, &70_000u32.to_be_bytes()).unwrap();
+        let mut bad_utf8 = Vec::new();
+        push_tlv(&mut bad_utf8, TLV_SPECIAL, &[0xff]).unwrap();
+        for (data, why) in [
+            (no_kind, "missing kind"),
+            (no_author, "missing author"),
+            (big_kind, "kind above 65535"),
+            (bad_utf8, "identifier is not UTF-8"),
+        ] {
+            let s = encode("naddr", "naddr", &data).unwrap();
+            match Nip19Address::from_bech32(&s) {
+                Err(Error::Bech32 { reason, .. }) => assert_eq!(reason, why),
+                other => panic!("{why}: {other:?}"),
+            }
+        }
+        let long = Nip19Address {
+            identifier: "x".repeat(256),
+            ..a
+        };
+        assert!(matches!(long.to_bech32(), Err(Error::TooLarge { .. })));
     }
 
     #[test]

@@ -263,4 +263,32 @@ fn nip19_entities_agree_with_rust_nostr() {
     let back = nostr::nips::nip19::Nip19Event::from_bech32(&ours.to_bech32().unwrap()).unwrap();
     assert_eq!(back.event_id.to_bytes(), id);
     assert_eq!(back.kind, Some(n::Kind::from(445u16)));
+
+    // note, both ways.
+    let their_note = n::EventId::from_byte_array(id).to_bech32().unwrap();
+    assert_eq!(EventId::from_bytes(id).to_bech32(), their_note);
+    assert_eq!(
+        EventId::from_bech32(&their_note).unwrap(),
+        EventId::from_bytes(id)
+    );
+
+    // naddr, both ways.
+    use nipee_nostr::nip19::Nip19Address;
+    let coordinate = nostr::nips::nip01::Coordinate::new(n::Kind::from(30_000u16), tk.public_key())
+        .identifier("nipee-list");
+    let their_addr = nostr::nips::nip19::Nip19Coordinate::new(
+        coordinate,
+        [n::RelayUrl::parse("wss://relay.example.com").unwrap()],
+    );
+    let ours = Nip19Address::from_bech32(&their_addr.to_bech32().unwrap()).unwrap();
+    assert_eq!(ours.identifier, "nipee-list");
+    assert_eq!(ours.author, k.public_key());
+    assert_eq!(ours.kind, Kind::new(30_000));
+    assert_eq!(ours.relays.len(), 1);
+    let back =
+        nostr::nips::nip19::Nip19Coordinate::from_bech32(&ours.to_bech32().unwrap()).unwrap();
+    assert_eq!(back.identifier, "nipee-list");
+    assert_eq!(back.public_key, tk.public_key());
+    assert_eq!(back.kind, n::Kind::from(30_000u16));
+    assert_eq!(back.relays.len(), 1);
 }
