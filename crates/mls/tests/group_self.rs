@@ -47,6 +47,20 @@ fn create(rng: &mut StdRng, cfg: GroupConfig) -> Group {
     .unwrap()
 }
 
+/// Alice creates a group with `cfg` and adds Bob and Carol in one commit; both join.
+fn alice_bob_carol(rng: &mut StdRng, cfg: GroupConfig) -> (Group, Group, Group) {
+    let mut alice = create(rng, cfg.clone());
+    let (b, c) = (bundle(rng, "bob"), bundle(rng, "carol"));
+    let out = alice
+        .add_members(vec![b.key_package().clone(), c.key_package().clone()])
+        .unwrap();
+    alice.merge_pending_commit().unwrap();
+    let w = out.welcome.unwrap();
+    let bob = join(&w, b, cfg.clone());
+    let carol = join(&w, c, cfg);
+    (alice, bob, carol)
+}
+
 #[test]
 fn create_add_join_and_exchange_messages() {
     let mut rng = StdRng::seed_from_u64(1);
@@ -308,15 +322,7 @@ fn random_operations_keep_every_member_in_agreement_for_200_epochs() {
 #[test]
 fn a_removed_member_cannot_decrypt_later_messages() {
     let mut rng = StdRng::seed_from_u64(3);
-    let mut alice = create(&mut rng, config());
-    let (b, c) = (bundle(&mut rng, "bob"), bundle(&mut rng, "carol"));
-    let out = alice
-        .add_members(vec![b.key_package().clone(), c.key_package().clone()])
-        .unwrap();
-    alice.merge_pending_commit().unwrap();
-    let w = out.welcome.unwrap();
-    let mut bob = join(&w, b, config());
-    let mut carol = join(&w, c, config());
+    let (mut alice, mut bob, mut carol) = alice_bob_carol(&mut rng, config());
     let out = alice.remove_members(&[carol.own_leaf()]).unwrap();
     alice.merge_pending_commit().unwrap();
     assert!(matches!(
@@ -457,15 +463,7 @@ fn a_commit_failing_any_check_leaves_the_state_byte_for_byte_unchanged() {
         let mut rng = StdRng::seed_from_u64(8);
         let mut cfg = config();
         cfg.handshake_format = format;
-        let mut alice = create(&mut rng, cfg.clone());
-        let (b, c) = (bundle(&mut rng, "bob"), bundle(&mut rng, "carol"));
-        let out = alice
-            .add_members(vec![b.key_package().clone(), c.key_package().clone()])
-            .unwrap();
-        alice.merge_pending_commit().unwrap();
-        let w = out.welcome.unwrap();
-        let mut bob = join(&w, b, cfg.clone());
-        let mut carol = join(&w, c, cfg.clone());
+        let (mut alice, mut bob, mut carol) = alice_bob_carol(&mut rng, cfg.clone());
 
         // A commit with a PSK bob does not have: rejected after path decryption.
         alice.add_external_psk(b"psk".to_vec(), Secret::new(vec![1; 32]));
@@ -723,15 +721,7 @@ fn invalid_key_packages_are_rejected_with_the_failed_check() {
 #[test]
 fn a_resumption_psk_of_an_earlier_epoch_is_proposed_committed_and_followed() {
     let mut rng = StdRng::seed_from_u64(21);
-    let mut alice = create(&mut rng, config());
-    let (b, c) = (bundle(&mut rng, "bob"), bundle(&mut rng, "carol"));
-    let out = alice
-        .add_members(vec![b.key_package().clone(), c.key_package().clone()])
-        .unwrap();
-    alice.merge_pending_commit().unwrap();
-    let w = out.welcome.unwrap();
-    let mut bob = join(&w, b, config());
-    let mut carol = join(&w, c, config());
+    let (mut alice, mut bob, mut carol) = alice_bob_carol(&mut rng, config());
     let earlier = alice.epoch();
     let out = bob.self_update().unwrap();
     bob.merge_pending_commit().unwrap();

@@ -218,18 +218,16 @@ impl CryptoProvider for RustCryptoSuite1 {
         aad: &[u8],
         plaintext: &[u8],
     ) -> Result<HpkeCiphertext> {
-        Self::check_len("hpke_public_key", public_key, 32)?;
-        let mut hpke = self.hpke()?;
-        let pk = hpke_rs::HpkePublicKey::from(public_key);
-        let (kem_output, ciphertext) = hpke
-            .seal(&pk, info, aad, plaintext, None, None, None)
-            .map_err(|_| Error::BadPublicKey {
-                field: "hpke_public_key",
-            })?;
-        Ok(HpkeCiphertext {
-            kem_output,
-            ciphertext,
-        })
+        // The same single-shot seal as UpdatePaths and Welcomes use (`crypto/hpke`).
+        let mut ske = Zeroizing::new([0u8; 32]);
+        self.random_fill(&mut *ske)?;
+        super::hpke::seal_with_ephemeral(
+            public_key,
+            &ske,
+            &super::hpke::labeled_extract_info_hash(info),
+            aad,
+            plaintext,
+        )
     }
 
     fn hpke_open(
@@ -338,8 +336,10 @@ impl CryptoProvider for RustCryptoSuite1 {
             .map_err(|_| Error::BadSignature { what })
     }
 
-    /// Ed25519 batch verification; after a failed batch, the signatures are checked one by
-    /// one so the error is always that of strict single verification.
+    /// Ed25519 batch verification with the small-order checks of strict single verification
+    /// (small-order keys and `R` are refused before batching). Malformed input is reported
+    /// first, as [`Error::BadLength`] / [`Error::BadPublicKey`] for the first bad item in
+    /// order; any failed signature gives [`Error::BadSignature`] for the whole batch.
     fn verify_many(
         &self,
         messages: &[&[u8]],

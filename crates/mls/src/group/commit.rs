@@ -1207,18 +1207,7 @@ pub(crate) fn validate_key_packages<P: GroupProvider>(
             }
             .into());
         };
-        let ct = leaf.credential.credential_type();
-        if !policy.credential_types.contains(&ct) {
-            return Err(KpError::UnsupportedCredentialType(ct).into());
-        }
-        if !leaf.capabilities.supports_credential(ct) {
-            return Err(KpError::CredentialNotInCapabilities(ct).into());
-        }
-        check_exts(
-            &leaf.extensions,
-            &leaf.capabilities,
-            ExtensionLocation::LeafNode,
-        )?;
+        check_leaf_credential_and_extensions(policy, leaf)?;
         let Some(duration) = lifetime.duration() else {
             return Err(KpError::LifetimeInverted {
                 not_before: lifetime.not_before,
@@ -1304,7 +1293,7 @@ fn check_exts(
 /// the commit source, the credential type (accepted by the policy and in the leaf's
 /// capabilities) and the leaf's extensions.
 fn check_path_leaf(policy: &ValidationPolicy, leaf: &nipee_keypackage::LeafNode) -> Result<()> {
-    use nipee_keypackage::{Error as KpError, ExtensionLocation, LeafNodeSourceType};
+    use nipee_keypackage::{Error as KpError, LeafNodeSourceType};
     let found = leaf.leaf_node_source.source_type();
     if found != LeafNodeSourceType::Commit {
         return Err(KpError::WrongLeafNodeSource {
@@ -1313,6 +1302,17 @@ fn check_path_leaf(policy: &ValidationPolicy, leaf: &nipee_keypackage::LeafNode)
         }
         .into());
     }
+    check_leaf_credential_and_extensions(policy, leaf)
+}
+
+/// The leaf checks shared by KeyPackage leaves and UpdatePath leaves: the credential type is
+/// accepted by the policy and listed in the leaf's capabilities, and the leaf's extensions
+/// are allowed by them.
+fn check_leaf_credential_and_extensions(
+    policy: &ValidationPolicy,
+    leaf: &nipee_keypackage::LeafNode,
+) -> Result<()> {
+    use nipee_keypackage::{Error as KpError, ExtensionLocation};
     let ct = leaf.credential.credential_type();
     if !policy.credential_types.contains(&ct) {
         return Err(KpError::UnsupportedCredentialType(ct).into());

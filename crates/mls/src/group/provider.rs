@@ -214,7 +214,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_prehashed_seal_opens_with_hpke_rs() {
+    fn a_prehashed_seal_opens_and_binds_its_info() {
         let p = RustCryptoSuite1::new();
         let (sk, pk) = p.hpke_generate_key_pair().unwrap();
         let info = vec![7u8; 5000];
