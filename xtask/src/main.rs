@@ -7,9 +7,14 @@
 //! * `test-all`: every check, ending with a table of stages.
 //! * `bench`: the criterion benchmarks (extra arguments go to criterion).
 //! * `check-deps`: the dependency rule of the design card.
+//! * `tidy`: repository hygiene (nothing refers outside the repository).
+//! * `fresh-check`: tidy and the wasm32 C build in a fresh clone with a clean environment.
 
 mod deps;
+mod fresh;
 mod setup;
+mod tidy;
+mod tools;
 mod util;
 mod wasm;
 
@@ -17,8 +22,8 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 use util::{cargo, root, run};
 
-const USAGE: &str =
-    "usage: cargo xtask <setup | wasm | test-all | bench [criterion args] | check-deps>";
+const USAGE: &str = "usage: cargo xtask <setup | wasm | test-all | bench [criterion args] | \
+                     check-deps | tidy | fresh-check>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,6 +33,10 @@ fn main() -> ExitCode {
         Some("test-all") => return test_all(),
         Some("bench") => cmd_bench(&args[1..]),
         Some("check-deps") => check_deps(),
+        Some("tidy") => tidy::check(&root()),
+        Some("fresh-check") => fresh::fresh_check(&root()),
+        // Used by fresh-check inside the clone: the wasm32 build's C dependency alone.
+        Some("wasm-c-check") => cmd_wasm_c_check(),
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -44,6 +53,11 @@ fn cmd_wasm() -> Result<(), String> {
     let route = setup::wasm_route().ok_or("no wasm32 toolchain: run `cargo xtask setup`")?;
     wasm::build_libs(&root, route)?;
     wasm::package(&root, route)
+}
+
+fn cmd_wasm_c_check() -> Result<(), String> {
+    let route = setup::wasm_route().ok_or("no wasm32 toolchain: run `cargo xtask setup`")?;
+    wasm::build_c_dependency(&root(), route)
 }
 
 fn cmd_bench(extra: &[String]) -> Result<(), String> {
@@ -92,11 +106,21 @@ enum Outcome {
 fn run_stage(
     stages: &mut Vec<Stage>,
     name: &'static str,
+    missing: Vec<tools::Missing>,
     f: &mut dyn FnMut() -> Result<(), String>,
 ) -> bool {
     eprintln!("\n==> {name}");
     let t = Instant::now();
-    let outcome = match f() {
+    let checked = if missing.is_empty() {
+        f()
+    } else {
+        Err(missing
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "))
+    };
+    let outcome = match checked {
         Ok(()) => Outcome::Pass,
         Err(e) => {
             eprintln!("xtask: stage {name} failed: {e}");
@@ -115,15 +139,16 @@ fn run_stage(
 fn test_all() -> ExitCode {
     let root = root();
     let mut stages: Vec<Stage> = Vec::new();
-    let mut stage = |name: &'static str, f: &mut dyn FnMut() -> Result<(), String>| {
-        run_stage(&mut stages, name, f)
-    };
 
+    // Setup installs whatever is missing; then every stage first checks that the tools
+    // it needs are there and names a missing one instead of failing inside a build.
     let mut route = None;
-    let setup_ok = stage("setup", &mut || {
+    run_stage(&mut stages, "setup", vec![], &mut || {
         route = Some(setup::setup(&root)?);
         Ok(())
     });
+    let route = route.or_else(setup::wasm_route);
+    let needs = |n: tools::Needs| tools::missing_for(&root, n, route);
     let relay_bin = setup::relay_bin();
     let cargo_in_root = |args: &[&str]| {
         let mut c = Command::new(cargo());
@@ -132,62 +157,80 @@ fn test_all() -> ExitCode {
             .env("NIPEE_RELAY_BIN", &relay_bin);
         c
     };
-    stage("fmt", &mut || {
+    run_stage(&mut stages, "tidy", vec![], &mut || tidy::check(&root));
+    run_stage(&mut stages, "fmt", needs(tools::Needs::Fmt), &mut || {
         run(&mut cargo_in_root(&["fmt", "--all", "--check"]))
     });
-    stage("clippy", &mut || {
-        run(&mut cargo_in_root(&[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]))
-    });
-    stage("dependency rule", &mut check_deps);
-    stage("test", &mut || {
+    run_stage(
+        &mut stages,
+        "clippy",
+        needs(tools::Needs::Clippy),
+        &mut || {
+            run(&mut cargo_in_root(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]))
+        },
+    );
+    run_stage(&mut stages, "dependency rule", vec![], &mut check_deps);
+    run_stage(&mut stages, "test", needs(tools::Needs::Tests), &mut || {
         run(&mut cargo_in_root(&["test", "--workspace"]))
     });
-    stage("doc", &mut || {
+    run_stage(&mut stages, "doc", vec![], &mut || {
         run(cargo_in_root(&["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))
     });
-
-    let wasm_ok = match (setup_ok, route) {
-        (true, Some(route)) => {
-            stage("wasm32 build (all library crates)", &mut || {
-                wasm::build_libs(&root, route)
-            }) && stage("wasm package (web + nodejs)", &mut || {
-                wasm::package(&root, route)
-            })
-        }
-        _ => false,
-    };
+    let wasm_ok = run_stage(
+        &mut stages,
+        "wasm32 build (all library crates)",
+        needs(tools::Needs::WasmBuild),
+        &mut || match route {
+            Some(route) => wasm::build_libs(&root, route),
+            None => Err("no wasm32 toolchain".into()),
+        },
+    ) && run_stage(
+        &mut stages,
+        "wasm package (web + nodejs)",
+        needs(tools::Needs::WasmPackage),
+        &mut || match route {
+            Some(route) => wasm::package(&root, route),
+            None => Err("no wasm32 toolchain".into()),
+        },
+    );
     let pkg = wasm::pkg_dir(&root);
-    let mut skipped = Vec::new();
-    for (name, file) in [
-        ("wasm tests in Node", "node.test.mjs"),
-        ("wasm tests in headless Chromium", "browser.test.mjs"),
+    for (name, file, need) in [
+        ("wasm tests in Node", "node.test.mjs", tools::Needs::Node),
+        (
+            "wasm tests in headless Chromium",
+            "browser.test.mjs",
+            tools::Needs::Browser,
+        ),
     ] {
-        if wasm_ok {
-            stage(name, &mut || {
-                run(Command::new("node")
-                    .args(["--test", "--test-reporter=spec", file])
-                    .current_dir(root.join("wasm-tests"))
-                    .env("NIPEE_WASM_PKG", &pkg))
+        if !wasm_ok {
+            stages.push(Stage {
+                name,
+                outcome: Outcome::Skipped("the wasm build failed"),
+                seconds: 0.0,
             });
-        } else {
-            skipped.push(name);
+            continue;
         }
-    }
-
-    for name in skipped {
-        stages.push(Stage {
-            name,
-            outcome: Outcome::Skipped("the wasm build failed"),
-            seconds: 0.0,
+        run_stage(&mut stages, name, needs(need), &mut || {
+            run(Command::new("node")
+                .args(["--test", "--test-reporter=spec", file])
+                .current_dir(root.join("wasm-tests"))
+                .env("NIPEE_WASM_PKG", &pkg))
         });
     }
+    run_stage(
+        &mut stages,
+        "fresh clone, clean environment",
+        needs(tools::Needs::WasmBuild),
+        &mut || fresh::fresh_check(&root),
+    );
+
     eprintln!("\n{:<40} {:<8} {:>9}", "stage", "result", "seconds");
     eprintln!("{}", "-".repeat(59));
     let mut failed = 0;

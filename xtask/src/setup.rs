@@ -1,5 +1,6 @@
 //! `cargo xtask setup`: installs what the tests need, only what is missing.
 
+use crate::tools::{self, WASM_C_PACKAGES};
 use crate::util::{cargo, have, output, run, tools_dir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -157,6 +158,35 @@ fn ensure_wasm_std() -> Result<WasmRoute, String> {
     wasm_route().ok_or_else(|| "the Debian wasm route is still incomplete after install".into())
 }
 
+/// A C compiler and archiver for wasm32 (secp256k1-sys builds C). The Debian route brings
+/// clang-16 with its compiler; on the rustup route a fresh machine has no clang at all, so
+/// it is installed here, then checked by compiling a C file for wasm32.
+fn ensure_wasm_c_tools(route: WasmRoute) -> Result<(), String> {
+    if let Some(t) = tools::wasm_c_tools(route) {
+        eprintln!("setup: C compiler for wasm32: {} with {}", t.cc, t.ar);
+        return Ok(());
+    }
+    let packages: &[&str] = match route {
+        WasmRoute::Rustup => WASM_C_PACKAGES,
+        WasmRoute::Debian => &["clang-16", "llvm-16"],
+    };
+    apt_install(
+        packages,
+        "a C compiler for wasm32 (secp256k1-sys compiles C)",
+    )?;
+    match tools::wasm_c_tools(route) {
+        Some(t) => {
+            eprintln!("setup: C compiler for wasm32: {} with {}", t.cc, t.ar);
+            Ok(())
+        }
+        None => Err(format!(
+            "installed {} but found no clang that compiles for wasm32-unknown-unknown together \
+             with an llvm-ar; install a clang with the WebAssembly target by hand",
+            packages.join(" ")
+        )),
+    }
+}
+
 fn ensure_wasm_bindgen(root: &Path) -> Result<(), String> {
     let version = wasm_bindgen_version(root)?;
     let bin = wasm_bindgen_bin();
@@ -227,6 +257,10 @@ fn ensure_relay() -> Result<(), String> {
 /// Everything `test-all` needs, installing only what is missing.
 pub fn setup(root: &Path) -> Result<WasmRoute, String> {
     let route = ensure_wasm_std()?;
+    ensure_wasm_c_tools(route)?;
+    // The C dependency of the wasm32 build, compiled now: a toolchain that cannot build it
+    // is reported here, by setup, not twenty minutes later inside the wasm stage.
+    crate::wasm::build_c_dependency(root, route)?;
     ensure_wasm_bindgen(root)?;
     ensure_chromium()?;
     ensure_npm(root)?;

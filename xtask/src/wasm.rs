@@ -1,6 +1,7 @@
 //! Building for wasm32-unknown-unknown, by rustup's target or Debian's route.
 
 use crate::setup::{WasmRoute, wasm_bindgen_bin};
+use crate::tools::wasm_c_tools;
 use crate::util::{cargo, output, run};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,8 +32,14 @@ fn target_dir(root: &Path, route: WasmRoute) -> PathBuf {
 }
 
 /// A cargo command set up for the route, in its own target dir so native
-/// builds are not invalidated.
-fn wasm_cargo(root: &Path, route: WasmRoute) -> Command {
+/// builds are not invalidated. The C compiler and archiver for wasm32 are found by
+/// [`wasm_c_tools`] and passed explicitly, so the build does not depend on what the
+/// caller's environment happens to set.
+fn wasm_cargo(root: &Path, route: WasmRoute) -> Result<Command, String> {
+    let tools = wasm_c_tools(route).ok_or(
+        "no C compiler for wasm32 (clang) with an llvm-ar: run `cargo xtask setup`, which \
+         installs them (apt-get install clang llvm)",
+    )?;
     let mut c = match route {
         WasmRoute::Rustup => Command::new(cargo()),
         WasmRoute::Debian => {
@@ -40,18 +47,20 @@ fn wasm_cargo(root: &Path, route: WasmRoute) -> Command {
             c.env("RUSTC", "/usr/bin/rustc")
                 .env("RUSTC_BOOTSTRAP", "1")
                 .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", "wasm-ld-16")
-                .env("CC_wasm32_unknown_unknown", "clang-16")
-                .env("AR_wasm32_unknown_unknown", "llvm-ar-16")
-                .env(
-                    "CFLAGS_wasm32_unknown_unknown",
-                    "-Wno-error=implicit-function-declaration",
-                )
                 .env_remove("RUSTUP_TOOLCHAIN")
                 .env_remove("RUSTDOC");
             c
         }
     };
     c.current_dir(root)
+        .env("CC_wasm32_unknown_unknown", &tools.cc)
+        .env("AR_wasm32_unknown_unknown", &tools.ar)
+        // secp256k1-sys 0.11 calls memmove without a declaration on wasm32; clang 16 and
+        // newer make that an error by default.
+        .env(
+            "CFLAGS_wasm32_unknown_unknown",
+            "-Wno-error=implicit-function-declaration",
+        )
         .env("CARGO_TARGET_DIR", target_dir(root, route))
         // getrandom 0.3 (pulled by some dependencies) needs this cfg on wasm32;
         // the facade turns on the matching feature.
@@ -62,7 +71,16 @@ fn wasm_cargo(root: &Path, route: WasmRoute) -> Command {
     if route == WasmRoute::Debian {
         c.arg("-Zbuild-std=std,panic_abort");
     }
-    c
+    Ok(c)
+}
+
+/// Compiles the wasm32 build's C dependency (secp256k1-sys) alone, in the wasm target
+/// dir: proves that the C toolchain works for wasm32, and leaves the result for the full
+/// build to reuse.
+pub fn build_c_dependency(root: &Path, route: WasmRoute) -> Result<(), String> {
+    let mut c = wasm_cargo(root, route)?;
+    c.args(["-p", "secp256k1-sys"]);
+    run(&mut c).map_err(|e| format!("the C dependency does not build for wasm32: {e}"))
 }
 
 fn workspace_packages(root: &Path) -> Vec<String> {
@@ -89,7 +107,7 @@ fn workspace_packages(root: &Path) -> Vec<String> {
 /// Builds every library crate for wasm32 (release), including the facade.
 pub fn build_libs(root: &Path, route: WasmRoute) -> Result<(), String> {
     let present = workspace_packages(root);
-    let mut c = wasm_cargo(root, route);
+    let mut c = wasm_cargo(root, route)?;
     c.arg("--lib");
     let mut any = false;
     for lib in WASM_LIBS.iter().filter(|l| present.iter().any(|p| p == *l)) {

@@ -7,7 +7,7 @@ use tls_codec::{DeserializeBytes, Serialize};
 
 const VECTORS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/vectors/mls/deserialization.json"
+    "/../../vectors/mls/deserialization.json"
 );
 
 #[derive(serde::Deserialize)]
@@ -17,7 +17,7 @@ struct Case {
 }
 
 fn cases() -> Vec<Case> {
-    let text = std::fs::read_to_string(VECTORS).expect("shared vectors next to the workspace");
+    let text = std::fs::read_to_string(VECTORS).expect("the vectors/ folder of the repository");
     serde_json::from_str(&text).unwrap()
 }
 

@@ -1,5 +1,5 @@
 //! Official IETF MLS working-group test vectors (mlswg/mls-implementations,
-//! see `../shared/vectors/mls/SOURCE.txt`).
+//! see `vectors/mls/SOURCE.txt`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use nipee_codec::Error as CodecError;
@@ -12,11 +12,11 @@ use serde::Deserialize;
 
 const MESSAGES: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/vectors/mls/messages.json"
+    "/../../vectors/mls/messages.json"
 ));
 const CRYPTO_BASICS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/vectors/mls/crypto-basics.json"
+    "/../../vectors/mls/crypto-basics.json"
 ));
 
 #[derive(Deserialize)]
@@ -221,7 +221,7 @@ fn crypto_basics_ref_hash_suite_1() {
 
 const TREE_VALIDATION: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/vectors/mls/tree-validation.json"
+    "/../../vectors/mls/tree-validation.json"
 ));
 
 #[derive(Deserialize)]

@@ -5,10 +5,7 @@
 use nipee_mls::group::vectors::passive_client;
 
 fn run(file: &str) -> (usize, Vec<String>) {
-    let path = format!(
-        "{}/../../../shared/vectors/mls/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../../vectors/mls/{file}", env!("CARGO_MANIFEST_DIR"));
     let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let cases: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
     let mut passed = 0;

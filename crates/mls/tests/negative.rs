@@ -333,10 +333,7 @@ fn secrets_never_print_their_bytes() {
 // ----- ratchet tree -----
 
 fn vector(file: &str) -> serde_json::Value {
-    let path = format!(
-        "{}/../../../shared/vectors/mls/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../../vectors/mls/{file}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

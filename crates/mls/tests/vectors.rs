@@ -4,10 +4,7 @@
 use nipee_mls::test_vectors;
 
 fn run(kind: &str, file: &str) {
-    let path = format!(
-        "{}/../../../shared/vectors/mls/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../../vectors/mls/{file}", env!("CARGO_MANIFEST_DIR"));
     let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let outcome = test_vectors::run(kind, &json).unwrap();
     assert!(

@@ -1,5 +1,5 @@
 //! The replay runner for NIP-EE interop files (`nipee-interop-vectors/1`, schema in
-//! `shared/vectors/nip-ee/README.md`): parses every KeyPackage event, then replays the
+//! `vectors/nip-ee/README.md`): parses every KeyPackage event, then replays the
 //! scenario as each replayable member through a [`Client`] over in-memory storage and
 //! checks what `expect` says at every step.
 //!

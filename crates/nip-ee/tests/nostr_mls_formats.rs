@@ -25,7 +25,7 @@ use serde_json::Value;
 
 const FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/vectors/nip-ee/nostr-mls-basic.json"
+    "/../../vectors/nip-ee/nostr-mls-basic.json"
 );
 
 fn load() -> Value {

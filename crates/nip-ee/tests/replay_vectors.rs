@@ -3,7 +3,7 @@
 
 const FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/vectors/nip-ee/nostr-mls-basic.json"
+    "/../../vectors/nip-ee/nostr-mls-basic.json"
 );
 
 #[test]

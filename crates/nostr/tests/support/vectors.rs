@@ -41,7 +41,7 @@ impl Outcome {
 
 /// The directory holding the shared vectors, relative to this crate.
 pub fn vectors_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/nostr")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors/nostr")
 }
 
 /// Runs `suite` (nip44, bip340, nip01, nip59) over `file`.
