@@ -74,12 +74,37 @@ fn wasm_cargo(root: &Path, route: WasmRoute) -> Result<Command, String> {
     Ok(c)
 }
 
+/// The version of secp256k1-sys the library crates use (dev-dependencies pull another,
+/// so the bare name is ambiguous to `cargo build -p`).
+fn c_dependency_spec(root: &Path) -> Result<String, String> {
+    let tree = output(
+        Command::new(cargo())
+            .args([
+                "tree",
+                "-p",
+                "nipee-nostr",
+                "-e",
+                "normal",
+                "--prefix",
+                "none",
+            ])
+            .args(["--format", "{p}"])
+            .current_dir(root),
+    )
+    .ok_or("cargo tree -p nipee-nostr failed")?;
+    tree.lines()
+        .find_map(|l| l.strip_prefix("secp256k1-sys v"))
+        .map(|v| format!("secp256k1-sys@{}", v.split_whitespace().next().unwrap_or(v)))
+        .ok_or_else(|| "nipee-nostr no longer depends on secp256k1-sys".to_string())
+}
+
 /// Compiles the wasm32 build's C dependency (secp256k1-sys) alone, in the wasm target
 /// dir: proves that the C toolchain works for wasm32, and leaves the result for the full
 /// build to reuse.
 pub fn build_c_dependency(root: &Path, route: WasmRoute) -> Result<(), String> {
+    let spec = c_dependency_spec(root)?;
     let mut c = wasm_cargo(root, route)?;
-    c.args(["-p", "secp256k1-sys"]);
+    c.args(["-p", &spec]);
     run(&mut c).map_err(|e| format!("the C dependency does not build for wasm32: {e}"))
 }
 
