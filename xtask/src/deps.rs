@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! codec → keypackage → mls ─┐
-//! nostr → relay ────────────┴→ nipee → nipee-wasm, nipee-cli
+//! nostr ────────────────────┴→ nipee (sans-IO core) → nipee-sqlite, nipee-wasm
+//! nostr → relay ─────────────────────────────────────→ nipee-driver → nipee-cli
 //! ```
 //! Crates depend strictly bottom-up. The MLS side knows nothing of Nostr and
 //! the Nostr side nothing of MLS; only `nipee` joins them; nothing depends on
@@ -13,41 +14,50 @@ use std::collections::BTreeMap;
 /// The layer each workspace crate sits in, and the workspace crates it may
 /// depend on (normal, build or dev dependencies alike).
 pub fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
+    const MLS: &[&str] = &["nipee-codec", "nipee-keypackage", "nipee-mls"];
     let mut m: BTreeMap<&'static str, &'static [&'static str]> = BTreeMap::new();
     m.insert("nipee-codec", &[]);
     m.insert("nipee-keypackage", &["nipee-codec"]);
     m.insert("nipee-mls", &["nipee-codec", "nipee-keypackage"]);
     m.insert("nipee-nostr", &[]);
     m.insert("nipee-relay", &["nipee-nostr"]);
+    // The sans-IO core joins the MLS side and the Nostr side, without the relay client.
+    m.insert("nipee", &[MLS[0], MLS[1], MLS[2], "nipee-nostr"]);
+    // Hosts of the core: storage, relays, JavaScript.
     m.insert(
-        "nipee",
-        &[
-            "nipee-codec",
-            "nipee-keypackage",
-            "nipee-mls",
-            "nipee-nostr",
-            "nipee-relay",
-        ],
+        "nipee-sqlite",
+        &[MLS[0], MLS[1], MLS[2], "nipee-nostr", "nipee"],
     );
     m.insert(
-        "nipee-wasm",
-        &[
-            "nipee-codec",
-            "nipee-keypackage",
-            "nipee-mls",
-            "nipee-nostr",
-            "nipee",
-        ],
+        "nipee-driver",
+        &[MLS[0], MLS[1], MLS[2], "nipee-nostr", "nipee-relay", "nipee"],
     );
+    m.insert("nipee-wasm", &[MLS[0], MLS[1], MLS[2], "nipee-nostr", "nipee"]);
     m.insert(
         "nipee-cli",
         &[
-            "nipee-codec",
-            "nipee-keypackage",
-            "nipee-mls",
+            MLS[0],
+            MLS[1],
+            MLS[2],
             "nipee-nostr",
             "nipee-relay",
             "nipee",
+            "nipee-sqlite",
+            "nipee-driver",
+        ],
+    );
+    // Test support sits on top of every library crate; nothing depends on it.
+    m.insert(
+        "nipee-test-support",
+        &[
+            MLS[0],
+            MLS[1],
+            MLS[2],
+            "nipee-nostr",
+            "nipee-relay",
+            "nipee",
+            "nipee-sqlite",
+            "nipee-driver",
         ],
     );
     m.insert("xtask", &[]);
@@ -165,11 +175,38 @@ mod tests {
             ("nipee-mls", &["nipee-codec", "nipee-keypackage"]),
             ("nipee-nostr", &[]),
             ("nipee-relay", &["nipee-nostr"]),
-            ("nipee", &["nipee-mls", "nipee-relay", "nipee-nostr"]),
+            ("nipee", &["nipee-mls", "nipee-nostr"]),
+            ("nipee-sqlite", &["nipee"]),
+            ("nipee-driver", &["nipee", "nipee-relay"]),
             ("nipee-wasm", &["nipee"]),
-            ("nipee-cli", &["nipee", "nipee-relay"]),
+            ("nipee-cli", &["nipee", "nipee-driver", "nipee-sqlite"]),
+            ("nipee-test-support", &["nipee", "nipee-driver", "nipee-sqlite"]),
         ]);
         assert_eq!(check(&e), vec![]);
+    }
+
+    #[test]
+    fn the_sans_io_core_may_not_use_the_relay_client_or_its_hosts() {
+        let e = edges(&[("nipee", &["nipee-mls", "nipee-relay", "nipee-sqlite"])]);
+        assert_eq!(
+            check(&e),
+            vec![
+                Violation::Forbidden {
+                    from: "nipee".into(),
+                    to: "nipee-relay".into()
+                },
+                Violation::Forbidden {
+                    from: "nipee".into(),
+                    to: "nipee-sqlite".into()
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn the_wasm_facade_may_not_use_native_hosts() {
+        let e = edges(&[("nipee-wasm", &["nipee", "nipee-driver"])]);
+        assert_eq!(check(&e).len(), 1);
     }
 
     #[test]

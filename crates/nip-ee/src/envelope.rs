@@ -108,11 +108,27 @@ pub fn build_group_event<R: CryptoRng + ?Sized>(
     created_at: Timestamp,
     rng: &mut R,
 ) -> Result<Event> {
-    let content = key.encrypt(mls_message, rng)?;
     let ephemeral = Keys::generate(rng);
+    build_group_event_signed(key, nostr_group_id, mls_message, created_at, &ephemeral, rng)
+}
+
+/// [`build_group_event`] signed by `signer`, a throwaway key the caller drew (to bind a
+/// commit to the event that carries it, the key must be known before the commit is made).
+///
+/// # Errors
+/// Those of [`GroupEventKey::encrypt`].
+pub fn build_group_event_signed<R: CryptoRng + ?Sized>(
+    key: &GroupEventKey,
+    nostr_group_id: &[u8; 32],
+    mls_message: &[u8],
+    created_at: Timestamp,
+    signer: &Keys,
+    rng: &mut R,
+) -> Result<Event> {
+    let content = key.encrypt(mls_message, rng)?;
     Ok(EventBuilder::new(Kind::MLS_GROUP_MESSAGE, content)
         .tag(Tag::group(&hex::encode(nostr_group_id)))
-        .sign_with_rng(&ephemeral, created_at, rng))
+        .sign_with_rng(signer, created_at, rng))
 }
 
 /// The `nostr_group_id` of a kind-445 event: its kind, signature and exactly one `h` tag

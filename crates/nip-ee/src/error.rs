@@ -106,6 +106,30 @@ pub enum Error {
         /// Why.
         reason: &'static str,
     },
+    /// A Welcome whose GroupInfo was signed by another member than the one who sealed the
+    /// gift wrap.
+    #[error("the Welcome was sealed by {sealed_by} but its GroupInfo signed by {signed_by}")]
+    WelcomeSender {
+        /// The seal's author.
+        sealed_by: String,
+        /// The GroupInfo signer's Nostr key.
+        signed_by: String,
+    },
+    /// A message broke a NIP-EE admin rule.
+    #[error("admin rules: {0}")]
+    Policy(#[from] crate::client::PolicyViolation),
+    /// A commit bound to another kind-445 event (its MLS authenticated data names another
+    /// `created_at` or signer): a re-dated or re-signed copy.
+    #[error("a copy of a commit under another event (re-dated or re-signed)")]
+    CommitCopy,
+    /// A group event dated further in the future than the allowed clock skew.
+    #[error("event created_at {created_at} is too far after now ({now})")]
+    FromTheFuture {
+        /// The event's `created_at`.
+        created_at: u64,
+        /// The caller's clock.
+        now: u64,
+    },
 
     // ---- misuse ----
     /// The caller used the API wrongly (e.g. a value out of range for the wire format).
@@ -119,14 +143,6 @@ pub enum Error {
     /// The storage backend failed, or a stored blob is of an unknown version or corrupt.
     #[error("storage: {reason}")]
     Storage {
-        /// What failed.
-        reason: String,
-    },
-
-    // ---- network (the `relay` driver) ----
-    /// Relays did not accept or deliver an event.
-    #[error("relay: {reason}")]
-    Relay {
         /// What failed.
         reason: String,
     },
@@ -214,10 +230,13 @@ impl Error {
             | Error::UnknownGroup { .. }
             | Error::Duplicate { .. }
             | Error::NoEpochKey
-            | Error::NotForUs { .. } => ErrorKind::Invalid,
+            | Error::NotForUs { .. }
+            | Error::WelcomeSender { .. }
+            | Error::Policy(_)
+            | Error::CommitCopy
+            | Error::FromTheFuture { .. } => ErrorKind::Invalid,
             Error::Misuse { .. } => ErrorKind::Misuse,
             Error::Storage { .. } => ErrorKind::Storage,
-            Error::Relay { .. } => ErrorKind::Network,
             Error::Internal { .. } => ErrorKind::Internal,
         }
     }

@@ -1,35 +1,37 @@
 //! NIP-EE (Nostr group messaging over MLS, RFC 9420) for nipee: the wire formats of the
-//! `nip-ee` profile, interoperable with rust-nostr's `nostr-mls` v0.43, a sans-IO client
-//! core (events in, events and state changes out) with persistent storage, and (feature
-//! `relay`) an async driver on `nipee-relay`. Time and randomness are parameters.
+//! `nip-ee` profile, interoperable with rust-nostr's `nostr-mls` v0.43, and a sans-IO
+//! client core that is safe on a hostile relay. Events go in; events to publish, reads to
+//! perform and one atomic storage write per operation come out. Time and randomness are
+//! parameters; nothing here opens a socket, a file or a clock. Hosts: `nipee-driver`
+//! (relays, native), `nipee-sqlite` (storage), `nipee-wasm` (JavaScript).
 //!
 //! Two clients exchange a message in memory; in real use every event below goes through
-//! relays:
+//! relays, and the host reports each relay's answer with [`Client::published`]:
 //!
 //! ```
 //! use nipee::inner::chat_message;
 //! use nipee::storage::MemoryStorage;
-//! use nipee::{Client, ClientConfig, Outcome};
+//! use nipee::{Client, ClientConfig, NewGroup, Outcome};
 //! use nipee_nostr::{Keys, Timestamp};
 //!
 //! let mut rng = rand::rng();
 //! let now = 1_800_000_000;
-//! let config = ClientConfig { relays: vec!["wss://relay.example".into()], ..Default::default() };
+//! let config = ClientConfig::with_relays(["wss://relay.example"]);
 //! let mut alice = Client::new(Keys::generate(&mut rng), MemoryStorage::new(), config.clone())?;
 //! let mut bob = Client::new(Keys::generate(&mut rng), MemoryStorage::new(), config)?;
 //!
 //! // Bob publishes a KeyPackage (kind 443); alice creates a group with him, which yields
-//! // one gift-wrapped Welcome (kind 1059 → 13 → 444).
-//! let bob_key_package = bob.create_key_package(false, now, &mut rng)?;
-//! let (group, welcomes) = alice.create_group(
-//!     "friends", "", vec![alice.public_key()], &[bob_key_package], now, &mut rng,
-//! )?;
-//! assert!(matches!(bob.process(&welcomes[0], now)?, Outcome::Joined { .. }));
+//! // one gift-wrapped Welcome (kind 1059 → 13 → 444) to publish.
+//! let bob_key_package = bob.create_key_package(false, now, &mut rng)?.event;
+//! let (group, created) =
+//!     alice.create_group(NewGroup::new("friends", vec![bob_key_package]), now, &mut rng)?;
+//! let joined = bob.process(&created.publish[0].event, now, &mut rng)?;
+//! assert!(matches!(joined.outcome(), Outcome::Joined { .. }));
 //!
 //! // Alice sends a kind-9 message as a kind-445 group event; bob decrypts it.
 //! let hello = chat_message(alice.public_key(), "hello bob", Timestamp::from_secs(now));
-//! let event = alice.send(&group, &hello, now, &mut rng)?;
-//! match bob.process(&event, now)? {
+//! let event = alice.send(&group, &hello, now, &mut rng)?.event;
+//! match bob.process(&event, now, &mut rng)?.outcome() {
 //!     Outcome::Message { event, .. } => {
 //!         assert_eq!(event.content, "hello bob");
 //!         assert_eq!(event.pubkey, alice.public_key());
@@ -75,46 +77,43 @@
 //!
 //! # Map
 //!
-//! * [`profile`]: [`Profile`], through which the client core reaches every wire format
-//!   (only `nip-ee` is implemented; a Marmot profile would be a new variant).
+//! * [`client`]: the sans-IO core ([`Client`]): KeyPackages, groups, own commits (two
+//!   phase: [`PendingCommit`] → [`Client::published`] / [`Client::fetched`]), messages,
+//!   [`Client::process`] returning [`Effects`], the admin rules, commit races, the outbox,
+//!   the buffer of future-epoch events, and views for tools.
+//! * [`profile`]: [`Profile`], through which the core reaches every wire format.
 //! * [`group_data`]: the `nostr_group_data` (0xF2EE) GroupContext extension.
-//! * [`key_package_event`]: kind 443 and the credential rule (identity = the 64 hex
-//!   characters of the Nostr key, equal to the event author; MLS signature key ≠ Nostr key).
+//! * [`key_package_event`]: kind 443 and the credential rule.
 //! * [`welcome_event`]: the kind-444 Welcome rumor and its NIP-59 gift wrap.
 //! * [`envelope`]: the kind-445 envelope (NIP-44 v2 under the epoch's exporter secret).
 //! * [`inner`]: inner application events (unsigned, author = MLS sender, no `h` tag).
-//! * [`storage`]: the [`Storage`] trait over opaque versioned blobs, with an in-memory and
-//!   (feature `sqlite`) an SQLite implementation.
-//! * [`client`]: the sans-IO core ([`Client`]): KeyPackages, create / invite / remove /
-//!   rotate (two-phase: [`PendingPublish`], `confirm`, `discard`), join, send, leave,
-//!   [`Client::process`] returning an [`Outcome`]; admin rules ([`AdminPolicy`]) enforced
-//!   through the MLS policy hook; commit races resolved by rollback.
-//! * [`replay`]: the runner for `nipee-interop-vectors/1` files (see the example
-//!   `nip-ee-vectors`).
-//! * `driver` (feature `relay`): the async driver on `nipee-relay`.
+//! * [`ids`]: [`GroupId`] (the MLS group id, the key of all per-group state) and
+//!   [`NostrGroupId`] (the public `h` tag).
+//! * [`storage`]: the [`Storage`] trait (atomic batches of opaque versioned blobs) and
+//!   [`MemoryStorage`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod client;
-#[cfg(feature = "relay")]
-pub mod driver;
 pub mod envelope;
 mod error;
 pub mod group_data;
+pub mod ids;
 pub mod inner;
 pub mod key_package_event;
 pub mod profile;
-pub mod replay;
 pub mod storage;
 pub mod welcome_event;
 
 pub use client::{
-    AdminPolicy, Client, ClientConfig, GroupSummary, IgnoreReason, Outcome, PendingPublish,
-    PendingWelcomes,
+    Client, ClientConfig, CommitInfo, Effects, FetchReport, FetchRequest, GroupDataUpdate,
+    GroupSummary, IgnoreReason, MemberInfo, NewGroup, Outcome, Outgoing, PendingCommit,
+    PolicyViolation, Purpose, RelayAnswer, SubscriptionSpec, TreeNode,
 };
 pub use envelope::{GroupEventKey, build_group_event, group_event_group_id};
 pub use error::{Error, ErrorKind, Result};
 pub use group_data::{GroupImage, NostrGroupData};
+pub use ids::{GroupId, NostrGroupId};
 pub use inner::{decode_inner_event, encode_inner_event};
 pub use key_package_event::{
     KeyPackageEvent, KeyPackageEventOptions, NewKeyPackage, build_key_package_event,

@@ -3,7 +3,7 @@
 //! added as a new variant and new match arms, without touching the core's logic.
 
 use nipee_keypackage::{Extension, KeyPackage, ValidationPolicy};
-use nipee_mls::group::Group;
+use nipee_mls::group::{Group, StagedCommit};
 use nipee_nostr::{Event, Keys, PublicKey, Timestamp, UnsignedEvent};
 use rand_core::CryptoRng;
 
@@ -110,6 +110,25 @@ impl Profile {
         }
     }
 
+    /// The group-event key of the epoch a staged commit creates (to recognise events of that
+    /// epoch before the commit is merged).
+    ///
+    /// # Errors
+    /// MLS exporter errors (a commit that removes us has no next epoch for us).
+    pub fn staged_group_event_key(self, staged: &StagedCommit) -> Result<GroupEventKey> {
+        match self {
+            Profile::NipEe => {
+                let secret =
+                    staged.export_secret(EXPORTER_LABEL, EXPORTER_CONTEXT, EXPORTER_LENGTH)?;
+                let bytes: [u8; 32] =
+                    secret.as_bytes().try_into().map_err(|_| Error::Internal {
+                        reason: "exporter length",
+                    })?;
+                GroupEventKey::from_exporter_secret(&bytes)
+            }
+        }
+    }
+
     /// A group-event key from a stored exporter secret.
     ///
     /// # Errors
@@ -120,7 +139,7 @@ impl Profile {
         }
     }
 
-    /// Builds a group event carrying an MLSMessage.
+    /// Builds a group event carrying an MLSMessage, signed by the throwaway key `signer`.
     ///
     /// # Errors
     /// As the profile's builder.
@@ -130,12 +149,18 @@ impl Profile {
         nostr_group_id: &[u8; 32],
         mls_message: &[u8],
         created_at: Timestamp,
+        signer: &Keys,
         rng: &mut R,
     ) -> Result<Event> {
         match self {
-            Profile::NipEe => {
-                envelope::build_group_event(key, nostr_group_id, mls_message, created_at, rng)
-            }
+            Profile::NipEe => envelope::build_group_event_signed(
+                key,
+                nostr_group_id,
+                mls_message,
+                created_at,
+                signer,
+                rng,
+            ),
         }
     }
 

@@ -1,43 +1,75 @@
-//! The NIP-EE admin rules as an MLS policy, consulted by `nipee-mls` before any proposal
-//! or commit is stored or applied, on every path (received proposals, received commits,
-//! proposals committed by reference).
+//! The NIP-EE admin rules, applied to a staged MLS message before it is merged, and to our
+//! own commits before they are published (the same function both ways, so a commit we
+//! would refuse from others we never send).
 //!
-//! * Only admins (the `admin_pubkeys` of the current 0xF2EE) may add members, remove other
-//!   members, or change the GroupContext extensions (the group data).
-//! * Any member may update its own leaf, and may leave (propose its own removal); a
-//!   non-admin may commit only Updates and self-removals proposed by the removed member.
-//! * A commit that leaves the group without an admin member is rejected.
-//! * No credential changes its identity (Update proposals here; the committer's own new
-//!   leaf is checked by the client after staging, before anything is stored).
+//! * Only admins (the `admin_pubkeys` of the current `nostr_group_data`) may add members,
+//!   remove other members, or change the GroupContext extensions (the group data).
+//! * Any member may update its own leaf and propose its own removal; a non-admin may commit
+//!   only path updates, Updates and self-removals proposed by the removed member.
+//! * No commit may leave the group without an admin member.
+//! * No credential changes its identity: an Update, and the committer's new leaf, keep the
+//!   Nostr key of the leaf they replace.
+//! * Only Add, Remove, Update and GroupContextExtensions proposals; no external commits.
 
 use std::collections::BTreeSet;
 
 use nipee_mls::framing::Proposal;
-use nipee_mls::group::{GroupPolicy, PolicyView, Sender};
+use nipee_mls::group::{Group, Sender, StagedCommit};
+use nipee_mls::tree::math::LeafIndex;
 use nipee_nostr::PublicKey;
 
+use crate::error::{Error, Result};
 use crate::group_data::NostrGroupData;
 use crate::key_package_event::credential_pubkey;
+use crate::profile::Profile;
 
-/// The admin-rule policy.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AdminPolicy;
-
-fn group_data(view: &PolicyView<'_>) -> Result<NostrGroupData, String> {
-    let ext = view
-        .context
-        .extensions
-        .iter()
-        .find(|e| e.extension_type == crate::group_data::NOSTR_GROUP_DATA)
-        .ok_or("the group has no nostr_group_data extension")?;
-    NostrGroupData::decode(&ext.data).map_err(|e| format!("bad nostr_group_data: {e}"))
+/// Which admin rule a message broke.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyViolation {
+    /// The sender or committer is not a member (external senders and commits are not used
+    /// by NIP-EE).
+    #[error("the sender is not a member of the group")]
+    NotAMember,
+    /// A non-admin tried what only admins may do.
+    #[error("{who} is not an admin and may not {action}")]
+    NotAdmin {
+        /// The Nostr key.
+        who: PublicKey,
+        /// What was attempted.
+        action: &'static str,
+    },
+    /// The commit would leave no admin in the group.
+    #[error("the commit would leave the group without an admin")]
+    NoAdminLeft,
+    /// A credential's identity changed.
+    #[error("leaf {leaf} changes its identity from {from} to {to}")]
+    IdentityChanged {
+        /// The leaf.
+        leaf: u32,
+        /// The identity before.
+        from: PublicKey,
+        /// The identity after.
+        to: PublicKey,
+    },
+    /// A proposal type NIP-EE does not use.
+    #[error("proposal type not allowed in a NIP-EE group: {0}")]
+    ProposalNotAllowed(&'static str),
+    /// New group data that drops or breaks `nostr_group_data`.
+    #[error("the new group data is unusable: {0}")]
+    BadGroupData(String),
 }
 
-fn sender_pubkey(view: &PolicyView<'_>, sender: &Sender) -> Result<PublicKey, String> {
-    let cred = view
-        .credential_of(sender)
-        .ok_or("the sender is not a member")?;
-    credential_pubkey(cred).map_err(|e| format!("sender credential: {e}"))
+fn member_key(group: &Group, sender: &Sender) -> Result<PublicKey> {
+    match sender {
+        Sender::Member(i) => {
+            let m = group
+                .member(LeafIndex(*i))
+                .ok_or(Error::Policy(PolicyViolation::NotAMember))?;
+            credential_pubkey(&m.credential)
+        }
+        _ => Err(Error::Policy(PolicyViolation::NotAMember)),
+    }
 }
 
 fn leaf_of(sender: &Sender) -> Option<u32> {
@@ -47,111 +79,148 @@ fn leaf_of(sender: &Sender) -> Option<u32> {
     }
 }
 
-impl GroupPolicy for AdminPolicy {
-    fn check_proposal(
-        &self,
-        view: &PolicyView<'_>,
-        sender: &Sender,
-        proposal: &Proposal,
-    ) -> Result<(), String> {
-        let data = group_data(view)?;
-        let who = sender_pubkey(view, sender)?;
-        let admin = data.is_admin(&who);
-        match proposal {
-            Proposal::Update(leaf) => {
-                // The identity of a credential never changes.
-                let new = credential_pubkey(&leaf.credential)
-                    .map_err(|e| format!("updated credential: {e}"))?;
-                if new == who {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "an Update may not change the identity {who} to {new}"
-                    ))
-                }
-            }
-            Proposal::Remove { removed } if Some(*removed) == leaf_of(sender) => Ok(()),
-            Proposal::Add(_) | Proposal::Remove { .. } | Proposal::GroupContextExtensions(_) => {
-                if admin {
-                    Ok(())
-                } else {
-                    Err(format!("{who} is not an admin"))
-                }
-            }
-            _ => Err("proposal type not allowed in a NIP-EE group".to_owned()),
-        }
+fn proposal_name(p: &Proposal) -> &'static str {
+    match p {
+        Proposal::Add(_) => "add",
+        Proposal::Update(_) => "update",
+        Proposal::Remove { .. } => "remove",
+        Proposal::PreSharedKey(_) => "psk",
+        Proposal::ReInit(_) => "reinit",
+        Proposal::ExternalInit { .. } => "external_init",
+        Proposal::GroupContextExtensions(_) => "group_context_extensions",
+        _ => "unknown",
     }
+}
 
-    fn check_commit(
-        &self,
-        view: &PolicyView<'_>,
-        committer: &Sender,
-        proposals: &[(Sender, Proposal)],
-    ) -> Result<(), String> {
-        let data = group_data(view)?;
-        let who = sender_pubkey(view, committer)?;
-        let committer_is_admin = data.is_admin(&who);
-        let mut admins: BTreeSet<PublicKey> = data.admins.iter().copied().collect();
-        let mut removed = BTreeSet::new();
-        let mut added = Vec::new();
-        for (by, p) in proposals {
-            // Each proposal must be acceptable from its own sender.
-            self.check_proposal(view, by, p)?;
-            match p {
-                Proposal::Update(_) => {}
-                Proposal::Remove { removed: leaf } => {
-                    let self_removal = Some(*leaf) == leaf_of(by);
-                    if !committer_is_admin && !self_removal {
-                        return Err(format!("{who} is not an admin and cannot commit a removal"));
-                    }
-                    removed.insert(*leaf);
-                }
-                Proposal::Add(kp) => {
-                    if !committer_is_admin {
-                        return Err(format!("{who} is not an admin and cannot commit an Add"));
-                    }
-                    added.push(
-                        credential_pubkey(&kp.leaf_node.credential)
-                            .map_err(|e| format!("added member's credential: {e}"))?,
-                    );
-                }
-                Proposal::GroupContextExtensions(exts) => {
-                    if !committer_is_admin {
-                        return Err(format!(
-                            "{who} is not an admin and cannot change the group data"
-                        ));
-                    }
-                    let ext = exts
-                        .iter()
-                        .find(|e| e.extension_type == crate::group_data::NOSTR_GROUP_DATA)
-                        .ok_or("the new extensions drop nostr_group_data")?;
-                    let new = NostrGroupData::decode(&ext.data)
-                        .map_err(|e| format!("bad new nostr_group_data: {e}"))?;
-                    if new.nostr_group_id != data.nostr_group_id {
-                        return Err("the nostr_group_id may not change".to_owned());
-                    }
-                    admins = new.admins.into_iter().collect();
-                }
-                _ => return Err("proposal type not allowed in a NIP-EE group".to_owned()),
+/// Checks one proposal from `sender` against the group as it is now.
+///
+/// # Errors
+/// [`Error::Policy`] naming the rule.
+pub(crate) fn check_proposal(
+    profile: Profile,
+    group: &Group,
+    sender: &Sender,
+    proposal: &Proposal,
+) -> Result<()> {
+    let data = profile.group_data(group.extensions())?;
+    let who = member_key(group, sender)?;
+    match proposal {
+        Proposal::Update(leaf) => {
+            let new = credential_pubkey(&leaf.credential)?;
+            if new == who {
+                Ok(())
+            } else {
+                Err(Error::Policy(PolicyViolation::IdentityChanged {
+                    leaf: leaf_of(sender).unwrap_or(u32::MAX),
+                    from: who,
+                    to: new,
+                }))
             }
         }
-        // At least one admin must remain a member.
-        let remaining = view
-            .tree
-            .leaves()
-            .filter(|(i, _)| !removed.contains(&i.0))
-            .filter_map(|(_, l)| credential_pubkey(&l.credential).ok())
-            .chain(added);
-        let mut any_admin = false;
-        for pk in remaining {
-            if admins.contains(&pk) {
-                any_admin = true;
-                break;
+        Proposal::Remove { removed } if Some(*removed) == leaf_of(sender) => Ok(()),
+        Proposal::Add(_) | Proposal::Remove { .. } | Proposal::GroupContextExtensions(_) => {
+            if data.is_admin(&who) {
+                Ok(())
+            } else {
+                Err(Error::Policy(PolicyViolation::NotAdmin {
+                    who,
+                    action: "add, remove others or change the group data",
+                }))
             }
         }
-        if !any_admin {
-            return Err("the commit would leave the group without an admin".to_owned());
-        }
-        Ok(())
+        other => Err(Error::Policy(PolicyViolation::ProposalNotAllowed(
+            proposal_name(other),
+        ))),
     }
+}
+
+/// Checks a staged commit (another member's, or our own pending one) against the group as
+/// it is before the commit. Returns the new group data.
+///
+/// # Errors
+/// [`Error::Policy`] naming the rule.
+pub(crate) fn check_commit(
+    profile: Profile,
+    group: &Group,
+    staged: &StagedCommit,
+) -> Result<NostrGroupData> {
+    let data = profile.group_data(group.extensions())?;
+    let committer = staged.committer();
+    let who = member_key(group, &committer)?;
+    let admin = data.is_admin(&who);
+    let mut new_data = data.clone();
+    for (by, p) in staged.proposals() {
+        check_proposal(profile, group, by, p)?;
+        match p {
+            Proposal::Update(_) => {}
+            Proposal::Remove { removed } => {
+                if !admin && Some(*removed) != leaf_of(by) {
+                    return Err(Error::Policy(PolicyViolation::NotAdmin {
+                        who,
+                        action: "commit the removal of another member",
+                    }));
+                }
+            }
+            Proposal::Add(_) => {
+                if !admin {
+                    return Err(Error::Policy(PolicyViolation::NotAdmin {
+                        who,
+                        action: "commit an Add",
+                    }));
+                }
+            }
+            Proposal::GroupContextExtensions(_) => {
+                if !admin {
+                    return Err(Error::Policy(PolicyViolation::NotAdmin {
+                        who,
+                        action: "commit a change of the group data",
+                    }));
+                }
+                new_data = profile
+                    .group_data(staged.extensions())
+                    .map_err(|e| Error::Policy(PolicyViolation::BadGroupData(e.to_string())))?;
+            }
+            other => {
+                return Err(Error::Policy(PolicyViolation::ProposalNotAllowed(
+                    proposal_name(other),
+                )));
+            }
+        }
+    }
+    // The committer's new leaf (an UpdatePath) keeps the committer's identity.
+    if let Some(leaf) = staged.committer_new_leaf() {
+        let new = credential_pubkey(&leaf.credential)?;
+        if new != who {
+            return Err(Error::Policy(PolicyViolation::IdentityChanged {
+                leaf: leaf_of(&committer).unwrap_or(u32::MAX),
+                from: who,
+                to: new,
+            }));
+        }
+    }
+    // At least one admin remains a member.
+    let admins: BTreeSet<PublicKey> = new_data.admins.iter().copied().collect();
+    let any_admin = staged
+        .members()
+        .iter()
+        .filter_map(|m| credential_pubkey(&m.credential).ok())
+        .any(|pk| admins.contains(&pk));
+    if !any_admin && !staged.removes_us() {
+        return Err(Error::Policy(PolicyViolation::NoAdminLeft));
+    }
+    if !any_admin {
+        // Seen from a member being removed the new member list is unknown to us; the rule
+        // is checked on what is known: the admins who remain among current members.
+        let removed: BTreeSet<u32> = staged.removed().iter().map(|m| m.index.0).collect();
+        let remains = group
+            .members()
+            .into_iter()
+            .filter(|m| !removed.contains(&m.index.0))
+            .filter_map(|m| credential_pubkey(&m.credential).ok())
+            .any(|pk| admins.contains(&pk));
+        if !remains {
+            return Err(Error::Policy(PolicyViolation::NoAdminLeft));
+        }
+    }
+    Ok(new_data)
 }

@@ -11,12 +11,8 @@
 //! cannot read instead of misreading it.
 
 mod memory;
-#[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]
-mod sqlite;
 
 pub use memory::MemoryStorage;
-#[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]
-pub use sqlite::SqliteStorage;
 
 use zeroize::Zeroizing;
 
@@ -28,45 +24,66 @@ use crate::error::{Error, Result};
 pub enum Table {
     /// Client-wide values (identity, settings). Key: a name.
     Meta,
-    /// The current state of each group. Key: the MLS group id.
-    GroupState,
-    /// Past epoch states kept for commit races and late messages. Key: group id ‖ epoch
-    /// (u64 big-endian), so a prefix scan lists a group's epochs in order.
-    EpochState,
-    /// Own commits published but not yet acknowledged. Key: the MLS group id.
-    PendingCommit,
+    /// The state of each group (the MLS group and what the client keeps beside it), or the
+    /// tombstone of a group we left. Key: [`group_key`] of the MLS group id.
+    Group,
+    /// The group as it was before each recent commit, to resolve a commit race by resuming
+    /// an earlier epoch. Key: [`fork_key`] (group ‖ epoch, so a prefix scan lists a group's
+    /// epochs in order).
+    Fork,
     /// KeyPackage private keys. Key: the KeyPackage event id (32 bytes).
     KeyPackage,
     /// Ids of processed events, for deduplication. Key: the event id (32 bytes).
-    ProcessedEvent,
+    Processed,
+    /// Events to publish that no relay has taken yet (republished after a restart). Key:
+    /// the event id.
+    Outbox,
+    /// Group events waiting for a later epoch, or held while our own commit's fate is
+    /// unknown. Key: [`buffer_key`] (group ‖ event id).
+    Buffer,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 7] = [
         Table::Meta,
-        Table::GroupState,
-        Table::EpochState,
-        Table::PendingCommit,
+        Table::Group,
+        Table::Fork,
         Table::KeyPackage,
-        Table::ProcessedEvent,
+        Table::Processed,
+        Table::Outbox,
+        Table::Buffer,
     ];
 
     /// A stable number (the on-disk table id).
     pub fn id(self) -> u8 {
         match self {
             Table::Meta => 0,
-            Table::GroupState => 1,
-            Table::EpochState => 2,
-            Table::PendingCommit => 3,
+            Table::Group => 1,
+            Table::Fork => 2,
             Table::KeyPackage => 4,
-            Table::ProcessedEvent => 5,
+            Table::Processed => 5,
+            Table::Outbox => 6,
+            Table::Buffer => 7,
         }
     }
 
     /// The table with a stable number.
     pub fn from_id(id: u8) -> Option<Table> {
         Table::ALL.into_iter().find(|t| t.id() == id)
+    }
+
+    /// A stable name (for hosts that keep one object store per table).
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Meta => "meta",
+            Table::Group => "group",
+            Table::Fork => "fork",
+            Table::KeyPackage => "key_package",
+            Table::Processed => "processed",
+            Table::Outbox => "outbox",
+            Table::Buffer => "buffer",
+        }
     }
 }
 
@@ -232,33 +249,33 @@ impl Blob {
     }
 }
 
-/// The key of a retained epoch: `group_id ‖ epoch` (big-endian, so keys sort by epoch).
-pub fn epoch_key(group_id: &[u8], epoch: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(group_id.len() + 9);
-    k.push(u8::try_from(group_id.len()).unwrap_or(u8::MAX));
-    k.extend_from_slice(group_id);
-    k.extend_from_slice(&epoch.to_be_bytes());
-    k
-}
-
-/// The prefix of every retained epoch of a group.
-pub fn epoch_prefix(group_id: &[u8]) -> Vec<u8> {
+/// The key of a group's rows: its MLS group id, prefixed by its length (so one group's
+/// prefix is never the prefix of another's).
+pub fn group_key(group_id: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(group_id.len() + 1);
     k.push(u8::try_from(group_id.len()).unwrap_or(u8::MAX));
     k.extend_from_slice(group_id);
     k
 }
 
-/// Adds to `batch` the deletes that keep only the newest `keep` retained epochs of a group,
-/// given the epochs currently stored (after the batch's own puts are counted by the
-/// caller).
-pub fn prune_epochs(batch: &mut WriteBatch, group_id: &[u8], mut epochs: Vec<u64>, keep: usize) {
-    epochs.sort_unstable();
-    epochs.dedup();
-    let excess = epochs.len().saturating_sub(keep);
-    for e in epochs.into_iter().take(excess) {
-        batch.delete(Table::EpochState, epoch_key(group_id, e));
-    }
+/// The key of a fork row: [`group_key`] ‖ epoch (big-endian, so keys sort by epoch).
+pub fn fork_key(group_id: &[u8], epoch: u64) -> Vec<u8> {
+    let mut k = group_key(group_id);
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k
+}
+
+/// The epoch of a [`fork_key`].
+pub fn fork_key_epoch(key: &[u8]) -> Option<u64> {
+    let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
+    Some(u64::from_be_bytes(tail))
+}
+
+/// The key of a buffered event: [`group_key`] ‖ event id.
+pub fn buffer_key(group_id: &[u8], event_id: &[u8; 32]) -> Vec<u8> {
+    let mut k = group_key(group_id);
+    k.extend_from_slice(event_id);
+    k
 }
 
 /// Whether an event id was processed.
@@ -266,21 +283,23 @@ pub fn prune_epochs(batch: &mut WriteBatch, group_id: &[u8], mut epochs: Vec<u64
 /// # Errors
 /// [`Error::Storage`].
 pub fn is_processed<S: Storage + ?Sized>(storage: &S, event_id: &[u8; 32]) -> Result<bool> {
-    Ok(storage.get(Table::ProcessedEvent, event_id)?.is_some())
+    Ok(storage.get(Table::Processed, event_id)?.is_some())
 }
 
 /// Adds the mark of a processed event (value: the unix time it was seen, for pruning).
 pub fn mark_processed(batch: &mut WriteBatch, event_id: &[u8; 32], seen_at: u64) {
     batch.put(
-        Table::ProcessedEvent,
+        Table::Processed,
         event_id.to_vec(),
         Blob::encode(1, &seen_at.to_be_bytes()),
     );
 }
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-pub(crate) mod conformance {
+/// The behaviour every [`Storage`] must have, as a test any implementation can run
+/// (feature `test-utils`; `nipee-sqlite` runs it on SQLite).
+#[cfg(any(test, feature = "test-utils"))]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+pub mod conformance {
     //! Tests every implementation must pass.
     use super::*;
 
@@ -292,49 +311,43 @@ pub(crate) mod conformance {
         assert_eq!(s.get(Table::Meta, b"x").unwrap(), None);
         let mut b = WriteBatch::new();
         b.put(Table::Meta, b"x".to_vec(), v(b"1"));
-        b.put(Table::GroupState, b"g".to_vec(), v(b"state"));
+        b.put(Table::Group, group_key(b"g"), v(b"state"));
         for e in 0..8u64 {
-            b.put(Table::EpochState, epoch_key(b"g", e), v(&e.to_be_bytes()));
+            b.put(Table::Fork, fork_key(b"g", e), v(&e.to_be_bytes()));
         }
-        b.put(Table::EpochState, epoch_key(b"h", 1), v(b"other"));
+        b.put(Table::Fork, fork_key(b"h", 1), v(b"other"));
         s.apply(b).unwrap();
         assert_eq!(s.get(Table::Meta, b"x").unwrap().unwrap().as_slice(), b"1");
         // Tables are separate namespaces.
-        assert_eq!(s.get(Table::GroupState, b"x").unwrap(), None);
-        let epochs = s.scan(Table::EpochState, &epoch_prefix(b"g")).unwrap();
+        assert_eq!(s.get(Table::Group, b"x").unwrap(), None);
+        let epochs = s.scan(Table::Fork, &group_key(b"g")).unwrap();
         assert_eq!(epochs.len(), 8);
         assert!(epochs.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(fork_key_epoch(&epochs[3].0), Some(3));
 
         let mut b = WriteBatch::new();
-        prune_epochs(&mut b, b"g", (0..8).collect(), 5);
+        for e in 0..3u64 {
+            b.delete(Table::Fork, fork_key(b"g", e));
+        }
         b.put(Table::Meta, b"x".to_vec(), v(b"2"));
         s.apply(b).unwrap();
         let left: Vec<u64> = s
-            .scan(Table::EpochState, &epoch_prefix(b"g"))
+            .scan(Table::Fork, &group_key(b"g"))
             .unwrap()
             .into_iter()
             .map(|(_, v)| u64::from_be_bytes(v.as_slice().try_into().unwrap()))
             .collect();
         assert_eq!(left, vec![3, 4, 5, 6, 7]);
-        assert_eq!(
-            s.scan(Table::EpochState, &epoch_prefix(b"h"))
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(s.scan(Table::Fork, &group_key(b"h")).unwrap().len(), 1);
         assert_eq!(s.get(Table::Meta, b"x").unwrap().unwrap().as_slice(), b"2");
 
         let mut b = WriteBatch::new();
-        b.delete_prefix(Table::EpochState, epoch_prefix(b"g"));
-        b.delete(Table::GroupState, b"g".to_vec());
-        b.delete(Table::GroupState, b"absent".to_vec());
+        b.delete_prefix(Table::Fork, group_key(b"g"));
+        b.delete(Table::Group, group_key(b"g"));
+        b.delete(Table::Group, b"absent".to_vec());
         s.apply(b).unwrap();
-        assert!(
-            s.scan(Table::EpochState, &epoch_prefix(b"g"))
-                .unwrap()
-                .is_empty()
-        );
-        assert_eq!(s.get(Table::GroupState, b"g").unwrap(), None);
+        assert!(s.scan(Table::Fork, &group_key(b"g")).unwrap().is_empty());
+        assert_eq!(s.get(Table::Group, &group_key(b"g")).unwrap(), None);
 
         let id = [7u8; 32];
         assert!(!is_processed(s, &id).unwrap());

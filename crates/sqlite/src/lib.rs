@@ -1,13 +1,29 @@
-//! An SQLite [`Storage`] (rusqlite with bundled SQLite): one table of blobs, one
-//! transaction per batch, `secure_delete` on so deleted secrets are overwritten in the file.
+//! SQLite storage for the nipee NIP-EE client (rusqlite with bundled SQLite): one table of
+//! blobs, one transaction per client operation, `secure_delete` on so deleted secrets are
+//! overwritten in the file, and on Unix a database file that is private to its owner from
+//! the moment it exists.
+//!
+//! ```
+//! use nipee::storage::{Storage, Table, WriteBatch};
+//! use nipee_sqlite::SqliteStorage;
+//! use zeroize::Zeroizing;
+//!
+//! let mut db = SqliteStorage::open_in_memory()?;
+//! let mut batch = WriteBatch::new();
+//! batch.put(Table::Meta, b"greeting".to_vec(), Zeroizing::new(b"hello".to_vec()));
+//! db.apply(batch)?; // all writes of a batch land together, or none does
+//! assert_eq!(db.get(Table::Meta, b"greeting")?.as_deref().map(Vec::as_slice), Some(&b"hello"[..]));
+//! # Ok::<(), nipee::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 use std::path::Path;
 
+use nipee::storage::{Entry, Storage, Table, Write, WriteBatch};
+use nipee::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use zeroize::Zeroizing;
-
-use super::{Entry, Storage, Table, Write, WriteBatch};
-use crate::error::{Error, Result};
 
 /// The schema version written to `PRAGMA user_version`.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -45,26 +61,16 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 impl SqliteStorage {
-    /// Opens (creating when absent) the database at `path`. On Unix a new file is made
-    /// readable by its owner only.
+    /// Opens (creating when absent) the database at `path`. On Unix a new file is created
+    /// with mode 0600 before SQLite opens it, so it is never readable by others, not even
+    /// for a moment; SQLite gives its WAL and shared-memory files the same mode.
     ///
     /// # Errors
-    /// [`Error::Storage`] when the file cannot be opened or has a newer schema.
+    /// [`Error::Storage`] when the file cannot be created or opened or has a newer schema.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let existed = path.exists();
+        create_private(path)?;
         let conn = Connection::open(path).map_err(db_err)?;
-        #[cfg(unix)]
-        if !existed {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
-                |e| Error::Storage {
-                    reason: format!("chmod 600 {}: {e}", path.display()),
-                },
-            )?;
-        }
-        #[cfg(not(unix))]
-        let _ = existed;
         Self::init(conn)
     }
 
@@ -107,6 +113,25 @@ impl SqliteStorage {
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(db_err)?;
         Ok(SqliteStorage { conn })
+    }
+}
+
+/// Creates `path` as an empty file readable and writable by its owner only, if it does not
+/// exist yet (an existing file keeps its mode).
+fn create_private(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::Storage {
+            reason: format!("creating {}: {e}", path.display()),
+        }),
     }
 }
 
@@ -163,7 +188,7 @@ impl Storage for SqliteStorage {
 
     fn apply(&mut self, batch: WriteBatch) -> Result<()> {
         let tx = self.conn.transaction().map_err(db_err)?;
-        for w in &batch.writes {
+        for w in batch.writes() {
             match w {
                 Write::Put { table, key, value } => {
                     tx.execute(
@@ -209,7 +234,7 @@ mod tests {
 
     #[test]
     fn sqlite_storage_passes_the_conformance_suite() {
-        super::super::conformance::run(&mut SqliteStorage::open_in_memory().unwrap());
+        nipee::storage::conformance::run(&mut SqliteStorage::open_in_memory().unwrap());
     }
 
     #[test]
@@ -233,7 +258,7 @@ mod tests {
             let mut s = SqliteStorage::open(&path).unwrap();
             let mut b = WriteBatch::new();
             b.put(
-                Table::GroupState,
+                Table::Group,
                 b"g".to_vec(),
                 Zeroizing::new(b"v1".to_vec()),
             );
@@ -251,7 +276,7 @@ mod tests {
         }
         let mut s = SqliteStorage::open(&path).unwrap();
         assert_eq!(
-            s.get(Table::GroupState, b"g").unwrap().unwrap().as_slice(),
+            s.get(Table::Group, b"g").unwrap().unwrap().as_slice(),
             b"v1"
         );
         // A batch that fails midway (the table is dropped under it) leaves nothing behind.
@@ -260,15 +285,15 @@ mod tests {
             .unwrap();
         let mut b = WriteBatch::new();
         b.put(
-            Table::GroupState,
+            Table::Group,
             b"g".to_vec(),
             Zeroizing::new(b"v2".to_vec()),
         );
-        b.put(Table::GroupState, vec![0xff], Zeroizing::new(b"x".to_vec()));
+        b.put(Table::Group, vec![0xff], Zeroizing::new(b"x".to_vec()));
         let err = s.apply(b).unwrap_err();
         assert_eq!(err.kind().as_str(), "storage");
         assert_eq!(
-            s.get(Table::GroupState, b"g").unwrap().unwrap().as_slice(),
+            s.get(Table::Group, b"g").unwrap().unwrap().as_slice(),
             b"v1"
         );
         drop(s);

@@ -1,0 +1,104 @@
+//! Client settings and the numbers the core keeps (documented in docs/NIP-EE.md).
+
+use crate::profile::Profile;
+
+/// How many past epochs' group-event keys and MLS decryption secrets are kept by default,
+/// for late application messages.
+pub const DEFAULT_RETAINED_EPOCHS: usize = 5;
+/// The fewest retained epochs the client accepts (commit races need at least the epochs a
+/// rollback may reach).
+pub const MIN_RETAINED_EPOCHS: usize = 3;
+/// How many epochs back a commit race may roll the group by default.
+pub const DEFAULT_ROLLBACK_EPOCHS: usize = 2;
+/// How far apart two competing commits' `created_at` may be for the later-arriving one to
+/// replace the applied one (seconds). Honest commits of one race are seconds apart.
+pub const DEFAULT_RACE_WINDOW_SECS: u64 = 600;
+/// How far in the future a group event's `created_at` may lie before it is refused
+/// (seconds).
+pub const DEFAULT_MAX_FUTURE_SKEW_SECS: u64 = 900;
+/// How long an own commit may stay pending, unconfirmed, before [`Client::poll`]
+/// (crate::Client::poll) expires it (seconds).
+pub const DEFAULT_PENDING_TTL_SECS: u64 = 3_600;
+/// How many events per group wait for a later epoch by default.
+pub const DEFAULT_MAX_BUFFERED_PER_GROUP: usize = 256;
+/// How long processed-event marks are kept by default (seconds): 30 days.
+pub const DEFAULT_PROCESSED_RETENTION_SECS: u64 = 30 * 86_400;
+/// The `since` margin hosts should use for the gift-wrap subscription: NIP-59 backdates
+/// gift wraps by up to two days; one hour more for clock skew.
+pub const GIFT_WRAP_MARGIN_SECS: u64 = 2 * 86_400 + 3_600;
+/// The `since` margin for group events.
+pub const GROUP_EVENT_MARGIN_SECS: u64 = 600;
+
+/// Client settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// Our relays: written into KeyPackage events and new groups, and where KeyPackages
+    /// and relay lists are published.
+    pub relays: Vec<String>,
+    /// The `client` tag of KeyPackage events.
+    pub client_name: Option<String>,
+    /// How many past epochs are kept for late messages (at least
+    /// [`MIN_RETAINED_EPOCHS`]).
+    pub retained_epochs: usize,
+    /// How many epochs back a commit race may roll the group (1 ..= `retained_epochs`).
+    pub rollback_epochs: usize,
+    /// See [`DEFAULT_RACE_WINDOW_SECS`].
+    pub race_window_secs: u64,
+    /// See [`DEFAULT_MAX_FUTURE_SKEW_SECS`].
+    pub max_future_skew_secs: u64,
+    /// See [`DEFAULT_PENDING_TTL_SECS`].
+    pub pending_ttl_secs: u64,
+    /// See [`DEFAULT_MAX_BUFFERED_PER_GROUP`].
+    pub max_buffered_per_group: usize,
+    /// See [`DEFAULT_PROCESSED_RETENTION_SECS`].
+    pub processed_retention_secs: u64,
+    /// Bind our commits to their kind-445 event (created_at and signer in the MLS
+    /// authenticated data), so that copies of them under other timestamps or signers are
+    /// recognised. On by default.
+    pub bind_commits: bool,
+    /// The wire formats of new groups and KeyPackages.
+    pub profile: Profile,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            relays: Vec::new(),
+            client_name: Some("nipee".to_owned()),
+            retained_epochs: DEFAULT_RETAINED_EPOCHS,
+            rollback_epochs: DEFAULT_ROLLBACK_EPOCHS,
+            race_window_secs: DEFAULT_RACE_WINDOW_SECS,
+            max_future_skew_secs: DEFAULT_MAX_FUTURE_SKEW_SECS,
+            pending_ttl_secs: DEFAULT_PENDING_TTL_SECS,
+            max_buffered_per_group: DEFAULT_MAX_BUFFERED_PER_GROUP,
+            processed_retention_secs: DEFAULT_PROCESSED_RETENTION_SECS,
+            bind_commits: true,
+            profile: Profile::NipEe,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// A default config with these relays.
+    pub fn with_relays<I, S>(relays: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        ClientConfig {
+            relays: relays.into_iter().map(Into::into).collect(),
+            ..ClientConfig::default()
+        }
+    }
+
+    /// The config with every number inside its allowed range.
+    pub(crate) fn normalized(mut self) -> Self {
+        self.retained_epochs = self.retained_epochs.clamp(MIN_RETAINED_EPOCHS, 64);
+        self.rollback_epochs = self.rollback_epochs.clamp(1, self.retained_epochs);
+        self.max_buffered_per_group = self.max_buffered_per_group.clamp(1, 65_536);
+        self.relays.sort();
+        self.relays.dedup();
+        self
+    }
+}

@@ -1,0 +1,398 @@
+//! The state the client keeps per group beside the MLS group, and its stored format.
+//!
+//! Per active group: the MLS group; the group-event key of the current epoch and of each
+//! retained past epoch (with the `nostr_group_id` that epoch used); for each recent epoch
+//! the record of the commit applied from it and of the commits that lost against it (what
+//! commit races are decided on); our own commit awaiting its relays' answer. Per group we
+//! left: a tombstone with no secret in it.
+
+use std::collections::BTreeMap;
+
+use nipee_codec::{Reader, Writer};
+use nipee_mls::crypto::RustCryptoSuite1;
+use nipee_mls::group::Group;
+use nipee_nostr::{Event, EventId, PublicKey};
+use zeroize::Zeroizing;
+
+use crate::envelope::GroupEventKey;
+use crate::error::{Error, Result};
+use crate::group_data::NostrGroupData;
+use crate::ids::NostrGroupId;
+use crate::profile::Profile;
+use crate::storage::Blob;
+
+/// Format version of the group rows this build writes (1 was the session of the first
+/// client, keyed by `nostr_group_id`; it is not read).
+const GROUP_ROW_VERSION: u8 = 2;
+/// At most this many losing commits are remembered per epoch.
+pub(crate) const MAX_LOSERS: usize = 16;
+const MAX_ITEMS: usize = 4096;
+
+/// The NIP-EE order of competing commits: lower `(created_at, event id)` wins.
+pub(crate) type OrderKey = (u64, [u8; 32]);
+
+/// One epoch's group-event key.
+pub(crate) struct EpochKey {
+    pub(crate) epoch: u64,
+    pub(crate) nostr_group_id: NostrGroupId,
+    pub(crate) key: GroupEventKey,
+}
+
+/// A commit as the race rule sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CommitRecord {
+    /// The authenticated content's id (the new epoch's confirmed transcript hash).
+    pub(crate) content_id: Vec<u8>,
+    /// Its order key, from the kind-445 event it was applied from.
+    pub(crate) key: OrderKey,
+    /// The committer's leaf (None for an external commit).
+    pub(crate) committer: Option<u32>,
+    /// The leaves it removed.
+    pub(crate) removed: Vec<u32>,
+}
+
+/// What is known about the commits of one epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RaceRecord {
+    /// The commit applied from this epoch.
+    pub(crate) applied: CommitRecord,
+    /// Commits for this epoch that lost: content id and the order key they lost with.
+    pub(crate) losers: Vec<(Vec<u8>, OrderKey)>,
+}
+
+impl RaceRecord {
+    pub(crate) fn knows(&self, content_id: &[u8]) -> bool {
+        self.applied.content_id == content_id || self.losers.iter().any(|(c, _)| c == content_id)
+    }
+
+    pub(crate) fn add_loser(&mut self, content_id: Vec<u8>, key: OrderKey) {
+        if self.knows(&content_id) {
+            return;
+        }
+        if self.losers.len() >= MAX_LOSERS {
+            self.losers.remove(0);
+        }
+        self.losers.push((content_id, key));
+    }
+}
+
+/// Someone our pending commit adds, and where their Welcome goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Invitee {
+    pub(crate) pubkey: PublicKey,
+    pub(crate) key_package_event_id: EventId,
+    pub(crate) relays: Vec<String>,
+}
+
+/// Our commit awaiting its relays' answer. The signed event is kept, so it is republished
+/// unchanged after a restart; the MLS pending state lives in the group.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingOwn {
+    pub(crate) event: Event,
+    pub(crate) epoch: u64,
+    pub(crate) content_id: Vec<u8>,
+    pub(crate) welcome: Option<Vec<u8>>,
+    pub(crate) invitees: Vec<Invitee>,
+    /// The group's relays when the commit was made: only they can acknowledge it.
+    pub(crate) relays: Vec<String>,
+}
+
+impl PendingOwn {
+    pub(crate) fn key(&self) -> OrderKey {
+        (self.event.created_at().as_u64(), self.event.id().to_bytes())
+    }
+}
+
+/// An active group.
+pub(crate) struct Live {
+    pub(crate) profile: Profile,
+    pub(crate) group: Group,
+    /// Current epoch first, then retained past epochs, newest first.
+    pub(crate) keys: Vec<EpochKey>,
+    /// epoch → the race record of the commit applied from it (recent epochs only).
+    pub(crate) races: BTreeMap<u64, RaceRecord>,
+    pub(crate) pending: Option<PendingOwn>,
+    /// The epoch we joined at (no commit record exists before it).
+    pub(crate) joined_epoch: u64,
+}
+
+/// A group we are no longer in: no secret is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Tombstone {
+    pub(crate) nostr_group_id: NostrGroupId,
+    pub(crate) epoch: u64,
+    pub(crate) name: String,
+    pub(crate) left_at: u64,
+}
+
+/// One group's state.
+pub(crate) enum Session {
+    Active(Box<Live>),
+    Left(Tombstone),
+}
+
+impl Live {
+    pub(crate) fn data(&self) -> Result<NostrGroupData> {
+        self.profile.group_data(self.group.extensions())
+    }
+
+    pub(crate) fn nostr_group_id(&self) -> Result<NostrGroupId> {
+        Ok(NostrGroupId::from_bytes(self.data()?.nostr_group_id))
+    }
+
+    pub(crate) fn current_key(&self) -> Result<&EpochKey> {
+        self.keys
+            .first()
+            .filter(|k| k.epoch == self.group.epoch())
+            .ok_or(Error::Internal {
+                reason: "no event key for the current epoch",
+            })
+    }
+
+    /// Adds the current epoch's key (after a join or a merge) and drops keys and race
+    /// records older than the retention allows.
+    pub(crate) fn push_current_key(&mut self, retained: usize) -> Result<()> {
+        let epoch = self.group.epoch();
+        self.keys.retain(|k| k.epoch < epoch);
+        let key = self.profile.group_event_key(&self.group)?;
+        let nostr_group_id = self.nostr_group_id()?;
+        self.keys.insert(
+            0,
+            EpochKey {
+                epoch,
+                nostr_group_id,
+                key,
+            },
+        );
+        self.keys.truncate(retained + 1);
+        let oldest = epoch.saturating_sub(retained as u64);
+        self.races.retain(|e, _| *e >= oldest);
+        Ok(())
+    }
+
+    /// The `nostr_group_id`s of the current and retained epochs (where late events may
+    /// still arrive), current first.
+    pub(crate) fn routes(&self) -> Vec<NostrGroupId> {
+        let mut out: Vec<NostrGroupId> = Vec::new();
+        for k in &self.keys {
+            if !out.contains(&k.nostr_group_id) {
+                out.push(k.nostr_group_id);
+            }
+        }
+        out
+    }
+}
+
+impl Session {
+    pub(crate) fn live(&self) -> Option<&Live> {
+        match self {
+            Session::Active(l) => Some(l),
+            Session::Left(_) => None,
+        }
+    }
+
+    pub(crate) fn live_mut(&mut self) -> Option<&mut Live> {
+        match self {
+            Session::Active(l) => Some(l),
+            Session::Left(_) => None,
+        }
+    }
+
+    /// The stored form.
+    pub(crate) fn encode(&self) -> Result<Zeroizing<Vec<u8>>> {
+        let mut w = Writer::new();
+        match self {
+            Session::Left(t) => {
+                w.u8(0);
+                w.bytes(t.nostr_group_id.as_bytes());
+                w.u64(t.epoch);
+                w.vl_bytes("name", t.name.as_bytes())?;
+                w.u64(t.left_at);
+            }
+            Session::Active(l) => {
+                w.u8(1);
+                encode_live(&mut w, l)?;
+            }
+        }
+        let out = Blob::encode(GROUP_ROW_VERSION, w.as_bytes());
+        zeroize::Zeroize::zeroize(&mut w.into_bytes());
+        Ok(out)
+    }
+
+    /// Reads the stored form.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] for another version or a corrupt row.
+    pub(crate) fn decode(blob: &[u8]) -> Result<Self> {
+        let payload = Blob::decode(GROUP_ROW_VERSION, blob)?;
+        let mut r = Reader::new(payload);
+        let s = match r.u8("session")? {
+            0 => Session::Left(Tombstone {
+                nostr_group_id: NostrGroupId::from_bytes(r.array::<32>("nostr_group_id")?),
+                epoch: r.u64("epoch")?,
+                name: String::from_utf8_lossy(r.vl_bytes("name")?).into_owned(),
+                left_at: r.u64("left_at")?,
+            }),
+            1 => Session::Active(Box::new(decode_live(&mut r)?)),
+            _ => return Err(Error::malformed("group row", "unknown session state")),
+        };
+        r.finish()?;
+        Ok(s)
+    }
+}
+
+fn encode_record(w: &mut Writer, c: &CommitRecord) -> Result<()> {
+    w.vl_bytes("content_id", &c.content_id)?;
+    w.u64(c.key.0);
+    w.bytes(&c.key.1);
+    w.optional(c.committer.as_ref(), |w, l| {
+        w.u32(*l);
+        Ok::<(), Error>(())
+    })?;
+    w.vl("removed", |w| {
+        for l in &c.removed {
+            w.u32(*l);
+        }
+        Ok::<(), Error>(())
+    })
+}
+
+fn decode_record(r: &mut Reader<'_>) -> Result<CommitRecord> {
+    Ok(CommitRecord {
+        content_id: r.vl_bytes("content_id")?.to_vec(),
+        key: (r.u64("created_at")?, r.array::<32>("event_id")?),
+        committer: r.optional("committer", |r| Ok::<_, Error>(r.u32("leaf")?))?,
+        removed: r.vl_vec("removed", MAX_ITEMS, |r| Ok::<_, Error>(r.u32("leaf")?))?,
+    })
+}
+
+fn encode_live(w: &mut Writer, l: &Live) -> Result<()> {
+    w.u8(match l.profile {
+        Profile::NipEe => 0,
+    });
+    let state = l.group.to_bytes()?;
+    w.vl_bytes("group", &state)?;
+    w.u64(l.joined_epoch);
+    w.vl("keys", |w| {
+        for k in &l.keys {
+            w.u64(k.epoch);
+            w.bytes(k.nostr_group_id.as_bytes());
+            w.bytes(k.key.expose_exporter_secret());
+        }
+        Ok::<(), Error>(())
+    })?;
+    w.vl("races", |w| {
+        for (epoch, rec) in &l.races {
+            w.u64(*epoch);
+            encode_record(w, &rec.applied)?;
+            w.vl("losers", |w| {
+                for (c, k) in &rec.losers {
+                    w.vl_bytes("content_id", c)?;
+                    w.u64(k.0);
+                    w.bytes(&k.1);
+                }
+                Ok::<(), Error>(())
+            })?;
+        }
+        Ok::<(), Error>(())
+    })?;
+    w.optional(l.pending.as_ref(), |w, p| {
+        w.vl_bytes("event", p.event.to_json().as_bytes())?;
+        w.u64(p.epoch);
+        w.vl_bytes("content_id", &p.content_id)?;
+        w.optional(p.welcome.as_ref(), |w, b| {
+            w.vl_bytes("welcome", b)?;
+            Ok::<(), Error>(())
+        })?;
+        w.vl("invitees", |w| {
+            for i in &p.invitees {
+                w.bytes(i.pubkey.as_bytes());
+                w.bytes(i.key_package_event_id.as_bytes());
+                encode_strings(w, &i.relays)?;
+            }
+            Ok::<(), Error>(())
+        })?;
+        encode_strings(w, &p.relays)
+    })
+}
+
+fn encode_strings(w: &mut Writer, list: &[String]) -> Result<()> {
+    w.vl("strings", |w| {
+        for s in list {
+            w.vl_bytes("string", s.as_bytes())?;
+        }
+        Ok::<(), Error>(())
+    })
+}
+
+fn decode_strings(r: &mut Reader<'_>) -> Result<Vec<String>> {
+    r.vl_vec("strings", MAX_ITEMS, |r| {
+        let b = r.vl_bytes("string")?;
+        String::from_utf8(b.to_vec()).map_err(|_| Error::malformed("stored string", "not UTF-8"))
+    })
+}
+
+fn decode_live(r: &mut Reader<'_>) -> Result<Live> {
+    let profile = match r.u8("profile")? {
+        0 => Profile::NipEe,
+        _ => return Err(Error::malformed("group row", "unknown profile")),
+    };
+    let group = Group::from_bytes(RustCryptoSuite1::new(), r.vl_bytes("group")?)?;
+    let joined_epoch = r.u64("joined_epoch")?;
+    let keys = r.vl_vec("keys", MAX_ITEMS, |r| {
+        let epoch = r.u64("epoch")?;
+        let nostr_group_id = NostrGroupId::from_bytes(r.array::<32>("nostr_group_id")?);
+        let secret = Zeroizing::new(r.array::<32>("exporter_secret")?);
+        Ok::<_, Error>(EpochKey {
+            epoch,
+            nostr_group_id,
+            key: profile.group_event_key_from_secret(&secret)?,
+        })
+    })?;
+    let races = r
+        .vl_vec("races", MAX_ITEMS, |r| {
+            let epoch = r.u64("epoch")?;
+            let applied = decode_record(r)?;
+            let losers = r.vl_vec("losers", MAX_LOSERS, |r| {
+                Ok::<_, Error>((
+                    r.vl_bytes("content_id")?.to_vec(),
+                    (r.u64("created_at")?, r.array::<32>("event_id")?),
+                ))
+            })?;
+            Ok::<_, Error>((epoch, RaceRecord { applied, losers }))
+        })?
+        .into_iter()
+        .collect();
+    let pending = r.optional("pending", |r| {
+        let json = core::str::from_utf8(r.vl_bytes("event")?)
+            .map_err(|_| Error::malformed("pending commit", "event is not UTF-8"))?;
+        let event = Event::from_json(json)?;
+        let epoch = r.u64("epoch")?;
+        let content_id = r.vl_bytes("content_id")?.to_vec();
+        let welcome = r.optional("welcome", |r| Ok::<_, Error>(r.vl_bytes("welcome")?.to_vec()))?;
+        let invitees = r.vl_vec("invitees", 65_536, |r| {
+            Ok::<_, Error>(Invitee {
+                pubkey: PublicKey::from_bytes(&r.array::<32>("pubkey")?)?,
+                key_package_event_id: EventId::from_bytes(r.array::<32>("kp_event")?),
+                relays: decode_strings(r)?,
+            })
+        })?;
+        let relays = decode_strings(r)?;
+        Ok::<_, Error>(PendingOwn {
+            event,
+            epoch,
+            content_id,
+            welcome,
+            invitees,
+            relays,
+        })
+    })?;
+    Ok(Live {
+        profile,
+        group,
+        keys,
+        races,
+        pending,
+        joined_epoch,
+    })
+}
