@@ -42,12 +42,15 @@
 mod error;
 pub mod event;
 pub mod filter;
+mod id;
 pub mod keys;
+mod kind;
 pub mod nip19;
 pub mod nip44;
 pub mod nip59;
 pub mod nips;
 pub mod tag;
+mod timestamp;
 mod util;
 
 pub use error::{Error, ErrorKind, Result};
