@@ -42,20 +42,31 @@ pub mod backoff;
 mod config;
 mod connection;
 mod dedup;
+pub mod discovery;
 mod error;
+mod fetch;
 pub mod message;
+mod outcome;
 mod pool;
+mod publish;
+mod relay_sub;
+mod shared;
 pub mod signer;
 mod stats;
 #[cfg(feature = "test-relay")]
 pub mod test_relay;
 mod url;
+mod url_policy;
 
 pub use backoff::Backoff;
-pub use config::PoolConfig;
+pub use config::{FetchOptions, GIFT_WRAP_MARGIN, PoolConfig, SubscribeOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use message::{Prefix, Reason};
-pub use pool::{Notification, OkStatus, Pool, PublishOutcome, Subscription, SubscriptionItem};
+pub use outcome::{
+    FetchReport, FetchStatus, Notification, OkStatus, PublishOutcome, RefusedUrl, SubscriptionItem,
+};
+pub use pool::{Pool, Subscription};
 pub use signer::AuthSigner;
 pub use stats::{PoolStats, RelayStats};
 pub use url::RelayUrl;
+pub use url_policy::UrlRefusal;
