@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use nipee_nostr::{Event, EventId, Timestamp};
@@ -29,7 +29,7 @@ use crate::error::Error;
 use crate::message::{Prefix, Reason, RelayMessage, auth_message, close_message, req_message};
 use crate::outcome::{Notification, OkStatus, SubscriptionItem};
 use crate::relay_sub::RelaySub;
-use crate::shared::{Command, Delivery, PendingPublish, Shared, SubShared, lock};
+use crate::shared::{Command, Delivery, PendingPublish, Shared, SubShared, lock, now};
 use crate::signer::auth_event;
 use crate::stats::{Counters, bump};
 use crate::url::RelayUrl;
@@ -194,13 +194,6 @@ async fn connect(shared: Arc<Shared>, url: RelayUrl) -> Result<Ws, String> {
             shared.config.connect_timeout
         )),
     }
-}
-
-fn now() -> Timestamp {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    Timestamp::from_secs(secs)
 }
 
 impl RelayTask {

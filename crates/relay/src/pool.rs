@@ -15,7 +15,8 @@ use crate::connection;
 use crate::dedup::SeenSet;
 use crate::error::{Error, Result};
 use crate::outcome::{Notification, SubscriptionItem};
-use crate::shared::{Command, Delivery, Mode, Shared, SubShared, lock};
+use crate::relay_sub::clamp_since;
+use crate::shared::{Command, Delivery, Mode, Shared, SubShared, lock, now};
 use crate::signer::AuthSigner;
 use crate::stats::{Counters, PoolStats};
 use crate::url::RelayUrl;
@@ -307,6 +308,9 @@ impl Pool {
             });
         }
         let shared = &self.inner.shared;
+        // A `since` far in the future would hide everything until then, locally too.
+        let ceiling = now().saturating_add(shared.config.max_future_skew.as_secs());
+        let filters = filters.iter().map(|f| clamp_since(f, ceiling)).collect();
         let id = random_subscription_id()?;
         let (tx, rx) = mpsc::channel(shared.config.subscription_queue.max(1));
         let sub = Arc::new(SubShared {

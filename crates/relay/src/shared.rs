@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use nipee_nostr::{EventId, Filter};
+use nipee_nostr::{EventId, Filter, Timestamp};
 use tokio::sync::{Notify, broadcast, mpsc, oneshot};
 
 use crate::config::PoolConfig;
@@ -20,6 +20,14 @@ use crate::url::RelayUrl;
 /// data consistent, so a panic elsewhere does not make it unusable.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// This machine's clock, in Unix seconds (0 if it is before 1970).
+pub(crate) fn now() -> Timestamp {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Timestamp::from_secs(secs)
 }
 
 /// A publish waiting for a connection or for its `OK`.
