@@ -19,7 +19,7 @@ impl EventId {
     /// Parses 64 lowercase hex characters.
     ///
     /// # Errors
-    /// [`Error::Length`] or [`Error::Hex`].
+    /// [`crate::Error::Length`] or [`crate::Error::Hex`].
     pub fn from_hex(hex: &str) -> Result<Self> {
         util::decode_hex_array::<32>("id", hex).map(EventId)
     }

@@ -82,7 +82,7 @@ impl PublishOutcome {
     }
 }
 
-/// One item of a [`Subscription`]'s stream.
+/// One item of a [`crate::Subscription`]'s stream.
 // Events are by far the most common item; boxing them would cost an allocation each.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
