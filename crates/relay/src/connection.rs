@@ -117,10 +117,10 @@ pub(crate) async fn run(
                     .store(false, std::sync::atomic::Ordering::Relaxed);
                 task.after_connection();
                 let reason = match &end {
-                    End::Lost(r) => format!("connection lost before EOSE: {r}"),
+                    End::Lost(r) => format!("connection lost: {r}"),
                     End::Shutdown => "the pool shut down".to_owned(),
                 };
-                task.fail_fetches(&reason).await;
+                task.fail_fetches(&format!("{reason} (before EOSE)")).await;
                 task.last_error = Some(reason);
                 match end {
                     End::Shutdown => {

@@ -224,7 +224,10 @@ async fn misbehaving_relays_are_reported_for_what_they_did() {
     }
     match report.status(&url(&hanging_up)) {
         Some(FetchStatus::Failed(reason)) => {
-            assert!(reason.contains("before EOSE"), "{reason}")
+            assert!(
+                reason.contains("connection lost") && reason.contains("before EOSE"),
+                "{reason}"
+            )
         }
         other => panic!("{other:?}"),
     }

@@ -1,13 +1,15 @@
-//! Renewed subscriptions cannot be pushed past events: a future-dated event does not
-//! move `since` beyond what follows, and gift wraps backdated by two days still arrive
-//! after a reconnect with the gift-wrap margin.
+//! Subscription options and renewed subscriptions: a subscription can be limited to some
+//! relays; a future-dated event does not move `since` beyond what follows; gift wraps
+//! backdated by two days still arrive after a reconnect with the gift-wrap margin.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
 use common::*;
 use nipee_nostr::{Event, EventBuilder, Filter, Keys, Kind, Tag, Timestamp};
-use nipee_relay::{GIFT_WRAP_MARGIN, Pool, SubscribeOptions, Subscription, SubscriptionItem};
+use nipee_relay::{
+    GIFT_WRAP_MARGIN, Pool, RelayUrl, SubscribeOptions, Subscription, SubscriptionItem,
+};
 
 const DAY: u64 = 24 * 60 * 60;
 
@@ -147,4 +149,29 @@ async fn a_gift_wrap_dated_two_days_back_arrives_after_a_reconnect() {
         }
         assert_quiet(&mut sub, 100).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_on_some_relays_never_reaches_the_others() {
+    let (a, b) = (MiniRelay::start().await, MiniRelay::start().await);
+    let pool = Pool::connect(fast_config(), [&a.url, &b.url]).unwrap();
+    pool.wait_connected(2, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    let only_a = SubscribeOptions::new().relays(vec![RelayUrl::parse(&a.url).unwrap()]);
+    let mut sub = pool
+        .subscribe_with(vec![Filter::new().kind(Kind::TEXT_NOTE)], only_a)
+        .unwrap();
+    match next_item(&mut sub, 5, "EOSE from a").await {
+        SubscriptionItem::Eose { relay } => assert_eq!(relay.as_str(), a.url),
+        other => panic!("{other:?}"),
+    }
+    let k = keys();
+    b.push_live(&note(&k, "on b", now()));
+    let on_a = note(&k, "on a", now());
+    a.push_live(&on_a);
+    assert_eq!(next_event(&mut sub, 5, "event on a").await, on_a);
+    assert_quiet(&mut sub, 100).await;
+    assert_eq!(a.reqs().len(), 1);
+    assert!(b.reqs().is_empty());
 }
