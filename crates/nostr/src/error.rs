@@ -162,6 +162,13 @@ pub enum Error {
     },
 
     // ---- internal --------------------------------------------------------------------
+    /// A [`crate::Signer`] other than in-memory keys failed or refused (e.g. the user
+    /// declined a browser extension's prompt, or a remote signer did not answer).
+    #[error("signer failed: {reason}")]
+    Signer {
+        /// The signer's explanation.
+        reason: String,
+    },
     /// The operating system's random number generator failed.
     #[error("randomness unavailable: {reason}")]
     Rng {
@@ -227,7 +234,7 @@ impl Error {
             | Error::InvalidEvent { .. } => ErrorKind::Invalid,
             Error::UnsupportedVersion { .. } => ErrorKind::Unsupported,
             Error::Misuse { .. } => ErrorKind::Misuse,
-            Error::Rng { .. } => ErrorKind::Internal,
+            Error::Signer { .. } | Error::Rng { .. } => ErrorKind::Internal,
         }
     }
 }

@@ -10,178 +10,14 @@ use std::borrow::Cow;
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 
+pub use crate::id::EventId;
+pub use crate::kind::Kind;
+pub use crate::timestamp::Timestamp;
+
 use crate::error::{Error, Result};
 use crate::keys::{Keys, PublicKey, Signature};
 use crate::tag::{Tag, Tags};
 use crate::util::{self, Sink};
-
-/// A 32-byte event id: SHA-256 of the canonical serialization.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EventId([u8; 32]);
-
-impl EventId {
-    /// Wraps 32 bytes.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        EventId(bytes)
-    }
-
-    /// Parses 64 lowercase hex characters.
-    ///
-    /// # Errors
-    /// [`Error::Length`] or [`Error::Hex`].
-    pub fn from_hex(hex: &str) -> Result<Self> {
-        util::decode_hex_array::<32>("id", hex).map(EventId)
-    }
-
-    /// The 32 bytes.
-    pub fn to_bytes(&self) -> [u8; 32] {
-        self.0
-    }
-
-    /// The 32 bytes, borrowed.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    /// Lowercase hex (64 characters).
-    pub fn to_hex(&self) -> String {
-        util::to_hex(&self.0)
-    }
-}
-
-impl fmt::Display for EventId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
-    }
-}
-
-impl fmt::Debug for EventId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EventId({})", self.to_hex())
-    }
-}
-
-impl serde::Serialize for EventId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for EventId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
-        let s = <Cow<'de, str>>::deserialize(d)?;
-        EventId::from_hex(&s).map_err(serde::de::Error::custom)
-    }
-}
-
-/// Unix time in seconds. Time is always a parameter in this crate: it never reads a clock.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(transparent)]
-pub struct Timestamp(u64);
-
-impl Timestamp {
-    /// From seconds since the Unix epoch.
-    pub const fn from_secs(secs: u64) -> Self {
-        Timestamp(secs)
-    }
-
-    /// Seconds since the Unix epoch.
-    pub const fn as_u64(&self) -> u64 {
-        self.0
-    }
-
-    /// `self - secs`, saturating at zero.
-    pub const fn saturating_sub(&self, secs: u64) -> Self {
-        Timestamp(self.0.saturating_sub(secs))
-    }
-
-    /// `self + secs`, saturating at `u64::MAX`.
-    pub const fn saturating_add(&self, secs: u64) -> Self {
-        Timestamp(self.0.saturating_add(secs))
-    }
-}
-
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-/// An event kind (0..=65535).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(transparent)]
-pub struct Kind(u16);
-
-impl Kind {
-    /// kind 0: user metadata.
-    pub const METADATA: Kind = Kind(0);
-    /// kind 1: short text note.
-    pub const TEXT_NOTE: Kind = Kind(1);
-    /// kind 5: NIP-09 deletion request.
-    pub const DELETION: Kind = Kind(5);
-    /// kind 13: NIP-59 seal.
-    pub const SEAL: Kind = Kind(13);
-    /// kind 443: NIP-EE KeyPackage.
-    pub const MLS_KEY_PACKAGE: Kind = Kind(443);
-    /// kind 444: NIP-EE Welcome (a rumor inside a gift wrap).
-    pub const MLS_WELCOME: Kind = Kind(444);
-    /// kind 445: NIP-EE group message.
-    pub const MLS_GROUP_MESSAGE: Kind = Kind(445);
-    /// kind 1059: NIP-59 gift wrap.
-    pub const GIFT_WRAP: Kind = Kind(1059);
-    /// kind 10002: NIP-65 relay list metadata.
-    pub const RELAY_LIST: Kind = Kind(10002);
-    /// kind 10051: NIP-EE KeyPackage relay list.
-    pub const MLS_KEY_PACKAGE_RELAYS: Kind = Kind(10051);
-    /// kind 21059: NIP-59 ephemeral gift wrap.
-    pub const EPHEMERAL_GIFT_WRAP: Kind = Kind(21059);
-
-    /// From the numeric kind.
-    pub const fn new(k: u16) -> Self {
-        Kind(k)
-    }
-
-    /// The numeric kind.
-    pub const fn as_u16(&self) -> u16 {
-        self.0
-    }
-
-    /// NIP-01 replaceable: 0, 3, or 10000..20000.
-    pub const fn is_replaceable(&self) -> bool {
-        self.0 == 0 || self.0 == 3 || (self.0 >= 10000 && self.0 < 20000)
-    }
-
-    /// NIP-01 ephemeral: 20000..30000.
-    pub const fn is_ephemeral(&self) -> bool {
-        self.0 >= 20000 && self.0 < 30000
-    }
-
-    /// NIP-01 addressable: 30000..40000.
-    pub const fn is_addressable(&self) -> bool {
-        self.0 >= 30000 && self.0 < 40000
-    }
-
-    /// NIP-01 regular: everything else.
-    pub const fn is_regular(&self) -> bool {
-        !self.is_replaceable() && !self.is_ephemeral() && !self.is_addressable()
-    }
-}
-
-impl From<u16> for Kind {
-    fn from(k: u16) -> Self {
-        Kind(k)
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
 
 /// Size limits applied when parsing untrusted event JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,9 +97,9 @@ fn write_canonical<S: Sink + ?Sized>(
     out.put(b"[0,\"");
     out.put(&pubkey.hex_array());
     out.put(b"\",");
-    util::write_u64(out, created_at.0);
+    util::write_u64(out, created_at.as_u64());
     out.put(b",");
-    util::write_u64(out, u64::from(kind.0));
+    util::write_u64(out, u64::from(kind.as_u16()));
     out.put(b",");
     write_tags(out, tags);
     out.put(b",");
@@ -304,7 +140,7 @@ fn compute_id(
 ) -> EventId {
     let mut h = Sha256::new();
     write_canonical(&mut h, pubkey, created_at, kind, tags, content);
-    EventId(h.finalize().into())
+    EventId::from_bytes(h.finalize().into())
 }
 
 /// An event without a signature: what gets signed, and a NIP-59 rumor.
@@ -379,7 +215,7 @@ impl UnsignedEvent {
     pub fn sign(self, keys: &Keys) -> Result<Event> {
         self.check_signer(keys)?;
         let id = self.id();
-        let sig = keys.sign_bip340(&id.0)?;
+        let sig = keys.sign_bip340(id.as_bytes())?;
         Ok(self.into_event(id, sig))
     }
 
@@ -390,7 +226,7 @@ impl UnsignedEvent {
     pub fn sign_with_rng<R: CryptoRng + ?Sized>(self, keys: &Keys, rng: &mut R) -> Result<Event> {
         self.check_signer(keys)?;
         let id = self.id();
-        let sig = keys.sign_bip340_with_rng(&id.0, rng);
+        let sig = keys.sign_bip340_with_rng(id.as_bytes(), rng);
         Ok(self.into_event(id, sig))
     }
 
@@ -401,7 +237,7 @@ impl UnsignedEvent {
     pub fn sign_with_aux_rand(self, keys: &Keys, aux_rand: &[u8; 32]) -> Result<Event> {
         self.check_signer(keys)?;
         let id = self.id();
-        let sig = keys.sign_bip340_with_aux_rand(&id.0, aux_rand);
+        let sig = keys.sign_bip340_with_aux_rand(id.as_bytes(), aux_rand);
         Ok(self.into_event(id, sig))
     }
 
@@ -423,7 +259,7 @@ impl UnsignedEvent {
         let id = self.id();
         let mut buf = Vec::with_capacity(self.content.len() + 256);
         buf.put(b"{\"id\":\"");
-        buf.put(&util::hex_array::<32, 64>(&id.0));
+        buf.put(&util::hex_array::<32, 64>(id.as_bytes()));
         write_body(
             &mut buf,
             &self.pubkey,
@@ -466,8 +302,8 @@ impl UnsignedEvent {
         let pubkey = PublicKey::from_hex_field("pubkey", &raw.pubkey)?;
         let unsigned = UnsignedEvent {
             pubkey,
-            created_at: Timestamp(raw.created_at),
-            kind: Kind(raw.kind),
+            created_at: Timestamp::from_secs(raw.created_at),
+            kind: Kind::new(raw.kind),
             tags: raw.tags.into_iter().map(Tag::new).collect(),
             content: raw.content,
         };
@@ -496,9 +332,9 @@ fn write_body<S: Sink + ?Sized>(
     out.put(b"\",\"pubkey\":\"");
     out.put(&pubkey.hex_array());
     out.put(b"\",\"created_at\":");
-    util::write_u64(out, created_at.0);
+    util::write_u64(out, created_at.as_u64());
     out.put(b",\"kind\":");
-    util::write_u64(out, u64::from(kind.0));
+    util::write_u64(out, u64::from(kind.as_u16()));
     out.put(b",\"tags\":");
     write_tags(out, tags);
     out.put(b",\"content\":");
@@ -680,8 +516,8 @@ impl Event {
         Ok(Event {
             id: EventId::from_hex(&raw.id)?,
             pubkey: PublicKey::from_hex_field("pubkey", &raw.pubkey)?,
-            created_at: Timestamp(raw.created_at),
-            kind: Kind(raw.kind),
+            created_at: Timestamp::from_secs(raw.created_at),
+            kind: Kind::new(raw.kind),
             tags: raw.tags.into_iter().map(Tag::new).collect(),
             content: raw.content,
             sig: Signature::from_hex(&raw.sig)?,
@@ -742,7 +578,7 @@ impl Event {
     /// [`Error::BadSignature`].
     pub fn verify_signature(&self) -> Result<()> {
         self.pubkey
-            .verify_bip340(&self.id.0, &self.sig)
+            .verify_bip340(self.id.as_bytes(), &self.sig)
             .map_err(|_| Error::BadSignature { what: "event" })
     }
 
@@ -750,7 +586,7 @@ impl Event {
     pub fn to_json(&self) -> String {
         let mut buf = Vec::with_capacity(self.content.len() + 320);
         buf.put(b"{\"id\":\"");
-        buf.put(&util::hex_array::<32, 64>(&self.id.0));
+        buf.put(&util::hex_array::<32, 64>(self.id.as_bytes()));
         write_body(
             &mut buf,
             &self.pubkey,
@@ -921,7 +757,7 @@ impl EventBuilder {
     ) -> Event {
         let unsigned = self.build(keys.public_key(), created_at);
         let id = unsigned.id();
-        let sig = keys.sign_bip340_with_rng(&id.0, rng);
+        let sig = keys.sign_bip340_with_rng(id.as_bytes(), rng);
         unsigned.into_event(id, sig)
     }
 }

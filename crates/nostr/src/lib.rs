@@ -42,16 +42,102 @@
 mod error;
 pub mod event;
 pub mod filter;
+mod id;
 pub mod keys;
+mod kind;
 pub mod nip19;
 pub mod nip44;
 pub mod nip59;
 pub mod nips;
+pub mod signer;
 pub mod tag;
+mod timestamp;
 mod util;
 
 pub use error::{Error, ErrorKind, Result};
 pub use event::{Event, EventBuilder, EventId, Kind, ParseLimits, Timestamp, UnsignedEvent};
 pub use filter::Filter;
 pub use keys::{Keys, PublicKey, SecretKey, Signature};
+pub use signer::Signer;
 pub use tag::{Tag, Tags};
+
+/// Repository hygiene: no two modules of this crate import each other (`use crate::`).
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tidy {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::Path;
+
+    fn module_of(src: &Path, file: &Path) -> String {
+        let rel = file.strip_prefix(src).unwrap_or(file).with_extension("");
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .filter(|p| p != "mod")
+            .collect();
+        parts.join("::")
+    }
+
+    fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn no_two_modules_import_each_other() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut all = Vec::new();
+        files(&src, &mut all);
+        let mut imports: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for file in &all {
+            let this = module_of(&src, file);
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            // Test modules may reach anywhere; only library code counts.
+            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            for line in code.lines().map(str::trim) {
+                let Some(path) = line
+                    .strip_prefix("use crate::")
+                    .or_else(|| line.strip_prefix("pub use crate::"))
+                else {
+                    continue;
+                };
+                let segs: Vec<&str> = path
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                    .next()
+                    .unwrap_or("")
+                    .split("::")
+                    .collect();
+                // The longest prefix of the path that names a module file.
+                let mut target = String::new();
+                for i in (1..=segs.len()).rev() {
+                    let candidate = segs[..i].join("::");
+                    if all.iter().any(|f| module_of(&src, f) == candidate) {
+                        target = candidate;
+                        break;
+                    }
+                }
+                if !target.is_empty() && target != this {
+                    imports.entry(this.clone()).or_default().insert(target);
+                }
+            }
+        }
+        let mut circles = Vec::new();
+        for (a, targets) in &imports {
+            for b in targets {
+                if a < b && imports.get(b).is_some_and(|t| t.contains(a)) {
+                    circles.push(format!("{a} <-> {b}"));
+                }
+            }
+        }
+        assert!(imports.len() > 3, "the scan found the modules: {imports:?}");
+        assert!(
+            circles.is_empty(),
+            "modules importing each other: {circles:?}"
+        );
+    }
+}

@@ -10,7 +10,8 @@ use rand_core::CryptoRng;
 use crate::error::{Error, Result};
 use crate::event::{Event, EventBuilder, Kind, Timestamp, UnsignedEvent};
 use crate::keys::{Keys, PublicKey};
-use crate::nip44::{self, ConversationKey, LengthPrefix};
+use crate::nip44::{self, ConversationKey};
+use crate::signer::Signer;
 use crate::tag::{Tag, Tags};
 
 /// Two days, the customary NIP-17/NIP-59 backdating window.
@@ -54,52 +55,64 @@ fn random_past<R: CryptoRng + ?Sized>(now: Timestamp, window: u64, rng: &mut R) 
     now.saturating_sub(back)
 }
 
-/// Builds the seal (kind 13): the rumor's JSON NIP-44-encrypted from `author` to
+/// Builds the seal (kind 13): the rumor's JSON NIP-44-encrypted by `author` to
 /// `receiver`, empty tags, randomized past timestamp, signed by `author`.
 ///
+/// `author` is any [`Signer`] (`&Keys` works); it performs one NIP-44 encryption and one
+/// signature.
+///
 /// # Errors
-/// [`Error::Misuse`] if `rumor.pubkey` is not `author`'s key.
-pub fn seal<R: CryptoRng + ?Sized>(
-    author: &Keys,
+/// [`Error::Misuse`] if `rumor.pubkey` is not `author`'s key; the signer's errors.
+pub fn seal<S, R>(
+    author: &S,
     receiver: &PublicKey,
     rumor: &UnsignedEvent,
     now: Timestamp,
     max_backdate_secs: u64,
     rng: &mut R,
-) -> Result<Event> {
-    if rumor.pubkey != author.public_key() {
+) -> Result<Event>
+where
+    S: Signer + ?Sized,
+    R: CryptoRng + ?Sized,
+{
+    let author_pk = author.public_key();
+    if rumor.pubkey != author_pk {
         return Err(Error::Misuse {
             field: "rumor",
             reason: "the rumor's pubkey must be the author's",
         });
     }
-    let ck = ConversationKey::derive(author.secret_key(), receiver);
-    let content = encrypt(&ck, rumor.to_json().as_bytes(), rng)?;
-    Ok(EventBuilder::new(Kind::SEAL, content).sign_with_rng(
-        author,
-        random_past(now, max_backdate_secs, rng),
-        rng,
+    let content = {
+        let mut rng: &mut R = rng;
+        author.nip44_encrypt(receiver, &rumor.to_json(), &mut rng)?
+    };
+    let created_at = random_past(now, max_backdate_secs, rng);
+    author.sign_event(UnsignedEvent::new(
+        author_pk,
+        created_at,
+        Kind::SEAL,
+        Tags::new(),
+        content,
     ))
 }
 
-fn encrypt<R: CryptoRng + ?Sized>(ck: &ConversationKey, pt: &[u8], rng: &mut R) -> Result<String> {
-    let mut nonce = [0u8; 32];
-    rng.fill_bytes(&mut nonce);
-    nip44::encrypt_with_nonce(ck, pt, &nonce, LengthPrefix::Extended)
-}
-
 /// Seals `rumor` from `author` and gift-wraps it to `receiver` (kind 1059, default
-/// options). `rumor.pubkey` must be the author's key.
+/// options). `rumor.pubkey` must be the author's key. The wrap itself is signed by a
+/// fresh one-time key drawn from `rng`; only the seal goes through `author`.
 ///
 /// # Errors
-/// [`Error::Misuse`] if the rumor's pubkey is not the author's.
-pub fn gift_wrap<R: CryptoRng + ?Sized>(
-    author: &Keys,
+/// [`Error::Misuse`] if the rumor's pubkey is not the author's; the signer's errors.
+pub fn gift_wrap<S, R>(
+    author: &S,
     receiver: &PublicKey,
     rumor: &UnsignedEvent,
     now: Timestamp,
     rng: &mut R,
-) -> Result<Event> {
+) -> Result<Event>
+where
+    S: Signer + ?Sized,
+    R: CryptoRng + ?Sized,
+{
     gift_wrap_with(
         author,
         receiver,
@@ -115,14 +128,18 @@ pub fn gift_wrap<R: CryptoRng + ?Sized>(
 /// # Errors
 /// [`Error::Misuse`] if the rumor's pubkey is not the author's or the kind is not a gift
 /// wrap kind.
-pub fn gift_wrap_with<R: CryptoRng + ?Sized>(
-    author: &Keys,
+pub fn gift_wrap_with<S, R>(
+    author: &S,
     receiver: &PublicKey,
     rumor: &UnsignedEvent,
     now: Timestamp,
     options: &GiftWrapOptions,
     rng: &mut R,
-) -> Result<Event> {
+) -> Result<Event>
+where
+    S: Signer + ?Sized,
+    R: CryptoRng + ?Sized,
+{
     if options.kind != Kind::GIFT_WRAP && options.kind != Kind::EPHEMERAL_GIFT_WRAP {
         return Err(Error::Misuse {
             field: "kind",
@@ -132,7 +149,7 @@ pub fn gift_wrap_with<R: CryptoRng + ?Sized>(
     let seal = seal(author, receiver, rumor, now, options.max_backdate_secs, rng)?;
     let ephemeral = Keys::generate(rng);
     let ck = ConversationKey::derive(ephemeral.secret_key(), receiver);
-    let content = encrypt(&ck, seal.to_json().as_bytes(), rng)?;
+    let content = nip44::encrypt(&ck, seal.to_json().as_bytes(), rng)?;
     let mut tags = Tags::new();
     tags.push(Tag::public_key(receiver));
     for t in &options.extra_tags {
@@ -158,7 +175,8 @@ pub struct UnwrappedGift {
     pub seal: Event,
 }
 
-/// Unwraps a gift wrap addressed to `receiver`.
+/// Unwraps a gift wrap addressed to `receiver` (any [`Signer`]; `&Keys` works), which
+/// performs two NIP-44 decryptions.
 ///
 /// Verifies the wrap's id and signature (already proven for any `Event` not built by an
 /// `_unchecked` constructor, see [`Event::is_verified`]), decrypts
@@ -168,8 +186,12 @@ pub struct UnwrappedGift {
 ///
 /// # Errors
 /// [`Error::UnexpectedKind`], [`Error::IdMismatch`], [`Error::BadSignature`], NIP-44
-/// errors, [`Error::Json`], [`Error::GiftWrap`], [`Error::SealAuthorMismatch`].
-pub fn unwrap_gift_wrap(receiver: &Keys, gift_wrap: &Event) -> Result<UnwrappedGift> {
+/// errors, [`Error::Json`], [`Error::GiftWrap`], [`Error::SealAuthorMismatch`], the
+/// signer's errors.
+pub fn unwrap_gift_wrap<S: Signer + ?Sized>(
+    receiver: &S,
+    gift_wrap: &Event,
+) -> Result<UnwrappedGift> {
     let k = gift_wrap.kind();
     if k != Kind::GIFT_WRAP && k != Kind::EPHEMERAL_GIFT_WRAP {
         return Err(Error::UnexpectedKind {
@@ -185,12 +207,10 @@ pub fn unwrap_gift_wrap(receiver: &Keys, gift_wrap: &Event) -> Result<UnwrappedG
             .verify_signature()
             .map_err(|_| Error::BadSignature { what: "gift wrap" })?;
     }
-    let ck = ConversationKey::derive(receiver.secret_key(), &gift_wrap.pubkey());
-    let seal_json = nip44::decrypt(&ck, gift_wrap.content())?;
-    let seal_json = core::str::from_utf8(&seal_json).map_err(|_| Error::GiftWrap {
-        layer: "seal",
-        reason: "decrypted seal is not UTF-8",
-    })?;
+    let seal_json = receiver
+        .nip44_decrypt(&gift_wrap.pubkey(), gift_wrap.content())
+        .map_err(|e| not_utf8_as(e, "seal", "decrypted seal is not UTF-8"))?;
+    let seal_json = seal_json.as_str();
     let seal = Event::from_json(seal_json).map_err(|e| match e {
         Error::BadSignature { .. } => Error::BadSignature { what: "seal" },
         other => other,
@@ -207,12 +227,10 @@ pub fn unwrap_gift_wrap(receiver: &Keys, gift_wrap: &Event) -> Result<UnwrappedG
             reason: "a seal's tags must be empty",
         });
     }
-    let ck = ConversationKey::derive(receiver.secret_key(), &seal.pubkey());
-    let rumor_json = nip44::decrypt(&ck, seal.content())?;
-    let rumor_json = core::str::from_utf8(&rumor_json).map_err(|_| Error::GiftWrap {
-        layer: "rumor",
-        reason: "decrypted rumor is not UTF-8",
-    })?;
+    let rumor_json = receiver
+        .nip44_decrypt(&seal.pubkey(), seal.content())
+        .map_err(|e| not_utf8_as(e, "rumor", "decrypted rumor is not UTF-8"))?;
+    let rumor_json = rumor_json.as_str();
     let rumor = UnsignedEvent::from_json(rumor_json)?;
     if rumor.pubkey != seal.pubkey() {
         return Err(Error::SealAuthorMismatch {
@@ -225,4 +243,11 @@ pub fn unwrap_gift_wrap(receiver: &Keys, gift_wrap: &Event) -> Result<UnwrappedG
         rumor,
         seal,
     })
+}
+
+fn not_utf8_as(e: Error, layer: &'static str, reason: &'static str) -> Error {
+    match e {
+        Error::NotUtf8 => Error::GiftWrap { layer, reason },
+        other => other,
+    }
 }

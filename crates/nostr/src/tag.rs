@@ -1,8 +1,10 @@
 //! Event tags (NIP-01) with typed constructors and accessors for the tags nipee uses.
 
 use crate::error::{Error, Result};
-use crate::event::{EventId, Kind, Timestamp};
+use crate::id::EventId;
 use crate::keys::PublicKey;
+use crate::kind::Kind;
+use crate::timestamp::Timestamp;
 
 /// One tag: a non-validated array of strings whose first element is its name.
 ///

@@ -5,15 +5,18 @@
 //!   relay that stops reading cannot hold the task forever.
 //! - An `EVENT` reaches a subscription only after its id and signature verified, it
 //!   matched one of the subscription's filters, and its id was not delivered before.
-//! - While disconnected, publishes wait in a bounded outbox; subscriptions are re-issued
-//!   on every new connection.
+//! - While disconnected, publishes wait in a bounded outbox; live subscriptions are
+//!   re-issued on every new connection (see `relay_sub` for where they resume).
+//! - A one-shot fetch gets one `REQ` on this relay and ends here at `EOSE`, `CLOSED`, a
+//!   failed connection attempt, a reconnect delay or a lost connection; it is never
+//!   re-issued.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use nipee_nostr::{Event, EventId, Filter, Timestamp};
+use nipee_nostr::{Event, EventId, Timestamp};
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
@@ -24,86 +27,14 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use crate::backoff::jitter_word;
 use crate::error::Error;
 use crate::message::{Prefix, Reason, RelayMessage, auth_message, close_message, req_message};
-use crate::pool::{
-    Command, Notification, OkStatus, PendingPublish, Shared, SubShared, SubscriptionItem, lock,
-};
+use crate::outcome::{Notification, OkStatus, SubscriptionItem};
+use crate::relay_sub::RelaySub;
+use crate::shared::{Command, Delivery, PendingPublish, Shared, SubShared, lock, now};
 use crate::signer::auth_event;
 use crate::stats::{Counters, bump};
 use crate::url::RelayUrl;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// Per-relay state of one subscription.
-struct RelaySub {
-    shared: Arc<SubShared>,
-    /// A `REQ` was sent on this connection and its `EOSE` has not arrived yet.
-    eose_pending: bool,
-    /// Every event up to this `created_at` has been received from this relay (the newest
-    /// seen after a completed backfill, advanced by live events).
-    synced_until: Option<Timestamp>,
-    /// Newest `created_at` of the current, unfinished backfill (relays send stored events
-    /// newest first, so this says nothing until `EOSE`).
-    backfill_newest: Option<Timestamp>,
-    /// A re-`REQ` after `CLOSED auth-required:` was already tried on this connection.
-    auth_retried: bool,
-}
-
-impl RelaySub {
-    fn new(shared: Arc<SubShared>) -> Self {
-        RelaySub {
-            shared,
-            eose_pending: false,
-            synced_until: None,
-            backfill_newest: None,
-            auth_retried: false,
-        }
-    }
-
-    fn note_created_at(&mut self, t: Timestamp) {
-        let slot = if self.eose_pending {
-            &mut self.backfill_newest
-        } else {
-            &mut self.synced_until
-        };
-        *slot = Some(slot.map_or(t, |s| s.max(t)));
-    }
-
-    /// The filters for a `REQ` on a new connection: with `since` moved up to
-    /// `synced_until - margin` (and `limit` dropped, so that a gap larger than the limit
-    /// is still filled) once this relay has delivered a complete backfill.
-    fn reissue_filters(&self) -> Vec<Filter> {
-        let Some(synced) = self.synced_until else {
-            return self.shared.filters.clone();
-        };
-        let since = synced.saturating_sub(self.shared.margin.as_secs());
-        self.shared
-            .filters
-            .iter()
-            .map(|f| resume_filter(f, since))
-            .collect()
-    }
-}
-
-/// `f` restricted to `created_at >= since` without a `limit` (unless its own `since` is
-/// already later). `nipee-nostr`'s `Filter` has no way to clear `limit`, so this goes
-/// through its JSON form.
-pub(crate) fn resume_filter(f: &Filter, since: Timestamp) -> Filter {
-    if f.since_value().is_some_and(|s| s >= since) {
-        return f.clone();
-    }
-    let mut f = f.clone().since(since);
-    if f.limit_value().is_some()
-        && let Ok(mut v) = serde_json::from_str::<Value>(&f.to_json())
-    {
-        if let Some(obj) = v.as_object_mut() {
-            obj.remove("limit");
-        }
-        if let Ok(g) = Filter::from_value(&v) {
-            f = g;
-        }
-    }
-    f
-}
 
 struct RelayTask {
     shared: Arc<Shared>,
@@ -115,6 +46,14 @@ struct RelayTask {
     challenge: Option<String>,
     answered_challenge: Option<String>,
     auth_event_id: Option<EventId>,
+    /// When the last frame of the current (or previous) connection arrived.
+    last_rx: Instant,
+    /// Wall-clock time of the last frame of the previous connection: live subscriptions
+    /// never resume later than this (minus their margin).
+    lost_at: Option<Timestamp>,
+    /// Why the last connection attempt failed or the last connection ended, while not
+    /// connected.
+    last_error: Option<String>,
 }
 
 /// Why a connection ended.
@@ -140,6 +79,9 @@ pub(crate) async fn run(
         challenge: None,
         answered_challenge: None,
         auth_event_id: None,
+        last_rx: Instant::now(),
+        lost_at: None,
+        last_error: None,
     };
     let mut attempt: u32 = 0;
     loop {
@@ -160,6 +102,8 @@ pub(crate) async fn run(
         match connected {
             Ok(mut ws) => {
                 let started = Instant::now();
+                task.last_error = None;
+                task.last_rx = started;
                 task.counters
                     .connected
                     .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -172,6 +116,12 @@ pub(crate) async fn run(
                     .connected
                     .store(false, std::sync::atomic::Ordering::Relaxed);
                 task.after_connection();
+                let reason = match &end {
+                    End::Lost(r) => format!("connection lost: {r}"),
+                    End::Shutdown => "the pool shut down".to_owned(),
+                };
+                task.fail_fetches(&format!("{reason} (before EOSE)")).await;
+                task.last_error = Some(reason);
                 match end {
                     End::Shutdown => {
                         let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
@@ -189,10 +139,15 @@ pub(crate) async fn run(
                     attempt = 0;
                 }
             }
-            Err(reason) => task.shared.notify(Notification::ConnectFailed {
-                relay: task.url.clone(),
-                reason,
-            }),
+            Err(reason) => {
+                let failed = format!("connection attempt failed: {reason}");
+                task.fail_fetches(&failed).await;
+                task.last_error = Some(failed);
+                task.shared.notify(Notification::ConnectFailed {
+                    relay: task.url.clone(),
+                    reason,
+                });
+            }
         }
         let delay = task.shared.config.backoff.delay(attempt, jitter_word());
         attempt = attempt.saturating_add(1);
@@ -207,6 +162,12 @@ pub(crate) async fn run(
                 },
                 () = wake.notified() => {
                     task.sync_registry();
+                    // A fetch does not wait out a reconnect delay.
+                    let reason = format!(
+                        "not connected, waiting to reconnect ({})",
+                        task.last_error.as_deref().unwrap_or("no connection yet")
+                    );
+                    task.fail_fetches(&reason).await;
                 }
             }
         }
@@ -235,13 +196,6 @@ async fn connect(shared: Arc<Shared>, url: RelayUrl) -> Result<Ws, String> {
     }
 }
 
-fn now() -> Timestamp {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    Timestamp::from_secs(secs)
-}
-
 impl RelayTask {
     /// Takes a publish while disconnected.
     fn queue(&mut self, cmd: Command) {
@@ -260,17 +214,24 @@ impl RelayTask {
     }
 
     /// Brings the local subscription map in line with the pool's registry (no IO);
-    /// returns the ids added and removed.
+    /// returns the ids added, and the ids removed whose `REQ` is still open on the relay.
     fn sync_registry(&mut self) -> (Vec<String>, Vec<String>) {
-        let registry: Vec<Arc<SubShared>> = lock(&self.shared.subs).values().cloned().collect();
-        let removed: Vec<String> = self
+        let registry: Vec<Arc<SubShared>> = lock(&self.shared.subs)
+            .values()
+            .filter(|s| s.wants(&self.url))
+            .cloned()
+            .collect();
+        let gone: Vec<String> = self
             .subs
             .keys()
             .filter(|id| !registry.iter().any(|s| &s.id == *id))
             .cloned()
             .collect();
-        for id in &removed {
-            self.subs.remove(id);
+        let mut removed = Vec::new();
+        for id in gone {
+            if self.subs.remove(&id).is_some_and(|s| s.req_open) {
+                removed.push(id);
+            }
         }
         let mut added = Vec::new();
         for s in registry {
@@ -280,6 +241,27 @@ impl RelayTask {
             }
         }
         (added, removed)
+    }
+
+    /// Ends every unfinished fetch on this relay with `reason`.
+    async fn fail_fetches(&mut self, reason: &str) {
+        let mut failed = Vec::new();
+        for s in self.subs.values_mut() {
+            if s.is_fetch() && !s.done {
+                s.done = true;
+                s.req_open = false;
+                failed.push(s.shared.tx.clone());
+            }
+        }
+        for tx in failed {
+            // The fetch reads until its deadline, then drops the receiver: never stuck.
+            let _ = tx
+                .send(Delivery::Failed {
+                    relay: self.url.clone(),
+                    reason: reason.to_owned(),
+                })
+                .await;
+        }
     }
 
     /// Per-connection state is reset; publishes that got no `OK` go back to the outbox
@@ -294,8 +276,11 @@ impl RelayTask {
         self.challenge = None;
         self.answered_challenge = None;
         self.auth_event_id = None;
+        let quiet_for = self.last_rx.elapsed().as_secs();
+        self.lost_at = Some(now().saturating_sub(quiet_for));
         for s in self.subs.values_mut() {
             s.eose_pending = false;
+            s.req_open = false;
             s.backfill_newest = None;
             s.auth_retried = false;
         }
@@ -318,8 +303,12 @@ impl RelayTask {
         let Some(sub) = self.subs.get_mut(id) else {
             return Ok(());
         };
-        let filters = sub.reissue_filters();
+        if sub.done {
+            return Ok(());
+        }
+        let filters = sub.req_filters(now(), self.shared.config.max_future_skew, self.lost_at);
         sub.eose_pending = true;
+        sub.req_open = true;
         sub.backfill_newest = None;
         let text = req_message(id, &filters);
         self.send(ws, text).await
@@ -368,7 +357,7 @@ impl RelayTask {
         );
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let idle_timeout = cfg.idle_timeout;
-        let mut last_rx = Instant::now();
+        self.last_rx = Instant::now();
         loop {
             let step: Result<(), String> = tokio::select! {
                 frame = ws.next() => {
@@ -388,7 +377,7 @@ impl RelayTask {
                     };
                     // Counted after handling: time spent waiting for a slow consumer
                     // (back-pressure) is not the relay's silence.
-                    last_rx = Instant::now();
+                    self.last_rx = Instant::now();
                     r
                 }
                 cmd = commands.recv() => match cmd {
@@ -397,7 +386,7 @@ impl RelayTask {
                 },
                 () = wake.notified() => self.resync(ws).await,
                 _ = ping.tick() => {
-                    if last_rx.elapsed() >= idle_timeout {
+                    if self.last_rx.elapsed() >= idle_timeout {
                         Err(format!("no frame for {idle_timeout:?}: relay stalled"))
                     } else {
                         match tokio::time::timeout(
@@ -463,23 +452,7 @@ impl RelayTask {
                 accepted,
                 reason,
             } => self.on_ok(ws, event_id, accepted, reason).await,
-            RelayMessage::Eose { subscription_id } => {
-                if let Some(sub) = self.subs.get_mut(&subscription_id) {
-                    if sub.eose_pending {
-                        sub.eose_pending = false;
-                        if let Some(b) = sub.backfill_newest.take() {
-                            sub.synced_until = Some(sub.synced_until.map_or(b, |s| s.max(b)));
-                        }
-                    }
-                    let tx = sub.shared.tx.clone();
-                    let _ = tx
-                        .send(SubscriptionItem::Eose {
-                            relay: self.url.clone(),
-                        })
-                        .await;
-                }
-                Ok(())
-            }
+            RelayMessage::Eose { subscription_id } => self.on_eose(ws, subscription_id).await,
             RelayMessage::Closed {
                 subscription_id,
                 reason,
@@ -500,12 +473,46 @@ impl RelayTask {
         }
     }
 
+    async fn on_eose(&mut self, ws: &mut Ws, subscription_id: String) -> Result<(), String> {
+        let Some(sub) = self.subs.get_mut(&subscription_id) else {
+            return Ok(());
+        };
+        if sub.done {
+            return Ok(());
+        }
+        if sub.eose_pending {
+            sub.backfill_done();
+        }
+        let fetch_ended = sub.is_fetch();
+        if fetch_ended {
+            sub.done = true;
+            sub.req_open = false;
+        }
+        let tx = sub.shared.tx.clone();
+        let _ = tx
+            .send(Delivery::Item(SubscriptionItem::Eose {
+                relay: self.url.clone(),
+            }))
+            .await;
+        if fetch_ended {
+            self.send(ws, close_message(&subscription_id)).await?;
+        }
+        Ok(())
+    }
+
     async fn on_event(&mut self, subscription_id: &str, value: &Value) {
         bump(&self.counters.events_received);
         let Some(sub) = self.subs.get_mut(subscription_id) else {
             bump(&self.counters.unmatched_events);
             return;
         };
+        if sub.done {
+            // A fetch's answer ended at EOSE; this is a live event (or a relay that
+            // ignores CLOSE), not part of it.
+            bump(&self.counters.late_events);
+            return;
+        }
+        let skew = self.shared.config.max_future_skew;
         let claimed = value
             .get("id")
             .and_then(Value::as_str)
@@ -519,7 +526,7 @@ impl RelayTask {
         let seen_at = lock(&sub.shared.seen).get(&claimed);
         if let Some(created_at) = seen_at {
             bump(&self.counters.duplicates);
-            sub.note_created_at(created_at);
+            sub.note_created_at(created_at, now(), skew);
             return;
         }
         let event = match Event::from_value(value) {
@@ -540,7 +547,7 @@ impl RelayTask {
             return;
         }
         let fresh = lock(&sub.shared.seen).insert(event.id(), event.created_at());
-        sub.note_created_at(event.created_at());
+        sub.note_created_at(event.created_at(), now(), skew);
         if !fresh {
             bump(&self.counters.duplicates);
             return;
@@ -549,10 +556,10 @@ impl RelayTask {
         let tx = sub.shared.tx.clone();
         // Back-pressure: a slow consumer makes this relay's reader wait here.
         let _ = tx
-            .send(SubscriptionItem::Event {
+            .send(Delivery::Item(SubscriptionItem::Event {
                 relay: self.url.clone(),
                 event,
-            })
+            }))
             .await;
     }
 
@@ -612,19 +619,26 @@ impl RelayTask {
         let Some(sub) = self.subs.get_mut(&subscription_id) else {
             return Ok(());
         };
+        if sub.done {
+            return Ok(());
+        }
         sub.eose_pending = false;
+        sub.req_open = false;
         sub.backfill_newest = None;
         if can_auth && *reason.prefix() == Prefix::AuthRequired && !sub.auth_retried {
             sub.auth_retried = true;
             self.authenticate(ws).await?;
             return self.send_req(ws, &subscription_id).await;
         }
+        if sub.is_fetch() {
+            sub.done = true;
+        }
         let tx = sub.shared.tx.clone();
         let _ = tx
-            .send(SubscriptionItem::Closed {
+            .send(Delivery::Item(SubscriptionItem::Closed {
                 relay: self.url.clone(),
                 reason,
-            })
+            }))
             .await;
         Ok(())
     }
@@ -656,56 +670,5 @@ impl RelayTask {
             }),
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use nipee_nostr::Kind;
-
-    #[test]
-    fn resume_filter_moves_since_up_and_drops_limit() {
-        let f = Filter::new().kind(Kind::TEXT_NOTE).limit(10);
-        let r = resume_filter(&f, Timestamp::from_secs(1000));
-        assert_eq!(r.since_value(), Some(Timestamp::from_secs(1000)));
-        assert_eq!(r.limit_value(), None);
-        assert!(r.to_json().contains("\"kinds\":[1]"));
-    }
-
-    #[test]
-    fn resume_filter_keeps_a_later_since() {
-        let f = Filter::new().since(Timestamp::from_secs(5000)).limit(3);
-        let r = resume_filter(&f, Timestamp::from_secs(1000));
-        assert_eq!(r, f);
-    }
-
-    fn sub(margin: u64) -> RelaySub {
-        let (tx, _rx) = mpsc::channel(1);
-        RelaySub::new(Arc::new(SubShared {
-            id: "s".into(),
-            filters: vec![Filter::new().kind(Kind::TEXT_NOTE).limit(5)],
-            margin: Duration::from_secs(margin),
-            tx,
-            seen: std::sync::Mutex::new(crate::dedup::SeenSet::new(10)),
-        }))
-    }
-
-    #[test]
-    fn backfill_only_counts_after_eose() {
-        let mut s = sub(60);
-        s.eose_pending = true;
-        s.note_created_at(Timestamp::from_secs(2000));
-        // Connection lost before EOSE: nothing is known to be complete.
-        assert_eq!(s.synced_until, None);
-        assert_eq!(s.reissue_filters(), s.shared.filters);
-        // A completed backfill then a live event.
-        s.eose_pending = false;
-        s.synced_until = s.backfill_newest.take();
-        s.note_created_at(Timestamp::from_secs(2500));
-        let f = s.reissue_filters();
-        assert_eq!(f.len(), 1);
-        assert_eq!(f[0].since_value(), Some(Timestamp::from_secs(2440)));
-        assert_eq!(f[0].limit_value(), None);
     }
 }

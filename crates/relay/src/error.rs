@@ -59,6 +59,13 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// The relay named is not one of the pool's relays.
+    #[error("{url} is not one of the pool's relays")]
+    NotInPool {
+        /// The relay.
+        url: String,
+    },
+
     // ---- transport -------------------------------------------------------------------
     /// Connecting, the TLS or WebSocket handshake, or the connection itself failed.
     #[error("connection to {url} failed: {reason}")]
@@ -155,7 +162,7 @@ impl Error {
                 _ => ErrorKind::Internal,
             },
             Error::NotEnoughAccepted { .. } => ErrorKind::Invalid,
-            Error::Misuse { .. } => ErrorKind::Misuse,
+            Error::Misuse { .. } | Error::NotInPool { .. } => ErrorKind::Misuse,
             Error::Connection { .. }
             | Error::Timeout { .. }
             | Error::QueueFull { .. }

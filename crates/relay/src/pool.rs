@@ -2,205 +2,24 @@
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
-use nipee_nostr::{Event, EventId, Filter};
-use tokio::sync::{Notify, broadcast, mpsc, oneshot};
+use nipee_nostr::{Event, Filter};
+use tokio::sync::{Notify, broadcast, mpsc};
 use tokio::task::JoinHandle;
 
-use crate::config::PoolConfig;
+use crate::config::{PoolConfig, SubscribeOptions};
 use crate::connection;
 use crate::dedup::SeenSet;
 use crate::error::{Error, Result};
-use crate::message::{Reason, event_message};
+use crate::outcome::{Notification, SubscriptionItem};
+use crate::relay_sub::clamp_since;
+use crate::shared::{Command, Delivery, Mode, Shared, SubShared, lock, now};
 use crate::signer::AuthSigner;
 use crate::stats::{Counters, PoolStats};
 use crate::url::RelayUrl;
-
-/// Locks a mutex, ignoring poisoning: every critical section in this crate leaves the
-/// data consistent, so a panic elsewhere does not make it unusable.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A relay's answer to a published event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct OkStatus {
-    /// `true` when the relay stored the event or already had it (`duplicate:`).
-    pub accepted: bool,
-    /// The message with its machine-readable prefix (`invalid:`, `rate-limited:`, ...).
-    pub reason: Reason,
-}
-
-/// What [`Pool::publish`] learned from each relay.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct PublishOutcome {
-    /// The published event.
-    pub event_id: EventId,
-    /// One entry per relay that answered (or failed): its `OK`, or why there was none
-    /// ([`Error::Timeout`], [`Error::Shutdown`], ...).
-    pub results: Vec<(RelayUrl, Result<OkStatus>)>,
-}
-
-impl PublishOutcome {
-    /// How many relays accepted.
-    pub fn accepted(&self) -> usize {
-        self.results
-            .iter()
-            .filter(|(_, r)| matches!(r, Ok(s) if s.accepted))
-            .count()
-    }
-
-    /// The relays that accepted.
-    pub fn accepted_by(&self) -> Vec<&RelayUrl> {
-        self.results
-            .iter()
-            .filter(|(_, r)| matches!(r, Ok(s) if s.accepted))
-            .map(|(u, _)| u)
-            .collect()
-    }
-
-    /// The answer of one relay, if it is in the outcome.
-    pub fn result(&self, url: &RelayUrl) -> Option<&Result<OkStatus>> {
-        self.results.iter().find(|(u, _)| u == url).map(|(_, r)| r)
-    }
-}
-
-/// One item of a [`Subscription`]'s stream.
-// Events are by far the most common item; boxing them would cost an allocation each.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SubscriptionItem {
-    /// A verified event matching the filters, delivered once however many relays sent it.
-    Event {
-        /// The relay that delivered it first.
-        relay: RelayUrl,
-        /// The event (id and signature verified).
-        event: Event,
-    },
-    /// The relay has sent all stored events; live events follow. Sent again after each
-    /// reconnect, when the subscription is re-issued.
-    Eose {
-        /// The relay.
-        relay: RelayUrl,
-    },
-    /// The relay ended the subscription (`CLOSED`), with its reason. Other relays go on.
-    Closed {
-        /// The relay.
-        relay: RelayUrl,
-        /// Why, with its machine-readable prefix.
-        reason: Reason,
-    },
-}
-
-/// Connection-level happenings, broadcast to every [`Pool::notifications`] receiver.
-/// Slow receivers lose the oldest notifications rather than slowing the pool.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Notification {
-    /// A connection was opened.
-    Connected {
-        /// The relay.
-        relay: RelayUrl,
-    },
-    /// An open connection ended; the pool reconnects after a backoff delay.
-    Disconnected {
-        /// The relay.
-        relay: RelayUrl,
-        /// Why.
-        reason: String,
-    },
-    /// A connection attempt failed; the pool retries after a backoff delay.
-    ConnectFailed {
-        /// The relay.
-        relay: RelayUrl,
-        /// Why.
-        reason: String,
-    },
-    /// The relay sent a `NOTICE`.
-    Notice {
-        /// The relay.
-        relay: RelayUrl,
-        /// The text.
-        message: String,
-    },
-    /// A NIP-42 AUTH event was sent in answer to a challenge. Relays such as
-    /// nostr-rs-relay send no `OK` after a successful AUTH, so no further
-    /// notification may follow.
-    AuthSent {
-        /// The relay.
-        relay: RelayUrl,
-        /// The id of the kind-22242 event.
-        event_id: EventId,
-    },
-    /// The relay answered an AUTH with `OK`.
-    AuthResult {
-        /// The relay.
-        relay: RelayUrl,
-        /// Whether it accepted the authentication.
-        accepted: bool,
-        /// Its message.
-        reason: Reason,
-    },
-    /// Signing an AUTH event failed.
-    AuthFailed {
-        /// The relay.
-        relay: RelayUrl,
-        /// The signer's error.
-        reason: String,
-    },
-}
-
-/// A publish waiting for a connection or for its `OK`.
-pub(crate) struct PendingPublish {
-    pub(crate) id: EventId,
-    pub(crate) message: Arc<str>,
-    pub(crate) reply: oneshot::Sender<Result<OkStatus>>,
-    pub(crate) auth_retried: bool,
-}
-
-pub(crate) enum Command {
-    Publish(PendingPublish),
-}
-
-/// A subscription as the relay tasks see it.
-pub(crate) struct SubShared {
-    pub(crate) id: String,
-    pub(crate) filters: Vec<Filter>,
-    pub(crate) margin: Duration,
-    pub(crate) tx: mpsc::Sender<SubscriptionItem>,
-    pub(crate) seen: Mutex<SeenSet>,
-}
-
-/// State shared by the pool handle and the relay tasks.
-pub(crate) struct Shared {
-    pub(crate) config: PoolConfig,
-    pub(crate) signer: Option<Arc<dyn AuthSigner>>,
-    pub(crate) subs: Mutex<BTreeMap<String, Arc<SubShared>>>,
-    pub(crate) wakers: Mutex<Vec<Arc<Notify>>>,
-    pub(crate) notifications: broadcast::Sender<Notification>,
-    pub(crate) tls: Arc<rustls::ClientConfig>,
-}
-
-impl Shared {
-    pub(crate) fn notify(&self, n: Notification) {
-        // No receiver is fine: notifications are optional.
-        let _ = self.notifications.send(n);
-    }
-
-    fn wake_relays(&self) {
-        for w in lock(&self.wakers).iter() {
-            w.notify_one();
-        }
-    }
-}
 
 struct RelayHandle {
     url: RelayUrl,
@@ -413,102 +232,74 @@ impl Pool {
             })
     }
 
-    fn senders(&self) -> Vec<(RelayUrl, mpsc::Sender<Command>)> {
+    /// The pool's settings.
+    pub(crate) fn config(&self) -> &PoolConfig {
+        &self.inner.shared.config
+    }
+
+    /// The command queues of the relays in the pool, in the order they were added.
+    pub(crate) fn senders(&self) -> Vec<(RelayUrl, mpsc::Sender<Command>)> {
         lock(&self.inner.relays)
             .iter()
             .map(|r| (r.url.clone(), r.commands.clone()))
             .collect()
     }
 
-    /// Sends `event` to every relay and waits (at most [`PoolConfig::ok_timeout`]) for
-    /// each relay's `OK`. A relay that is disconnected gets the event when it reconnects,
-    /// if that happens within the timeout.
-    pub async fn publish(&self, event: &Event) -> PublishOutcome {
-        let message: Arc<str> = event_message(event).into();
-        let timeout = self.inner.shared.config.ok_timeout;
-        let futs = self
-            .senders()
-            .into_iter()
-            .map(|(url, tx)| publish_one(url, tx, event.id(), message.clone(), timeout));
-        let results = futures_util::future::join_all(futs).await;
-        PublishOutcome {
-            event_id: event.id(),
-            results,
-        }
-    }
-
-    /// Sends `event` to every relay and returns as soon as `n` relays have accepted it.
-    /// The other relays still receive the event; their answers are not awaited.
-    ///
-    /// # Errors
-    /// [`Error::Misuse`] if `n` is 0 or larger than the pool;
-    /// [`Error::NotEnoughAccepted`] once every relay has answered, failed or timed out
-    /// without `n` acceptances.
-    pub async fn publish_until_accepted(&self, event: &Event, n: usize) -> Result<PublishOutcome> {
-        let senders = self.senders();
-        if n == 0 || n > senders.len() {
-            return Err(Error::Misuse {
-                field: "n",
-                reason: "must be between 1 and the number of relays in the pool",
-            });
-        }
-        let message: Arc<str> = event_message(event).into();
-        let timeout = self.inner.shared.config.ok_timeout;
-        let mut running: FuturesUnordered<_> = senders
-            .into_iter()
-            .map(|(url, tx)| publish_one(url, tx, event.id(), message.clone(), timeout))
-            .collect();
-        let mut outcome = PublishOutcome {
-            event_id: event.id(),
-            results: Vec::new(),
-        };
-        while let Some(r) = running.next().await {
-            outcome.results.push(r);
-            if outcome.accepted() >= n {
-                return Ok(outcome);
-            }
-        }
-        let details = outcome
-            .results
-            .iter()
-            .map(|(u, r)| match r {
-                Ok(s) => format!("{u}: {} {}", s.accepted, s.reason),
-                Err(e) => format!("{u}: {e}"),
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
-        Err(Error::NotEnoughAccepted {
-            event_id: event.id().to_hex(),
-            required: n,
-            accepted: outcome.accepted(),
-            details,
-        })
-    }
-
     /// Opens a subscription on every relay (present and future) with
     /// [`PoolConfig::resubscribe_margin`].
     ///
     /// # Errors
-    /// As [`Pool::subscribe_with_margin`].
+    /// As [`Pool::subscribe_with`].
     pub fn subscribe(&self, filters: Vec<Filter>) -> Result<Subscription> {
-        let margin = self.inner.shared.config.resubscribe_margin;
-        self.subscribe_with_margin(filters, margin)
+        self.subscribe_with(filters, SubscribeOptions::new())
     }
 
     /// Opens a subscription whose re-issue after a reconnect uses `since` = newest
-    /// `created_at` received from that relay minus `margin`. Use a margin of at least two
-    /// days for NIP-59 gift wraps, whose `created_at` is randomly backdated.
-    ///
-    /// Events arrive verified, matching at least one filter, and at most once however
-    /// many relays send them.
+    /// `created_at` received from that relay minus `margin`. Use at least
+    /// [`crate::GIFT_WRAP_MARGIN`] for NIP-59 gift wraps, whose `created_at` is randomly
+    /// backdated by up to two days.
     ///
     /// # Errors
-    /// [`Error::Misuse`] for an empty filter list; [`Error::Internal`] if no random
-    /// subscription id can be drawn.
+    /// As [`Pool::subscribe_with`].
     pub fn subscribe_with_margin(
         &self,
         filters: Vec<Filter>,
         margin: Duration,
+    ) -> Result<Subscription> {
+        self.subscribe_with(filters, SubscribeOptions::new().margin(margin))
+    }
+
+    /// Opens a subscription with per-subscription options: the re-subscription margin
+    /// and the relays to use (see [`SubscribeOptions`]).
+    ///
+    /// Events arrive verified, matching at least one filter, and at most once however
+    /// many relays send them. After a reconnect the subscription is re-issued with
+    /// `since` = min(newest `created_at` fully delivered by that relay, clamped to its
+    /// arrival time plus [`PoolConfig::max_future_skew`]; the moment the previous
+    /// connection ended) minus the margin, and without `limit`. A `since` in the
+    /// caller's filters later than now plus `max_future_skew` is lowered to that.
+    ///
+    /// # Errors
+    /// [`Error::Misuse`] for an empty filter list; [`Error::Internal`] if no random
+    /// subscription id can be drawn.
+    pub fn subscribe_with(
+        &self,
+        filters: Vec<Filter>,
+        options: SubscribeOptions,
+    ) -> Result<Subscription> {
+        let margin = options
+            .margin
+            .unwrap_or(self.inner.shared.config.resubscribe_margin);
+        self.open(filters, margin, options.relays, Mode::Live)
+    }
+
+    /// Registers a subscription with the relay tasks.
+    pub(crate) fn open(
+        &self,
+        filters: Vec<Filter>,
+        margin: Duration,
+        relays: Option<Vec<RelayUrl>>,
+        mode: Mode,
     ) -> Result<Subscription> {
         if filters.is_empty() {
             return Err(Error::Misuse {
@@ -517,12 +308,17 @@ impl Pool {
             });
         }
         let shared = &self.inner.shared;
+        // A `since` far in the future would hide everything until then, locally too.
+        let ceiling = now().saturating_add(shared.config.max_future_skew.as_secs());
+        let filters = filters.iter().map(|f| clamp_since(f, ceiling)).collect();
         let id = random_subscription_id()?;
         let (tx, rx) = mpsc::channel(shared.config.subscription_queue.max(1));
         let sub = Arc::new(SubShared {
             id: id.clone(),
             filters,
             margin,
+            relays,
+            mode,
             tx,
             seen: Mutex::new(SeenSet::new(shared.config.dedup_capacity)),
         });
@@ -534,43 +330,40 @@ impl Pool {
             shared: shared.clone(),
         })
     }
+
+    /// Closes every relay connection of the pool (this handle and its clones): each
+    /// relay task sends a WebSocket close frame (waiting at most 1 s for it to go out)
+    /// and stops; tasks still running after 2 s are aborted. Afterwards the pool has no
+    /// relays and every subscription stream has ended; relays can be added again.
+    pub async fn close(&self) {
+        let relays: Vec<RelayHandle> = lock(&self.inner.relays).drain(..).collect();
+        lock(&self.inner.shared.wakers).clear();
+        let mut tasks = Vec::with_capacity(relays.len());
+        for r in relays {
+            // Dropping the last command sender makes the task close its socket and end.
+            drop(r.commands);
+            tasks.push(r.task);
+        }
+        let mut all = futures_util::future::join_all(tasks.iter_mut());
+        if tokio::time::timeout(Duration::from_secs(2), &mut all)
+            .await
+            .is_err()
+        {
+            drop(all);
+            for t in &tasks {
+                t.abort();
+            }
+        }
+        lock(&self.inner.shared.subs).clear();
+    }
 }
 
-async fn publish_one(
-    url: RelayUrl,
-    tx: mpsc::Sender<Command>,
-    id: EventId,
-    message: Arc<str>,
-    timeout: Duration,
-) -> (RelayUrl, Result<OkStatus>) {
-    let (reply, rx) = oneshot::channel();
-    let cmd = Command::Publish(PendingPublish {
-        id,
-        message,
-        reply,
-        auth_retried: false,
-    });
-    let wait = async {
-        tx.send(cmd).await.map_err(|_| Error::Shutdown)?;
-        rx.await.map_err(|_| Error::Shutdown)?
-    };
-    let r = match tokio::time::timeout(timeout, wait).await {
-        Ok(r) => r,
-        Err(_) => Err(Error::Timeout {
-            url: url.to_string(),
-            what: "OK",
-            after: timeout,
-        }),
-    };
-    (url, r)
-}
-
-/// An open subscription: a stream of [`SubscriptionItem`]s from all relays of the pool.
+/// An open subscription: a stream of [`SubscriptionItem`]s from the pool's relays.
 ///
 /// Dropping it (or [`Subscription::close`]) sends `CLOSE` to every relay.
 pub struct Subscription {
     id: String,
-    rx: mpsc::Receiver<SubscriptionItem>,
+    rx: mpsc::Receiver<Delivery>,
     shared: Arc<Shared>,
 }
 
@@ -590,13 +383,22 @@ impl Subscription {
 
     /// The next item, or `None` once the pool is gone.
     pub async fn next_item(&mut self) -> Option<SubscriptionItem> {
+        loop {
+            if let Delivery::Item(item) = self.rx.recv().await? {
+                return Some(item);
+            }
+        }
+    }
+
+    /// The next delivery, including fetch failures (for [`Pool::fetch`]).
+    pub(crate) async fn next_delivery(&mut self) -> Option<Delivery> {
         self.rx.recv().await
     }
 
     /// The next event, skipping `EOSE` and `CLOSED` items.
     pub async fn next_event(&mut self) -> Option<(RelayUrl, Event)> {
         loop {
-            match self.rx.recv().await? {
+            match self.next_item().await? {
                 SubscriptionItem::Event { relay, event } => return Some((relay, event)),
                 SubscriptionItem::Eose { .. } | SubscriptionItem::Closed { .. } => {}
             }
@@ -620,7 +422,15 @@ impl futures_core::Stream for Subscription {
     type Item = SubscriptionItem;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SubscriptionItem>> {
-        self.get_mut().rx.poll_recv(cx)
+        let this = self.get_mut();
+        loop {
+            match this.rx.poll_recv(cx) {
+                Poll::Ready(Some(Delivery::Item(item))) => return Poll::Ready(Some(item)),
+                Poll::Ready(Some(Delivery::Failed { .. })) => {}
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 }
 

@@ -1,6 +1,7 @@
-//! NIP-42 authentication: who signs the kind-22242 event.
+//! NIP-42 authentication: the kind-22242 event, signed through the same
+//! [`nipee_nostr::Signer`] as everything else the user signs.
 
-use nipee_nostr::{Event, Keys, Kind, PublicKey, Tag, Tags, Timestamp, UnsignedEvent};
+use nipee_nostr::{Event, Kind, PublicKey, Signer, Tag, Tags, Timestamp, UnsignedEvent};
 
 use crate::error::Result;
 use crate::url::RelayUrl;
@@ -8,27 +9,14 @@ use crate::url::RelayUrl;
 /// The NIP-42 client authentication kind.
 pub const AUTH_KIND: Kind = Kind::new(22242);
 
-/// Signs NIP-42 AUTH events when a relay sends a challenge. Implemented for
-/// [`nipee_nostr::Keys`]; implement it for a remote signer or a hardware key.
-pub trait AuthSigner: Send + Sync + 'static {
-    /// The public key that will sign.
-    fn public_key(&self) -> PublicKey;
-    /// Signs `unsigned` (whose `pubkey` is [`AuthSigner::public_key`]).
-    ///
-    /// # Errors
-    /// Whatever the signer reports.
-    fn sign(&self, unsigned: UnsignedEvent) -> Result<Event>;
-}
+/// A [`Signer`] the pool can hold and call from its relay tasks: any `Signer` that is
+/// `Send + Sync + 'static` is one (blanket implementation), e.g. [`nipee_nostr::Keys`].
+/// Not a second signing abstraction: it adds only the bounds a multi-threaded pool
+/// needs. A browser-extension signer (not `Send`, asynchronous) cannot be one; see
+/// [`nipee_nostr::signer`].
+pub trait AuthSigner: Signer + Send + Sync + 'static {}
 
-impl AuthSigner for Keys {
-    fn public_key(&self) -> PublicKey {
-        Keys::public_key(self)
-    }
-
-    fn sign(&self, unsigned: UnsignedEvent) -> Result<Event> {
-        Ok(unsigned.sign(self)?)
-    }
-}
+impl<T: Signer + Send + Sync + 'static + ?Sized> AuthSigner for T {}
 
 /// The unsigned NIP-42 AUTH event: kind 22242, tags `["relay", url]` and
 /// `["challenge", challenge]`, empty content.
@@ -44,27 +32,28 @@ pub fn auth_event_unsigned(
     UnsignedEvent::new(pubkey, now, AUTH_KIND, tags, "")
 }
 
-/// Builds and signs the NIP-42 AUTH event.
+/// Builds and signs the NIP-42 AUTH event with `signer` (`&Keys` works).
 ///
 /// # Errors
-/// Whatever the signer reports.
-pub fn auth_event(
-    signer: &dyn AuthSigner,
+/// [`crate::Error::Nostr`] with whatever the signer reports.
+pub fn auth_event<S: Signer + ?Sized>(
+    signer: &S,
     relay: &RelayUrl,
     challenge: &str,
     now: Timestamp,
 ) -> Result<Event> {
-    signer.sign(auth_event_unsigned(
+    Ok(signer.sign_event(auth_event_unsigned(
         signer.public_key(),
         relay,
         challenge,
         now,
-    ))
+    ))?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nipee_nostr::Keys;
 
     #[test]
     fn auth_event_has_nip42_shape_and_verifies() {
@@ -81,5 +70,15 @@ mod tests {
         assert_eq!(ev.pubkey(), keys.public_key());
         let parsed = Event::from_json(&ev.to_json()).unwrap();
         assert_eq!(parsed, ev);
+    }
+
+    #[test]
+    fn the_pool_holds_any_sendable_signer_as_an_auth_signer() {
+        let keys = Keys::generate(&mut rand::rng());
+        let held: std::sync::Arc<dyn AuthSigner> = std::sync::Arc::new(keys.clone());
+        let url = RelayUrl::parse("ws://127.0.0.1:1").unwrap();
+        let ev = auth_event(held.as_ref(), &url, "c", Timestamp::from_secs(1)).unwrap();
+        assert_eq!(ev.pubkey(), keys.public_key());
+        assert!(ev.verify().is_ok());
     }
 }

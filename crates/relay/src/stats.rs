@@ -15,6 +15,7 @@ pub(crate) struct Counters {
     pub(crate) invalid_events: AtomicU64,
     pub(crate) unmatched_events: AtomicU64,
     pub(crate) expired_events: AtomicU64,
+    pub(crate) late_events: AtomicU64,
     pub(crate) malformed_messages: AtomicU64,
     pub(crate) notices: AtomicU64,
     pub(crate) ok_accepted: AtomicU64,
@@ -40,6 +41,7 @@ impl Counters {
             invalid_events: g(&self.invalid_events),
             unmatched_events: g(&self.unmatched_events),
             expired_events: g(&self.expired_events),
+            late_events: g(&self.late_events),
             malformed_messages: g(&self.malformed_messages),
             notices: g(&self.notices),
             ok_accepted: g(&self.ok_accepted),
@@ -75,6 +77,9 @@ pub struct RelayStats {
     /// Events dropped because their NIP-40 `expiration` had passed (or was malformed), with
     /// [`crate::PoolConfig::drop_expired`] on.
     pub expired_events: u64,
+    /// Events for a one-shot fetch that arrived after this relay's `EOSE` for it (not
+    /// part of the fetch's answer, so not delivered).
+    pub late_events: u64,
     /// Frames that were not NIP-01 relay messages (garbage, binary frames).
     pub malformed_messages: u64,
     /// `NOTICE` messages received.

@@ -71,6 +71,19 @@ impl RelayUrl {
         &self.0
     }
 
+    /// The host as written in the URL, lowercase; an IPv6 literal keeps its brackets.
+    pub fn host(&self) -> &str {
+        let rest = self.0.split_once("://").map_or(&*self.0, |(_, r)| r);
+        let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+        if authority.starts_with('[') {
+            return authority
+                .find(']')
+                .and_then(|i| authority.get(..=i))
+                .unwrap_or(authority);
+        }
+        authority.split(':').next().unwrap_or(authority)
+    }
+
     /// Whether the URL uses TLS (`wss://`).
     pub fn is_tls(&self) -> bool {
         self.0.starts_with("wss://")
@@ -113,6 +126,9 @@ mod tests {
         let u = RelayUrl::parse("WSS://Relay.Example.com/nostr?x=1").unwrap();
         assert_eq!(u.as_str(), "wss://relay.example.com/nostr?x=1");
         assert!(u.is_tls());
+        assert_eq!(u.host(), "relay.example.com");
+        assert_eq!(RelayUrl::parse("ws://[::1]:7/x").unwrap().host(), "[::1]");
+        assert_eq!(RelayUrl::parse("ws://h:7?q").unwrap().host(), "h");
     }
 
     #[test]

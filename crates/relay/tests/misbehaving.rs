@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::HashSet;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,47 +15,9 @@ use nipee_nostr::{Event, Filter, Kind, Timestamp};
 use nipee_relay::test_relay::TestRelay;
 use nipee_relay::{Pool, RelayUrl, SubscriptionItem};
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-
-type Server = WebSocketStream<TcpStream>;
-
-/// Serves WebSocket connections on a free loopback port with `handler`.
-async fn serve<F, Fut>(handler: F) -> String
-where
-    F: Fn(Server) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("ws://{}", listener.local_addr().unwrap());
-    let handler = Arc::new(handler);
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let handler = handler.clone();
-            tokio::spawn(async move {
-                if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
-                    handler(ws).await;
-                }
-            });
-        }
-    });
-    url
-}
-
-/// Reads until a client message labelled `label` arrives; returns it.
-async fn read_until(ws: &mut Server, label: &str) -> Option<Value> {
-    while let Some(Ok(msg)) = ws.next().await {
-        if let Message::Text(t) = msg {
-            let v: Value = serde_json::from_str(t.as_str()).ok()?;
-            if v[0] == label {
-                return Some(v);
-            }
-        }
-    }
-    None
-}
 
 fn forge(ev: &Event) -> Value {
     let mut v: Value = serde_json::from_str(&ev.to_json()).unwrap();
