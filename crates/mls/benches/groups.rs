@@ -34,7 +34,7 @@ fn now() -> u64 {
 
 mod ours {
     use nipee_keypackage::{KeyPackage, KeyPackageBundle, KeyPackageOptions};
-    use nipee_mls::crypto::{HpkePrivateKey, RustCryptoSuite1, SignaturePrivateKey};
+    use nipee_mls::crypto::{HpkePrivateKey, RustCryptoSuite1, SignatureSecretKey};
     use nipee_mls::framing::Proposal;
     use nipee_mls::group::{CommitOptions, Group, GroupConfig, HandshakeFormat, JoinKeys};
 
@@ -80,7 +80,7 @@ mod ours {
                 key_package: self.kp.clone(),
                 init_secret: HpkePrivateKey::from_slice(&self.init),
                 encryption_secret: HpkePrivateKey::from_slice(&self.enc),
-                signature_secret: SignaturePrivateKey::from_slice(&self.sig),
+                signature_secret: SignatureSecretKey::from_slice(&self.sig).unwrap(),
             }
         }
     }

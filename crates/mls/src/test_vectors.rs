@@ -8,8 +8,7 @@
 use serde_json::Value;
 
 use crate::crypto::{
-    self, CipherSuite, CryptoProvider, HpkePrivateKey, RustCryptoSuite1, Secret,
-    SignaturePrivateKey,
+    self, CipherSuite, CryptoProvider, HpkePrivateKey, RustCryptoSuite1, Secret, SignatureSecretKey,
 };
 use crate::schedule::{self, EpochSecrets, GroupContext, PreSharedKeyId, Psk};
 use crate::tree::math::{self, NodeIndex};
@@ -238,7 +237,7 @@ fn crypto_basics(v: &Value) -> Result<(), String> {
     check_eq("derive_tree_secret", out.as_bytes(), &hex_field(t, "out")?)?;
 
     let t = field(v, "sign_with_label")?;
-    let sk = SignaturePrivateKey::new(hex_field(t, "priv")?);
+    let sk = SignatureSecretKey::from_slice(&hex_field(t, "priv")?).map_err(e("priv"))?;
     let pk = hex_field(t, "pub")?;
     let label = str_field(t, "label")?.as_bytes();
     let content = hex_field(t, "content")?;
@@ -494,7 +493,8 @@ fn message_protection(v: &Value) -> Result<(), String> {
         confirmed_transcript_hash: hex_field(v, "confirmed_transcript_hash")?,
         extensions: vec![],
     };
-    let sig_priv = SignaturePrivateKey::new(hex_field(v, "signature_priv")?);
+    let sig_priv = SignatureSecretKey::from_slice(&hex_field(v, "signature_priv")?)
+        .map_err(e("signature_priv"))?;
     let sig_pub = hex_field(v, "signature_pub")?;
     let encryption_secret = hex_field(v, "encryption_secret")?;
     let sender_data_secret = Secret::new(hex_field(v, "sender_data_secret")?);
@@ -814,7 +814,7 @@ fn treekem(v: &Value) -> Result<(), String> {
         .encode()
     };
 
-    let mut privs: std::collections::BTreeMap<u32, (TreeKemPrivate, SignaturePrivateKey)> =
+    let mut privs: std::collections::BTreeMap<u32, (TreeKemPrivate, SignatureSecretKey)> =
         std::collections::BTreeMap::new();
     for lp in field(v, "leaves_private")?
         .as_array()
@@ -843,7 +843,8 @@ fn treekem(v: &Value) -> Result<(), String> {
             index,
             (
                 st,
-                SignaturePrivateKey::new(hex_field(lp, "signature_priv")?),
+                SignatureSecretKey::from_slice(&hex_field(lp, "signature_priv")?)
+                    .map_err(e("signature_priv"))?,
             ),
         );
     }

@@ -4,8 +4,8 @@
 use nipee_codec::{Decode, Encode, Reader, Writer};
 
 use crate::crypto::{
-    CipherSuite, CryptoProvider, HpkeCiphertext, HpkePrivateKey, Secret, SignaturePrivateKey,
-    ct_eq, decrypt_with_label, encrypt_with_label, sign_with_label, verify_with_label,
+    CipherSuite, CryptoProvider, HpkeCiphertext, HpkePrivateKey, Secret, SignatureSecretKey, ct_eq,
+    decrypt_with_label, encrypt_with_label, sign_with_label, verify_with_label,
 };
 use crate::error::{Error, Result};
 use crate::extensions::{Extension, read_extensions, write_extensions};
@@ -47,7 +47,7 @@ impl GroupInfo {
     pub fn sign<P: CryptoProvider + ?Sized>(
         &mut self,
         p: &P,
-        key: &SignaturePrivateKey,
+        key: &SignatureSecretKey,
     ) -> Result<()> {
         self.signature = sign_with_label(p, key, b"GroupInfoTBS", &self.tbs()?)?;
         Ok(())

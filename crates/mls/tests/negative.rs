@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use nipee_mls::crypto::{
-    CipherSuite, CryptoProvider, RustCryptoSuite1, Secret, SignaturePrivateKey,
+    CipherSuite, CryptoProvider, RustCryptoSuite1, Secret, SignatureSecretKey,
 };
 use nipee_mls::framing::{Content, FramedContent, PrivateMessage, Proposal, PublicMessage, Sender};
 use nipee_mls::schedule::{self, GroupContext};
@@ -14,7 +14,7 @@ use nipee_mls::{Error, ErrorKind};
 
 struct Setup {
     p: RustCryptoSuite1,
-    sk: SignaturePrivateKey,
+    sk: SignatureSecretKey,
     pk: Vec<u8>,
     gc: GroupContext,
     membership_key: Secret,
@@ -324,7 +324,7 @@ fn secrets_never_print_their_bytes() {
     let s = Secret::new(vec![0xab; 32]);
     let shown = format!("{s:?}");
     assert!(!shown.contains("ab") && !shown.contains("171"), "{shown}");
-    let k = SignaturePrivateKey::new(vec![0xcd; 32]);
+    let k = SignatureSecretKey::from_bytes([0xcd; 32]);
     assert!(!format!("{k:?}").contains("cd"));
     assert_eq!(Secret::new(vec![1, 2]), Secret::new(vec![1, 2]));
     assert_ne!(Secret::new(vec![1, 2]), Secret::new(vec![1, 3]));

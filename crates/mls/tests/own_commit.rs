@@ -12,7 +12,7 @@ use nipee_keypackage::{KeyPackageBundle, KeyPackageOptions};
 use nipee_mls::Error;
 use nipee_mls::crypto::{
     CipherSuite, CryptoProvider, HpkeCiphertext, HpkePrivateKey, RustCryptoSuite1, Secret,
-    SignaturePrivateKey,
+    SignatureSecretKey,
 };
 use nipee_mls::group::{
     AcceptAll, Group, GroupConfig, GroupProvider, HandshakeFormat, JoinKeys, OwnCommitSecrets,
@@ -107,11 +107,7 @@ impl CryptoProvider for Recording {
         self.random_fill(&mut ikm)?;
         self.hpke_derive_key_pair(&ikm)
     }
-    fn sign(
-        &self,
-        private_key: &SignaturePrivateKey,
-        message: &[u8],
-    ) -> nipee_mls::Result<Vec<u8>> {
+    fn sign(&self, private_key: &SignatureSecretKey, message: &[u8]) -> nipee_mls::Result<Vec<u8>> {
         self.inner.sign(private_key, message)
     }
     fn verify(
@@ -123,13 +119,10 @@ impl CryptoProvider for Recording {
     ) -> nipee_mls::Result<()> {
         self.inner.verify(public_key, message, signature, what)
     }
-    fn signature_public_key(
-        &self,
-        private_key: &SignaturePrivateKey,
-    ) -> nipee_mls::Result<Vec<u8>> {
+    fn signature_public_key(&self, private_key: &SignatureSecretKey) -> nipee_mls::Result<Vec<u8>> {
         self.inner.signature_public_key(private_key)
     }
-    fn signature_generate_key_pair(&self) -> nipee_mls::Result<(SignaturePrivateKey, Vec<u8>)> {
+    fn signature_generate_key_pair(&self) -> nipee_mls::Result<(SignatureSecretKey, Vec<u8>)> {
         self.inner.signature_generate_key_pair()
     }
     fn random_fill(&self, out: &mut [u8]) -> nipee_mls::Result<()> {
@@ -211,7 +204,7 @@ fn three(format: HandshakeFormat, seed: u64) -> Three {
     alice.merge_pending_commit().unwrap();
     let welcome = out.welcome.unwrap();
     let bob_keys = JoinKeys::from(b);
-    let bob_signature = bob_keys.signature_secret.as_bytes().to_vec();
+    let bob_signature = bob_keys.signature_secret.expose_secret().to_vec();
     let join = |keys: JoinKeys| {
         Group::join(
             RustCryptoSuite1::new(),
@@ -269,7 +262,7 @@ fn bobs_recorded_self_update(t: &mut Three) -> (Vec<u8>, OwnCommitSecrets) {
         commit,
         OwnCommitSecrets {
             leaf_encryption_private_key: leaf.expect("leaf key among the random outputs"),
-            signature_private_key: SignaturePrivateKey::from_slice(&t.bob_signature),
+            signature_private_key: SignatureSecretKey::from_slice(&t.bob_signature).unwrap(),
             path_secret: path.expect("path secret among the random outputs"),
         },
     )
@@ -291,7 +284,7 @@ fn secrets_copy(s: &OwnCommitSecrets) -> OwnCommitSecrets {
         leaf_encryption_private_key: HpkePrivateKey::from_slice(
             s.leaf_encryption_private_key.as_bytes(),
         ),
-        signature_private_key: SignaturePrivateKey::from_slice(s.signature_private_key.as_bytes()),
+        signature_private_key: s.signature_private_key.clone(),
         path_secret: Secret::from_slice(s.path_secret.as_bytes()),
     }
 }
@@ -409,7 +402,7 @@ fn wrong_secrets_and_foreign_commits_are_typed_errors_that_change_nothing() {
         });
 
         let mut s = secrets_copy(&secrets);
-        s.signature_private_key = SignaturePrivateKey::from_slice(&[9u8; 32]);
+        s.signature_private_key = SignatureSecretKey::from_bytes([9u8; 32]);
         rejected(&mut bob, &commit, s, |e| {
             matches!(
                 e,
@@ -460,7 +453,7 @@ fn wrong_secrets_and_foreign_commits_are_typed_errors_that_change_nothing() {
 fn secrets_do_not_print() {
     let s = OwnCommitSecrets {
         leaf_encryption_private_key: HpkePrivateKey::from_slice(&[0xab; 32]),
-        signature_private_key: SignaturePrivateKey::from_slice(&[0xcd; 32]),
+        signature_private_key: SignatureSecretKey::from_bytes([0xcd; 32]),
         path_secret: Secret::from_slice(&[0xef; 32]),
     };
     let d = format!("{s:?}");

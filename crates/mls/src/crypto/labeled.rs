@@ -2,7 +2,7 @@
 
 use nipee_codec::Writer;
 
-use super::{CryptoProvider, HpkeCiphertext, HpkePrivateKey, Secret, SignaturePrivateKey};
+use super::{CryptoProvider, HpkeCiphertext, HpkePrivateKey, Secret, SignatureSecretKey};
 use crate::error::{Error, Result};
 
 const LABEL_PREFIX: &[u8] = b"MLS 1.0 ";
@@ -117,7 +117,7 @@ pub(crate) fn sign_content(label: &[u8], content: &[u8]) -> Result<Vec<u8>> {
 /// A malformed private key.
 pub fn sign_with_label<P: CryptoProvider + ?Sized>(
     p: &P,
-    key: &SignaturePrivateKey,
+    key: &SignatureSecretKey,
     label: &[u8],
     content: &[u8],
 ) -> Result<Vec<u8>> {

@@ -15,7 +15,7 @@ pub use public::PublicMessage;
 
 use nipee_codec::{Decode, Encode, Reader, Writer};
 
-use crate::crypto::{CryptoProvider, SignaturePrivateKey, sign_with_label, verify_with_label};
+use crate::crypto::{CryptoProvider, SignatureSecretKey, sign_with_label, verify_with_label};
 use crate::error::{Error, Result};
 use crate::schedule::GroupContext;
 
@@ -391,7 +391,7 @@ pub(crate) fn framed_content_tbs(
 /// [`Error::Misuse`] for a member sender without a GroupContext.
 pub fn sign_framed_content<P: CryptoProvider + ?Sized>(
     p: &P,
-    key: &SignaturePrivateKey,
+    key: &SignatureSecretKey,
     wire_format: WireFormat,
     content: &FramedContent,
     context: Option<&GroupContext>,

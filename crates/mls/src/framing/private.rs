@@ -7,7 +7,7 @@ use super::{
     AuthenticatedContent, Content, ContentType, FramedContent, FramedContentAuthData, Sender,
     WireFormat, check_group_epoch, sign_framed_content, verify_framed_content,
 };
-use crate::crypto::{CryptoProvider, Secret, SignaturePrivateKey};
+use crate::crypto::{CryptoProvider, Secret, SignatureSecretKey};
 use crate::error::{Error, Result};
 use crate::schedule::GroupContext;
 use crate::secret_tree::{RatchetType, SecretTree, sender_data_key_nonce};
@@ -89,7 +89,7 @@ impl PrivateMessage {
     pub fn protect<P: CryptoProvider + ?Sized>(
         p: &P,
         content: &FramedContent,
-        signer: &SignaturePrivateKey,
+        signer: &SignatureSecretKey,
         context: &GroupContext,
         secret_tree: &mut SecretTree,
         sender_data_secret: &Secret,

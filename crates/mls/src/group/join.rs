@@ -9,7 +9,7 @@ use nipee_keypackage::{ExtensionType, KeyPackage, KeyPackageBundle};
 use super::commit::{CommitOutput, GroupFacts, validate_and_apply};
 use super::ext;
 use super::{EpochKeys, EpochState, Group, GroupConfig, GroupProvider};
-use crate::crypto::{CryptoProvider, HpkePrivateKey, Secret, SignaturePrivateKey, key_package_ref};
+use crate::crypto::{CryptoProvider, HpkePrivateKey, Secret, SignatureSecretKey, key_package_ref};
 use crate::error::{Error, Result};
 use crate::extensions::Extension;
 use crate::framing::{MlsMessage, MlsMessageBody, Proposal, ProposalOrRef, Sender};
@@ -33,7 +33,7 @@ pub struct JoinKeys {
     /// The private key of the leaf's `encryption_key`.
     pub encryption_secret: HpkePrivateKey,
     /// The private key of the leaf's `signature_key`.
-    pub signature_secret: SignaturePrivateKey,
+    pub signature_secret: SignatureSecretKey,
 }
 
 impl core::fmt::Debug for JoinKeys {
@@ -51,7 +51,7 @@ impl From<KeyPackageBundle> for JoinKeys {
             key_package,
             init_secret: HpkePrivateKey::from_slice(init.expose_secret()),
             encryption_secret: HpkePrivateKey::from_slice(enc.expose_secret()),
-            signature_secret: SignaturePrivateKey::from_slice(sig.expose_secret()),
+            signature_secret: sig,
         }
     }
 }

@@ -19,7 +19,6 @@ mod join;
 #[cfg(feature = "own-commit-recovery")]
 mod own_commit;
 mod persist;
-mod provider;
 #[cfg(test)]
 mod tests;
 #[cfg(feature = "test-vectors")]
@@ -34,8 +33,7 @@ use nipee_keypackage::{
 };
 
 use crate::crypto::{
-    HpkePrivateKey, RustCryptoSuite1, Secret, SignaturePrivateKey, ct_eq, derive_secret,
-    expand_with_label,
+    HpkePrivateKey, RustCryptoSuite1, Secret, ct_eq, derive_secret, expand_with_label,
 };
 use crate::error::{Error, Result};
 use crate::framing::{
@@ -48,6 +46,7 @@ use crate::tree::RatchetTree;
 use crate::tree::math::LeafIndex;
 use crate::tree::treekem::TreeKemPrivate;
 
+pub use crate::crypto::{GroupProvider, SealJob};
 pub use crate::framing::Sender;
 pub use commit::{CommitOptions, CommitOutput, CommitSummary, PendingCommit};
 pub use ext::{ExternalSender, RequiredCapabilities};
@@ -55,7 +54,6 @@ pub use join::{JoinKeys, welcome_key_package_refs};
 #[cfg(feature = "own-commit-recovery")]
 pub use own_commit::OwnCommitSecrets;
 pub use persist::{STATE_MAGIC, STATE_VERSION};
-pub use provider::{GroupProvider, SealJob};
 
 /// How handshake messages (proposals and commits) are sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,7 +291,7 @@ pub(crate) struct PendingState {
     pub(crate) message: Vec<u8>,
     pub(crate) summary: CommitSummary,
     /// Set when the commit removed us... never for our own commit; kept for symmetry.
-    pub(crate) new_signer: Option<SignaturePrivateKey>,
+    pub(crate) new_signer: Option<SignatureSecretKey>,
 }
 
 /// An MLS group as seen by one member.
@@ -301,7 +299,7 @@ pub struct Group<P: GroupProvider = RustCryptoSuite1> {
     pub(crate) provider: P,
     pub(crate) config: GroupConfig,
     pub(crate) state: EpochState,
-    pub(crate) signer: SignaturePrivateKey,
+    pub(crate) signer: SignatureSecretKey,
     pub(crate) proposals: Vec<CachedProposal>,
     /// Leaf private keys of our Update proposals of this epoch, by ProposalRef.
     pub(crate) pending_updates: Vec<(Vec<u8>, HpkePrivateKey)>,
@@ -323,15 +321,6 @@ impl<P: GroupProvider> core::fmt::Debug for Group<P> {
             .field("members", &self.state.tree.leaves().count())
             .finish_non_exhaustive()
     }
-}
-
-pub(crate) fn signature_key_bytes(key: &SignaturePrivateKey) -> Result<SignatureSecretKey> {
-    let seed: [u8; 32] = key.as_bytes().try_into().map_err(|_| Error::BadLength {
-        field: "signature_private_key",
-        expected: 32,
-        found: key.as_bytes().len(),
-    })?;
-    Ok(SignatureSecretKey::from_bytes(seed))
 }
 
 impl<P: GroupProvider> Group<P> {
@@ -701,11 +690,7 @@ impl<P: GroupProvider> Group<P> {
             .try_into()
             .map_err(|_| Error::Internal("HPKE public key length"))?;
         unsigned.leaf_node_source = LeafNodeSource::Update;
-        let leaf = unsigned.sign(
-            &signature_key_bytes(&self.signer)?,
-            &self.state.context.group_id,
-            me.0,
-        )?;
+        let leaf = unsigned.sign(&self.signer, &self.state.context.group_id, me.0)?;
         let (msg, reference) = self.send_proposal(Proposal::Update(Box::new(leaf)), &[])?;
         self.pending_updates.push((reference, sk));
         Ok(msg)

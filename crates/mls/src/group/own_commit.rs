@@ -17,7 +17,7 @@
 
 use super::commit::{self, CommitSummary, PathKeys, Staged};
 use super::{Group, GroupPolicy, GroupProvider, ProcessedMessage, member_signature_key};
-use crate::crypto::{HpkePrivateKey, Secret, SignaturePrivateKey};
+use crate::crypto::{HpkePrivateKey, Secret, SignatureSecretKey};
 use crate::error::{Error, Result};
 use crate::framing::{Content, MlsMessage, MlsMessageBody, Sender};
 
@@ -29,7 +29,7 @@ pub struct OwnCommitSecrets {
     pub leaf_encryption_private_key: HpkePrivateKey,
     /// Our signature private key after the commit: the new one if the commit rotated it,
     /// else the current one. Its public key must be the new leaf's `signature_key`.
-    pub signature_private_key: SignaturePrivateKey,
+    pub signature_private_key: SignatureSecretKey,
     /// The path secret of the first node of our filtered direct path; the nodes above it
     /// and `commit_secret` follow by `DeriveSecret(·, "path")`. With an empty filtered
     /// direct path (we are alone in the group) it is the secret `commit_secret` is derived

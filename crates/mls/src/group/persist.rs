@@ -17,7 +17,7 @@ use super::{
     CachedProposal, EpochKeys, EpochState, Group, GroupConfig, GroupProvider, HandshakeFormat,
     PastEpoch, PendingState,
 };
-use crate::crypto::{HpkePrivateKey, Secret, SignaturePrivateKey};
+use crate::crypto::{HpkePrivateKey, Secret, SignatureSecretKey};
 use crate::error::{Error, Result};
 use crate::framing::{Proposal, ReInit, Sender};
 use crate::schedule::GroupContext;
@@ -247,7 +247,7 @@ impl<P: GroupProvider> Group<P> {
         w.u16(STATE_VERSION);
         write_config(&mut w, &self.config)?;
         write_epoch(&mut w, &self.state)?;
-        w.vl_bytes("signer", self.signer.as_bytes())?;
+        w.vl_bytes("signer", self.signer.expose_secret())?;
         w.vl("proposals", |w| {
             for c in &self.proposals {
                 w.vl_bytes("reference", &c.reference)?;
@@ -299,7 +299,7 @@ impl<P: GroupProvider> Group<P> {
             w.vl_bytes("message", &pd.message)?;
             write_summary(w, &pd.summary)?;
             w.optional(pd.new_signer.as_ref(), |w, s| {
-                Ok::<(), Error>(w.vl_bytes("new_signer", s.as_bytes())?)
+                Ok::<(), Error>(w.vl_bytes("new_signer", s.expose_secret())?)
             })
         })?;
         w.u8(u8::from(self.active));
@@ -329,7 +329,7 @@ impl<P: GroupProvider> Group<P> {
         let p = &provider;
         let config = read_config(&mut r)?;
         let state = read_epoch(p, &mut r)?;
-        let signer = SignaturePrivateKey::from_slice(r.vl_bytes("signer")?);
+        let signer = SignatureSecretKey::from_slice(r.vl_bytes("signer")?)?;
         let proposals = r.vl_vec("proposals", MAX_ITEMS, |r| {
             Ok::<_, Error>(CachedProposal {
                 reference: r.vl_bytes("reference")?.to_vec(),
@@ -371,7 +371,7 @@ impl<P: GroupProvider> Group<P> {
                 message: r.vl_bytes("message")?.to_vec(),
                 summary: read_summary(r)?,
                 new_signer: r.optional("new_signer", |r| {
-                    Ok::<_, Error>(SignaturePrivateKey::from_slice(r.vl_bytes("new_signer")?))
+                    Ok::<_, Error>(SignatureSecretKey::from_slice(r.vl_bytes("new_signer")?)?)
                 })?,
             }))
         })?;

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::{Group, GroupConfig, JoinKeys, ProcessedMessage};
-use crate::crypto::{HpkePrivateKey, RustCryptoSuite1, Secret, SignaturePrivateKey, ct_eq};
+use crate::crypto::{HpkePrivateKey, RustCryptoSuite1, Secret, SignatureSecretKey, ct_eq};
 use crate::framing::{MlsMessage, MlsMessageBody};
 
 fn field<'a>(v: &'a Value, name: &str) -> Result<&'a Value, String> {
@@ -40,7 +40,8 @@ pub fn passive_client(v: &Value) -> Result<(), String> {
         key_package: kp,
         init_secret: HpkePrivateKey::new(hex_field(v, "init_priv")?),
         encryption_secret: HpkePrivateKey::new(hex_field(v, "encryption_priv")?),
-        signature_secret: SignaturePrivateKey::new(hex_field(v, "signature_priv")?),
+        signature_secret: SignatureSecretKey::from_slice(&hex_field(v, "signature_priv")?)
+            .map_err(|e| format!("signature_priv: {e}"))?,
     };
     let mut psks = vec![];
     for e in field(v, "external_psks")?

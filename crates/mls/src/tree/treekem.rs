@@ -4,17 +4,17 @@
 
 use std::collections::BTreeMap;
 
-use nipee_keypackage::{LeafNode, LeafNodeSource, SignatureSecretKey};
+use nipee_keypackage::{LeafNode, LeafNodeSource};
 use zeroize::Zeroizing;
 
 use super::math::{self, LeafIndex, NodeIndex};
 use super::ratchet_tree::RatchetTree;
 use crate::crypto::{
-    CryptoProvider, HpkePrivateKey, Secret, SignaturePrivateKey, derive_secret, sign_content,
+    CryptoProvider, GroupProvider, HpkePrivateKey, SealJob, Secret, SignatureSecretKey,
+    derive_secret, sign_content,
 };
 use crate::error::{Error, Result};
 use crate::framing::{UpdatePath, UpdatePathNode};
-use crate::group::{GroupProvider, SealJob};
 
 /// The node key pair of a path secret: `KEM.DeriveKeyPair(DeriveSecret(path_secret, "node"))`.
 ///
@@ -474,7 +474,7 @@ pub fn create_update_path<P: GroupProvider>(
     p: &P,
     tree: &mut RatchetTree,
     own: &mut TreeKemPrivate,
-    signer: &SignaturePrivateKey,
+    signer: &SignatureSecretKey,
     group_id: &[u8],
     excluded: &[LeafIndex],
     group_context: impl FnOnce(&RatchetTree) -> Result<Vec<u8>>,
@@ -513,13 +513,7 @@ pub fn create_update_path<P: GroupProvider>(
         .try_into()
         .map_err(|_| Error::Internal("HPKE public key length"))?;
     unsigned.leaf_node_source = LeafNodeSource::Commit { parent_hash };
-    let seed_bytes: [u8; 32] = signer.as_bytes().try_into().map_err(|_| Error::BadLength {
-        field: "signature_private_key",
-        expected: 32,
-        found: signer.as_bytes().len(),
-    })?;
-    let leaf: LeafNode =
-        unsigned.sign(&SignatureSecretKey::from_bytes(seed_bytes), group_id, me.0)?;
+    let leaf: LeafNode = unsigned.sign(signer, group_id, me.0)?;
     tree.set_leaf(p, me, leaf.clone())?;
 
     let context = group_context(tree)?;
