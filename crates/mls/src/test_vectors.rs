@@ -613,9 +613,9 @@ fn message_protection(v: &Value) -> Result<(), String> {
 
         // PrivateMessage: the vector's message decrypts; ours round-trips.
         let pm = private_of(&hex_field(v, &format!("{kind}_priv"))?)?;
-        let mut tree = new_tree()?;
-        let ac = pm
-            .unprotect(&p, &gc, &mut tree, &sender_data_secret, key_of)
+        let tree = new_tree()?;
+        let (ac, _) = pm
+            .unprotect(&p, &gc, &tree, &sender_data_secret, key_of)
             .map_err(e("unprotect priv"))?;
         check_eq(
             &format!("{kind}_priv content"),
@@ -638,9 +638,9 @@ fn message_protection(v: &Value) -> Result<(), String> {
             body: MlsMessageBody::PrivateMessage(Box::new(ours)),
         };
         let back = private_of(&msg.to_bytes().map_err(e("encode"))?)?;
-        let mut recv_tree = new_tree()?;
-        let ac = back
-            .unprotect(&p, &gc, &mut recv_tree, &sender_data_secret, key_of)
+        let recv_tree = new_tree()?;
+        let (ac, _) = back
+            .unprotect(&p, &gc, &recv_tree, &sender_data_secret, key_of)
             .map_err(e("unprotect own priv"))?;
         if ac.content != framed {
             return Err(format!("{kind}: own PrivateMessage content differs"));

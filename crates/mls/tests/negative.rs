@@ -86,10 +86,12 @@ fn private(s: &Setup, c: FramedContent) -> PrivateMessage {
     .unwrap()
 }
 
+/// Decrypts `m` and, as a group does once it accepts a message, deletes its key from `t`.
 fn open_private(s: &Setup, m: &PrivateMessage, t: &mut SecretTree) -> Result<Content, Error> {
     let pk = s.pk.clone();
-    m.unprotect(&s.p, &s.gc, t, &s.sender_data_secret, |_| Ok(pk))
-        .map(|ac| ac.content.content)
+    let (ac, change) = m.unprotect(&s.p, &s.gc, t, &s.sender_data_secret, |_| Ok(pk))?;
+    t.apply(change)?;
+    Ok(ac.content.content)
 }
 
 #[test]
@@ -139,7 +141,7 @@ fn a_bad_signature_is_rejected() {
 
     let m = private(&s, remove_proposal(&s));
     let err = m
-        .unprotect(&s.p, &s.gc, &mut tree(), &s.sender_data_secret, |_| {
+        .unprotect(&s.p, &s.gc, &tree(), &s.sender_data_secret, |_| {
             Ok(other_pk.clone())
         })
         .unwrap_err();
@@ -167,9 +169,7 @@ fn a_message_from_another_epoch_or_group_is_rejected() {
 
     let m = private(&s, remove_proposal(&s));
     let err = m
-        .unprotect(&s.p, &later, &mut tree(), &s.sender_data_secret, |_| {
-            Ok(vec![])
-        })
+        .unprotect(&s.p, &later, &tree(), &s.sender_data_secret, |_| Ok(vec![]))
         .unwrap_err();
     assert!(matches!(err, Error::WrongEpoch { .. }), "{err:?}");
 

@@ -872,26 +872,21 @@ impl<P: GroupProvider> Group<P> {
         let tree = &self.state.tree;
         let own = self.own_leaf();
         let lookup = |leaf: LeafIndex| member_signature_key(tree, own, leaf, false);
-        if m.content_type == ContentType::Application {
-            let ac = m.unprotect(
-                &self.provider,
-                &self.state.context,
-                &mut self.state.keys.secret_tree,
-                &self.state.keys.sender_data_secret,
-                lookup,
-            )?;
-            return application(ac);
-        }
-        // Handshake: decrypt on a copy of the secret tree, kept only if the message is
-        // accepted.
-        let mut st = self.state.keys.secret_tree.clone();
-        let ac = m.unprotect(
+        let (ac, change) = m.unprotect(
             &self.provider,
             &self.state.context,
-            &mut st,
+            &self.state.keys.secret_tree,
             &self.state.keys.sender_data_secret,
             lookup,
         )?;
+        if m.content_type == ContentType::Application {
+            let out = application(ac)?;
+            self.state.keys.secret_tree.apply(change)?;
+            return Ok(out);
+        }
+        // Handshake: the key is deleted only if the message is accepted.
+        let mut st = self.state.keys.secret_tree.clone();
+        st.apply(change)?;
         self.dispatch(ac, Some(st), policy)
     }
 
@@ -912,10 +907,10 @@ impl<P: GroupProvider> Group<P> {
                 found: m.epoch,
             })?;
         let keys = &past.signature_keys;
-        let ac = m.unprotect(
+        let (ac, change) = m.unprotect(
             &self.provider,
             &past.context,
-            &mut past.secret_tree,
+            &past.secret_tree,
             &past.sender_data_secret,
             |leaf| {
                 keys.get(leaf.0 as usize)
@@ -927,7 +922,9 @@ impl<P: GroupProvider> Group<P> {
                     })
             },
         )?;
-        application(ac)
+        let out = application(ac)?;
+        past.secret_tree.apply(change)?;
+        Ok(out)
     }
 
     fn dispatch(

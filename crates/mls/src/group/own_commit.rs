@@ -93,13 +93,14 @@ impl<P: GroupProvider> Group<P> {
                 // Our own handshake ratchet decrypts it; a copy is kept only on success.
                 let mut st = self.state.keys.secret_tree.clone();
                 let tree = &self.state.tree;
-                let ac = m.unprotect(
+                let (ac, change) = m.unprotect(
                     &self.provider,
                     &self.state.context,
-                    &mut st,
+                    &self.state.keys.secret_tree,
                     &self.state.keys.sender_data_secret,
                     |leaf| member_signature_key(tree, own, leaf, true),
                 )?;
+                st.apply(change)?;
                 (ac, Some(st))
             }
             _ => {
