@@ -11,9 +11,11 @@ mod suite1;
 
 pub(crate) use labeled::sign_content;
 pub use labeled::{
-    decrypt_with_label, derive_secret, derive_tree_secret, encrypt_with_label, expand_with_label,
-    key_package_ref, proposal_ref, ref_hash, sign_with_label, verify_with_label,
+    decrypt_with_label, derive_secret, derive_tree_secret, expand_with_label, key_package_ref,
+    proposal_ref, sign_with_label, verify_with_label,
 };
+#[cfg(feature = "hazmat")]
+pub use labeled::{encrypt_with_label, ref_hash};
 pub use nipee_keypackage::SignatureSecretKey;
 pub use provider::{GroupProvider, SealJob};
 pub use secret::{HpkePrivateKey, Secret, ct_eq};

@@ -173,23 +173,35 @@ impl HashRatchet {
         ))
     }
 
-    fn apply(&mut self, step: Step, window: usize) -> Result<()> {
+    /// Whether `step` (computed on this ratchet in an earlier state or in this one) still
+    /// applies.
+    fn check(&self, step: &Step) -> Result<()> {
+        let fits = match step {
+            Step::TakeSkipped(g) => self.skipped.contains_key(g),
+            Step::Advance {
+                next_generation, ..
+            } => *next_generation > self.next_generation,
+        };
+        if fits {
+            Ok(())
+        } else {
+            Err(Error::InvalidState {
+                reason: "a key change for a ratchet that already moved past it",
+            })
+        }
+    }
+
+    /// Applies a step that [`HashRatchet::check`] accepted.
+    fn apply(&mut self, step: Step, window: usize) {
         match step {
             Step::TakeSkipped(g) => {
-                self.skipped.remove(&g).ok_or(Error::InvalidState {
-                    reason: "a key change for a key that is no longer there",
-                })?;
+                self.skipped.remove(&g);
             }
             Step::Advance {
                 secret,
                 next_generation,
                 skipped,
             } => {
-                if next_generation <= self.next_generation {
-                    return Err(Error::InvalidState {
-                        reason: "a key change for a ratchet that already moved past it",
-                    });
-                }
                 self.secret = secret;
                 self.next_generation = next_generation;
                 for kn in skipped {
@@ -200,7 +212,6 @@ impl HashRatchet {
                 }
             }
         }
-        Ok(())
     }
 }
 
@@ -312,11 +323,6 @@ impl SecretTree {
         })
     }
 
-    /// The number of leaves.
-    pub fn n_leaves(&self) -> u32 {
-        self.n_leaves
-    }
-
     fn check_leaf(&self, leaf: LeafIndex) -> Result<()> {
         if leaf.0 >= self.n_leaves {
             return Err(Error::LeafOutOfRange {
@@ -381,15 +387,21 @@ impl SecretTree {
         })
     }
 
-    fn apply_split(&mut self, leaf: u32, split: Split) -> Result<()> {
-        if self.leaves.contains_key(&leaf) || self.nodes.remove(&split.consumed).is_none() {
+    /// Whether a first use of `leaf` that consumes node `consumed` still applies.
+    fn check_split(&self, leaf: u32, consumed: u32) -> Result<()> {
+        if self.leaves.contains_key(&leaf) || !self.nodes.contains_key(&consumed) {
             return Err(Error::InvalidState {
                 reason: "a key change for a secret tree that already moved past it",
             });
         }
+        Ok(())
+    }
+
+    /// Applies a split that [`SecretTree::check_split`] accepted.
+    fn apply_split(&mut self, leaf: u32, split: Split) {
+        self.nodes.remove(&split.consumed);
         self.nodes.extend(split.created);
         self.leaves.insert(leaf, split.ratchets);
-        Ok(())
     }
 
     /// The key and nonce of `generation` for a message received from `leaf`, and the change
@@ -434,6 +446,7 @@ impl SecretTree {
     }
 
     /// Applies a change computed by [`SecretTree::peek_key`] on this tree in the same state.
+    /// It is checked first: on error the tree is unchanged.
     ///
     /// # Errors
     /// [`Error::InvalidState`] for a change computed on a state this tree has moved past.
@@ -445,16 +458,25 @@ impl SecretTree {
             split,
             step,
         } = change;
-        if let Some(split) = split {
-            self.apply_split(leaf, split)?;
+        match &split {
+            // A fresh leaf's ratchets start at generation 0: every step applies to them.
+            Some(split) => self.check_split(leaf, split.consumed)?,
+            None => self
+                .leaves
+                .get(&leaf)
+                .ok_or(Error::InvalidState {
+                    reason: "a key change for a leaf whose ratchets do not exist",
+                })?
+                .get(ratchet)
+                .check(&step)?,
         }
-        self.leaves
-            .get_mut(&leaf)
-            .ok_or(Error::InvalidState {
-                reason: "a key change for a leaf whose ratchets do not exist",
-            })?
-            .get_mut(ratchet)
-            .apply(step, window)
+        if let Some(split) = split {
+            self.apply_split(leaf, split);
+        }
+        if let Some(r) = self.leaves.get_mut(&leaf) {
+            r.get_mut(ratchet).apply(step, window);
+        }
+        Ok(())
     }
 
     /// [`SecretTree::peek_key`] and [`SecretTree::apply`] in one step: the key is deleted
@@ -463,6 +485,7 @@ impl SecretTree {
     ///
     /// # Errors
     /// As [`SecretTree::peek_key`].
+    #[cfg(any(test, feature = "hazmat"))]
     pub fn key_for_generation<P: CryptoProvider + ?Sized>(
         &mut self,
         p: &P,
@@ -488,7 +511,8 @@ impl SecretTree {
         self.check_leaf(leaf)?;
         if !self.leaves.contains_key(&leaf.0) {
             let split = self.split_for(p, leaf)?;
-            self.apply_split(leaf.0, split)?;
+            self.check_split(leaf.0, split.consumed)?;
+            self.apply_split(leaf.0, split);
         }
         self.leaves
             .get_mut(&leaf.0)
