@@ -79,20 +79,20 @@ impl Capabilities {
     }
 }
 
-fn read_list<T: Decode<Error = Error>>(
+fn read_list<T: Decode<Error = nipee_codec::Error>>(
     r: &mut Reader<'_>,
     field: &'static str,
 ) -> Result<Vec<T>, Error> {
-    r.vl_vec(field, MAX_CAPABILITY_ENTRIES, |r| T::decode(r))
+    Ok(r.vl_vec(field, MAX_CAPABILITY_ENTRIES, |r| T::decode(r))?)
 }
 
-fn write_list<T: Encode<Error = Error>>(
+fn write_list<T: Encode<Error = nipee_codec::Error>>(
     w: &mut Writer,
     field: &'static str,
     list: &[T],
 ) -> Result<(), Error> {
     check_encode_len(field, list.len(), MAX_CAPABILITY_ENTRIES)?;
-    w.vl(field, |w| list.iter().try_for_each(|v| v.encode(w)))
+    Ok(w.vl(field, |w| list.iter().try_for_each(|v| v.encode(w)))?)
 }
 
 impl Decode for Capabilities {

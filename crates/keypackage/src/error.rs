@@ -2,8 +2,9 @@
 
 use core::fmt;
 
-use crate::leaf_node::LeafNodeSourceType;
-use crate::types::{CipherSuite, CredentialType, ExtensionType, ProtocolVersion};
+use crate::types::{
+    CipherSuite, CredentialType, ExtensionType, LeafNodeSourceType, ProtocolVersion,
+};
 
 /// Where an extension list sits, for errors about extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -64,6 +64,12 @@ impl PartialEq for HpkeSecretKey {
 impl Eq for HpkeSecretKey {}
 
 /// An Ed25519 private key: the signature key of a LeafNode.
+///
+/// The one signature private-key type of nipee: KeyPackages and LeafNodes are signed with it
+/// here, and `nipee-mls`'s crypto provider signs every MLS structure through
+/// [`SignatureSecretKey::sign`] too, so there is a single Ed25519 signing path. `Clone`
+/// copies the key (each copy zeroizes on drop); it is never `Copy`.
+#[derive(Clone)]
 pub struct SignatureSecretKey(ed25519_dalek::SigningKey);
 
 impl SignatureSecretKey {
@@ -71,6 +77,22 @@ impl SignatureSecretKey {
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         let bytes = Zeroizing::new(bytes);
         SignatureSecretKey(ed25519_dalek::SigningKey::from_bytes(&bytes))
+    }
+
+    /// The key whose seed is `bytes`, which must be exactly 32 bytes long (for keys read
+    /// from storage or test vectors). The caller's copy is not zeroized by this call.
+    ///
+    /// # Errors
+    /// [`nipee_codec::Error::LengthMismatch`] naming `signature_secret` for another length.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, nipee_codec::Error> {
+        let seed: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| nipee_codec::Error::LengthMismatch {
+                field: "signature_secret",
+                expected: 32,
+                found: bytes.len(),
+            })?;
+        Ok(Self::from_bytes(seed))
     }
 
     /// A fresh key from `rng`.
@@ -91,8 +113,8 @@ impl SignatureSecretKey {
     }
 
     /// A raw Ed25519 signature over `message` (no label: see
-    /// [`crate::sign::sign_with_label`] for the MLS construction).
-    pub(crate) fn sign_raw(&self, message: &[u8]) -> [u8; 64] {
+    /// [`crate::sign::sign_with_label`] for the MLS construction). Deterministic (RFC 8032).
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.0.sign(message).to_bytes()
     }
 }

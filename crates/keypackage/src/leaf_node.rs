@@ -16,33 +16,11 @@ use crate::keys::{Hex, SignatureSecretKey};
 use crate::lifetime::Lifetime;
 use crate::limits::HASH_LEN;
 use crate::sign::{sign_with_label, verify_with_label};
+use crate::types::LeafNodeSourceType;
 use crate::validation::{LifetimeCheck, ValidationPolicy};
 
 /// The `SignWithLabel` label of a LeafNode signature.
 pub const LEAF_NODE_TBS_LABEL: &str = "LeafNodeTBS";
-
-/// The `LeafNodeSource` enum value (RFC 9420 §7.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum LeafNodeSourceType {
-    /// `key_package(1)`.
-    KeyPackage,
-    /// `update(2)`.
-    Update,
-    /// `commit(3)`.
-    Commit,
-}
-
-impl LeafNodeSourceType {
-    /// The wire value.
-    pub const fn to_u8(self) -> u8 {
-        match self {
-            LeafNodeSourceType::KeyPackage => 1,
-            LeafNodeSourceType::Update => 2,
-            LeafNodeSourceType::Commit => 3,
-        }
-    }
-}
 
 /// Where a LeafNode came from, with the data that depends on it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

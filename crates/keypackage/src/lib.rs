@@ -80,13 +80,12 @@ pub use key_package::{
 };
 pub use keys::{HpkeSecretKey, SignatureSecretKey};
 pub use leaf_node::{
-    LEAF_NODE_TBS_LABEL, LeafNode, LeafNodeContext, LeafNodeSource, LeafNodeSourceType,
-    UnsignedLeafNode,
+    LEAF_NODE_TBS_LABEL, LeafNode, LeafNodeContext, LeafNodeSource, UnsignedLeafNode,
 };
 pub use lifetime::Lifetime;
 pub use nipee_codec::{self, Decode, Encode};
 pub use types::{
-    CipherSuite, CredentialType, ExtensionType, GREASE_VALUES, ProposalType, ProtocolVersion,
-    WireFormat, is_grease,
+    CipherSuite, CredentialType, ExtensionType, GREASE_VALUES, LeafNodeSourceType, ProposalType,
+    ProtocolVersion, WireFormat, is_grease,
 };
 pub use validation::{DEFAULT_MAX_LIFETIME_SECS, LifetimeCheck, ValidationPolicy};

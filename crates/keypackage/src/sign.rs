@@ -35,7 +35,7 @@ pub fn sign_with_label(
     label: &str,
     content: &[u8],
 ) -> Result<[u8; 64], Error> {
-    Ok(key.sign_raw(&sign_content(label, content)?))
+    Ok(key.sign(&sign_content(label, content)?))
 }
 
 /// `VerifyWithLabel(public_key, label, content, signature)`, using strict

@@ -5,8 +5,6 @@ use core::fmt;
 
 use nipee_codec::{Decode, Encode, Reader, Writer};
 
-use crate::Error;
-
 /// The fifteen GREASE values reserved in every MLS registry (RFC 9420 §13.5):
 /// `0x0A0A`, `0x1A1A`, … `0xEAEA`.
 pub const GREASE_VALUES: [u16; 15] = [
@@ -58,16 +56,18 @@ macro_rules! code_point {
             }
         }
 
+        // Decoding a code point can only fail in the codec (too few bytes), so its error
+        // type is the codec's: this module then sits below `error`, which names these types.
         impl Decode for $name {
-            type Error = Error;
-            fn decode(r: &mut Reader<'_>) -> Result<Self, Error> {
+            type Error = nipee_codec::Error;
+            fn decode(r: &mut Reader<'_>) -> Result<Self, nipee_codec::Error> {
                 Ok($name(r.u16($field)?))
             }
         }
 
         impl Encode for $name {
-            type Error = Error;
-            fn encode(&self, w: &mut Writer) -> Result<(), Error> {
+            type Error = nipee_codec::Error;
+            fn encode(&self, w: &mut Writer) -> Result<(), nipee_codec::Error> {
                 w.u16(self.0);
                 Ok(())
             }
@@ -180,6 +180,29 @@ impl WireFormat {
     pub const GROUP_INFO: Self = Self(0x0004);
     /// `mls_key_package`.
     pub const KEY_PACKAGE: Self = Self(0x0005);
+}
+
+/// The `LeafNodeSource` enum value (RFC 9420 §7.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LeafNodeSourceType {
+    /// `key_package(1)`.
+    KeyPackage,
+    /// `update(2)`.
+    Update,
+    /// `commit(3)`.
+    Commit,
+}
+
+impl LeafNodeSourceType {
+    /// The wire value.
+    pub const fn to_u8(self) -> u8 {
+        match self {
+            LeafNodeSourceType::KeyPackage => 1,
+            LeafNodeSourceType::Update => 2,
+            LeafNodeSourceType::Commit => 3,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -183,18 +183,12 @@ pub enum Error {
     #[error("pre-shared key not found")]
     PskNotFound,
     /// The committer's secrets given for one of our own commits (see
-    /// `Group::process_own_commit_with_secrets`) do not match that commit.
+    /// `Group::stage_own_commit_with_secrets`) do not match that commit.
     #[error("the given secret does not match our own commit: {what}")]
     OwnCommitMismatch {
         /// Which secret: "leaf encryption private key", "signature private key" or
         /// "path secret".
         what: &'static str,
-    },
-    /// The application's policy rejected a proposal or commit.
-    #[error("rejected by policy: {reason}")]
-    RejectedByPolicy {
-        /// The application's reason.
-        reason: String,
     },
 
     // ----- misuse -----
@@ -211,6 +205,19 @@ pub enum Error {
     /// The API was called in a way that cannot work.
     #[error("misuse: {0}")]
     Misuse(&'static str),
+    /// A staged message, commit or proposal was merged into a group state other than the
+    /// one it was staged on (stage it again on the current state).
+    #[error("stale staged result: {reason}")]
+    StaleStaged {
+        /// Why it no longer fits ("the group changed since it was staged", ...).
+        reason: &'static str,
+    },
+    /// `Group::resume_snapshot` cannot combine the two groups it was given.
+    #[error("cannot resume the snapshot: {reason}")]
+    CannotResume {
+        /// Why.
+        reason: &'static str,
+    },
 
     // ----- storage -----
     /// Stored group state of another format version.
@@ -268,10 +275,12 @@ impl Error {
             | Error::InvalidProposal { .. }
             | Error::UnknownProposalRef
             | Error::PskNotFound
-            | Error::OwnCommitMismatch { .. }
-            | Error::RejectedByPolicy { .. } => ErrorKind::Invalid,
+            | Error::OwnCommitMismatch { .. } => ErrorKind::Invalid,
             Error::StateVersion { .. } => ErrorKind::Storage,
-            Error::LengthTooLarge { .. } | Error::Misuse(_) => ErrorKind::Misuse,
+            Error::LengthTooLarge { .. }
+            | Error::Misuse(_)
+            | Error::StaleStaged { .. }
+            | Error::CannotResume { .. } => ErrorKind::Misuse,
             Error::UnsupportedCipherSuite(_) => ErrorKind::Unsupported,
             Error::Internal(_) => ErrorKind::Internal,
         }

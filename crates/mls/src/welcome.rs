@@ -4,8 +4,8 @@
 use nipee_codec::{Decode, Encode, Reader, Writer};
 
 use crate::crypto::{
-    CipherSuite, CryptoProvider, HpkeCiphertext, HpkePrivateKey, Secret, SignaturePrivateKey,
-    ct_eq, decrypt_with_label, encrypt_with_label, sign_with_label, verify_with_label,
+    CipherSuite, CryptoProvider, HpkeCiphertext, HpkePrivateKey, Secret, SignatureSecretKey, ct_eq,
+    decrypt_with_label, sign_with_label, verify_with_label,
 };
 use crate::error::{Error, Result};
 use crate::extensions::{Extension, read_extensions, write_extensions};
@@ -47,7 +47,7 @@ impl GroupInfo {
     pub fn sign<P: CryptoProvider + ?Sized>(
         &mut self,
         p: &P,
-        key: &SignaturePrivateKey,
+        key: &SignatureSecretKey,
     ) -> Result<()> {
         self.signature = sign_with_label(p, key, b"GroupInfoTBS", &self.tbs()?)?;
         Ok(())
@@ -214,24 +214,6 @@ impl Welcome {
         let gs = nipee_codec::decode_exact::<GroupSecrets>(&pt);
         zeroize::Zeroize::zeroize(&mut pt);
         gs
-    }
-
-    /// Encrypts GroupSecrets to a new member's init key.
-    ///
-    /// # Errors
-    /// A bad public key or randomness failure.
-    pub fn encrypt_group_secrets<P: CryptoProvider + ?Sized>(
-        p: &P,
-        init_key: &[u8],
-        encrypted_group_info: &[u8],
-        secrets: &GroupSecrets,
-    ) -> Result<HpkeCiphertext> {
-        let mut w = Writer::new();
-        secrets.encode(&mut w)?;
-        let mut pt = w.into_bytes();
-        let ct = encrypt_with_label(p, init_key, b"Welcome", encrypted_group_info, &pt);
-        zeroize::Zeroize::zeroize(&mut pt);
-        ct
     }
 
     /// Decrypts the GroupInfo with the key and nonce derived from `welcome_secret`.

@@ -3,9 +3,9 @@
 //! --test group_perf -- --ignored --nocapture`. Ignored by default.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use nipee_keypackage::{KeyPackageBundle, KeyPackageOptions};
-use nipee_mls::crypto::RustCryptoSuite1;
-use nipee_mls::framing::Proposal;
-use nipee_mls::group::{CommitOptions, Group, GroupConfig};
+use nipee_mls::{
+    CommitOptions, Group, GroupConfig, GroupId, MlsMessageIn, Proposal, RustCryptoSuite1,
+};
 use std::time::Instant;
 
 #[test]
@@ -33,7 +33,7 @@ fn timings_of_the_main_operations_at_size_n() {
     let mut g = Group::create(
         RustCryptoSuite1::new(),
         GroupConfig::new(now),
-        b"g".to_vec(),
+        GroupId::new(b"g".to_vec()),
         bundles.next().unwrap(),
         vec![],
     )
@@ -73,7 +73,7 @@ fn timings_of_the_main_operations_at_size_n() {
     println!("tree clone: {:?}", t.elapsed());
     drop(tr);
     let t = Instant::now();
-    let m = nipee_mls::framing::MlsMessage::from_bytes(&out.commit).unwrap();
+    let m = MlsMessageIn::parse(&out.commit).unwrap();
     println!("decode ({} bytes): {:?}", out.commit.len(), t.elapsed());
     drop(m);
     let st = j.to_bytes().unwrap();

@@ -3,14 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use nipee_keypackage::{KeyPackageBundle, KeyPackageOptions};
-use nipee_mls::Error;
-use nipee_mls::crypto::RustCryptoSuite1;
-use nipee_mls::framing::Proposal;
-use nipee_mls::group::{
-    CommitOptions, Group, GroupConfig, GroupPolicy, HandshakeFormat, PolicyView, ProcessedMessage,
-    Sender,
+use nipee_mls::{
+    CommitOptions, Error, Group, GroupConfig, GroupId, HandshakeFormat, LeafIndex, MlsMessageIn,
+    ProcessedMessage, Proposal, RustCryptoSuite1, Sender, Staged,
 };
-use nipee_mls::tree::math::LeafIndex;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -40,7 +36,7 @@ fn create(rng: &mut StdRng, cfg: GroupConfig) -> Group {
     Group::create(
         RustCryptoSuite1::new(),
         cfg,
-        b"group".to_vec(),
+        GroupId::new(b"group".to_vec()),
         bundle(rng, "creator"),
         vec![],
     )
@@ -376,25 +372,19 @@ fn past_epoch_secrets_are_kept_for_the_window_then_deleted() {
     ));
 }
 
-struct DenyAdds;
-
-impl GroupPolicy for DenyAdds {
-    fn check_commit(
-        &self,
-        _view: &PolicyView<'_>,
-        _committer: &Sender,
-        proposals: &[(Sender, Proposal)],
-    ) -> Result<(), String> {
-        if proposals.iter().any(|(_, p)| matches!(p, Proposal::Add(_))) {
-            Err("only admins add members".into())
-        } else {
-            Ok(())
-        }
+/// The application's rule in these tests: only the creator adds members.
+fn adds_members(staged: &Staged) -> bool {
+    match staged {
+        Staged::Commit(c) => c
+            .proposals()
+            .iter()
+            .any(|(_, p)| matches!(p, Proposal::Add(_))),
+        _ => false,
     }
 }
 
 #[test]
-fn the_policy_hook_rejects_a_commit_before_it_is_applied() {
+fn the_application_rejects_a_staged_commit_before_it_is_applied() {
     let mut rng = StdRng::seed_from_u64(5);
     let mut alice = create(&mut rng, config());
     let b = bundle(&mut rng, "bob");
@@ -403,12 +393,16 @@ fn the_policy_hook_rejects_a_commit_before_it_is_applied() {
     let mut bob = join(&out.welcome.unwrap(), b, config());
     let c = bundle(&mut rng, "carol");
     let out = alice.add_members(vec![c.key_package().clone()]).unwrap();
-    let err = bob
-        .process_message_with_policy(&out.commit, &DenyAdds)
-        .unwrap_err();
-    assert!(matches!(err, Error::RejectedByPolicy { .. }));
+    let before = bob.to_bytes().unwrap();
+    let staged = bob
+        .stage(&MlsMessageIn::parse(&out.commit).unwrap())
+        .unwrap();
+    // The application's rule refuses it: dropping the staged commit changes nothing.
+    assert!(adds_members(&staged));
+    drop(staged);
     assert_eq!(bob.epoch(), 1);
-    // The same commit without the policy is fine.
+    assert_eq!(*bob.to_bytes().unwrap(), *before);
+    // The same commit, accepted by a more lenient application, applies.
     assert!(matches!(
         bob.process_message(&out.commit).unwrap(),
         ProcessedMessage::CommitApplied(_)
@@ -458,7 +452,7 @@ fn an_external_joiner_commits_and_the_members_follow() {
 
 #[test]
 fn a_commit_failing_any_check_leaves_the_state_byte_for_byte_unchanged() {
-    use nipee_mls::crypto::Secret;
+    use nipee_mls::Secret;
     for format in [HandshakeFormat::Public, HandshakeFormat::Private] {
         let mut rng = StdRng::seed_from_u64(8);
         let mut cfg = config();
@@ -500,16 +494,16 @@ fn a_commit_failing_any_check_leaves_the_state_byte_for_byte_unchanged() {
             "{format:?}: state changed"
         );
 
-        // A policy rejection, too.
+        // Staged and then refused by the application, too.
         let before = carol.to_bytes().unwrap();
         carol.add_external_psk(b"psk".to_vec(), Secret::new(vec![1; 32]));
         let before_psk = carol.to_bytes().unwrap();
         assert_ne!(*before, *before_psk);
-        assert!(
-            carol
-                .process_message_with_policy(&out.commit, &DenyAll)
-                .is_err()
-        );
+        let staged = carol
+            .stage(&MlsMessageIn::parse(&out.commit).unwrap())
+            .unwrap();
+        assert!(matches!(staged, Staged::Commit(_)));
+        drop(staged);
         assert_eq!(*carol.to_bytes().unwrap(), *before_psk);
 
         // With the right PSK the same commit applies.
@@ -531,19 +525,6 @@ fn a_commit_failing_any_check_leaves_the_state_byte_for_byte_unchanged() {
         alice.merge_pending_commit().unwrap();
         bob.process_message(&out.commit).unwrap();
         assert_eq!(alice.epoch_authenticator(), bob.epoch_authenticator());
-    }
-}
-
-struct DenyAll;
-
-impl GroupPolicy for DenyAll {
-    fn check_commit(
-        &self,
-        _view: &PolicyView<'_>,
-        _committer: &Sender,
-        _proposals: &[(Sender, Proposal)],
-    ) -> Result<(), String> {
-        Err("no".into())
     }
 }
 
@@ -574,16 +555,18 @@ fn the_state_round_trips_through_bytes_with_a_pending_commit() {
         ProcessedMessage::Application { epoch: 1, .. }
     ));
 
-    // Another format version fails clearly.
-    let mut other = stored.to_vec();
-    other[9] = 2;
-    assert!(matches!(
-        Group::from_bytes(RustCryptoSuite1::new(), &other),
-        Err(Error::StateVersion {
-            expected: 1,
-            found: 2
-        })
-    ));
+    // Another format version fails clearly: the previous one (1) and a future one (3).
+    for version in [1u8, 3] {
+        let mut other = stored.to_vec();
+        other[9] = version;
+        assert!(matches!(
+            Group::from_bytes(RustCryptoSuite1::new(), &other),
+            Err(Error::StateVersion {
+                expected: 2,
+                found
+            }) if found == u16::from(version)
+        ));
+    }
     assert!(Group::from_bytes(RustCryptoSuite1::new(), b"garbage").is_err());
 }
 
@@ -645,11 +628,11 @@ fn a_required_capability_missing_from_a_key_package_is_rejected() {
     let mut alice = Group::create(
         RustCryptoSuite1::new(),
         config(),
-        b"nip-ee group".to_vec(),
+        GroupId::new(b"nip-ee group".to_vec()),
         creator,
         vec![
             required.to_extension().unwrap(),
-            nipee_mls::extensions::Extension::new(ExtensionType::NOSTR_GROUP_DATA, vec![1, 2, 3]),
+            nipee_mls::Extension::new(ExtensionType::NOSTR_GROUP_DATA, vec![1, 2, 3]),
         ],
     )
     .unwrap();
@@ -670,17 +653,12 @@ fn a_required_capability_missing_from_a_key_package_is_rejected() {
 
 #[test]
 fn a_welcome_names_the_key_packages_it_is_for() {
-    use nipee_keypackage::Encode as _;
     let mut rng = StdRng::seed_from_u64(12);
     let mut alice = create(&mut rng, config());
     let b = bundle(&mut rng, "bob");
     let out = alice.add_members(vec![b.key_package().clone()]).unwrap();
     let refs = nipee_mls::group::welcome_key_package_refs(&out.welcome.unwrap()).unwrap();
-    let bob_ref = nipee_mls::crypto::key_package_ref(
-        &RustCryptoSuite1::new(),
-        &b.key_package().to_bytes().unwrap(),
-    )
-    .unwrap();
+    let bob_ref = b.key_package().reference().unwrap().0.to_vec();
     assert_eq!(refs, vec![bob_ref]);
     assert!(nipee_mls::group::welcome_key_package_refs(&out.commit).is_err());
 }

@@ -2,24 +2,14 @@
 //! passive-client FILE`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use nipee_mls::group::vectors::passive_client;
+use nipee_mls::test_vectors;
 
+/// Runs every suite-1 case of `file`: (passed, failures).
 fn run(file: &str) -> (usize, Vec<String>) {
     let path = format!("{}/../../vectors/mls/{file}", env!("CARGO_MANIFEST_DIR"));
     let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let cases: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
-    let mut passed = 0;
-    let mut failures = vec![];
-    for (i, c) in cases.iter().enumerate() {
-        if c["cipher_suite"].as_u64() != Some(1) {
-            continue;
-        }
-        match passive_client(c) {
-            Ok(()) => passed += 1,
-            Err(e) => failures.push(format!("case {i}: {e}")),
-        }
-    }
-    (passed, failures)
+    let outcome = test_vectors::run("passive-client", &json).unwrap();
+    (outcome.passed, outcome.failures)
 }
 
 #[test]

@@ -11,12 +11,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use nipee_keypackage::{
     Encode as _, KeyPackage as NKeyPackage, KeyPackageBundle, KeyPackageOptions,
 };
-use nipee_mls::crypto::RustCryptoSuite1;
-use nipee_mls::framing::Proposal as NProposal;
-use nipee_mls::group::{
-    CommitOptions, Group, GroupConfig, HandshakeFormat, ProcessedMessage as NProcessed,
+use nipee_mls::{
+    CommitOptions, Group, GroupConfig, GroupId, HandshakeFormat, LeafIndex,
+    ProcessedMessage as NProcessed, Proposal as NProposal, RustCryptoSuite1,
 };
-use nipee_mls::tree::math::LeafIndex;
 use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
 use openmls::prelude::*;
 use openmls_basic_credential::SignatureKeyPair;
@@ -379,7 +377,7 @@ fn we_create_and_openmls_follows_then_commits_with(public: bool) {
     let mut bob = Group::create(
         RustCryptoSuite1::new(),
         our_config(),
-        b"nipee interop group".to_vec(),
+        GroupId::new(b"nipee interop group".to_vec()),
         our_bundle("bob"),
         vec![],
     )
@@ -455,12 +453,31 @@ fn we_create_and_openmls_follows_then_commits_with(public: bool) {
     dave.join(&out.welcome.unwrap());
     agree(&bob, &mut [&mut alice, &mut dave]);
 
-    // A self-update from us, and one from Dave.
+    // A self-update from us (it rotates our signature key), and one from Dave.
+    let old_key = bob.member(bob.own_leaf()).unwrap().signature_key;
     let out = bob.self_update().unwrap();
     bob.merge_pending_commit().unwrap();
     alice.process(&out.commit);
     dave.process(&out.commit);
     agree(&bob, &mut [&mut alice, &mut dave]);
+    let new_key = bob.member(bob.own_leaf()).unwrap().signature_key;
+    assert_ne!(new_key, old_key);
+    for om in [&mut alice, &mut dave] {
+        let theirs = om
+            .g()
+            .members()
+            .find(|m| m.index.u32() == bob.own_leaf().0)
+            .unwrap();
+        assert_eq!(
+            theirs.signature_key,
+            new_key.to_vec(),
+            "OpenMLS sees the new key"
+        );
+    }
+    // Signed with the new key, our messages still verify on their side.
+    let m = bob.create_message(b"after rotation", b"").unwrap();
+    assert_eq!(alice.process(&m).as_deref(), Some(&b"after rotation"[..]));
+    assert_eq!(dave.process(&m).as_deref(), Some(&b"after rotation"[..]));
     let (commit, _, _) = {
         let provider = &dave.provider;
         let signer = &dave.signer;

@@ -2,19 +2,18 @@
 //! tree rejects tampered input with its own typed error.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use nipee_mls::crypto::{
-    CipherSuite, CryptoProvider, RustCryptoSuite1, Secret, SignaturePrivateKey,
+use nipee_mls::hazmat::framing::{Content, FramedContent, PrivateMessage, PublicMessage};
+use nipee_mls::hazmat::schedule;
+use nipee_mls::hazmat::secret_tree::SecretTree;
+use nipee_mls::hazmat::tree::RatchetTree;
+use nipee_mls::{
+    CipherSuite, CryptoProvider, Error, ErrorKind, GroupContext, LeafIndex, Proposal,
+    RustCryptoSuite1, Secret, SecretTreeConfig, Sender, SignatureSecretKey,
 };
-use nipee_mls::framing::{Content, FramedContent, PrivateMessage, Proposal, PublicMessage, Sender};
-use nipee_mls::schedule::{self, GroupContext};
-use nipee_mls::secret_tree::{SecretTree, SecretTreeConfig};
-use nipee_mls::tree::RatchetTree;
-use nipee_mls::tree::math::LeafIndex;
-use nipee_mls::{Error, ErrorKind};
 
 struct Setup {
     p: RustCryptoSuite1,
-    sk: SignaturePrivateKey,
+    sk: SignatureSecretKey,
     pk: Vec<u8>,
     gc: GroupContext,
     membership_key: Secret,
@@ -31,7 +30,7 @@ fn setup() -> Setup {
         gc: GroupContext {
             version: 1,
             cipher_suite: CipherSuite(1),
-            group_id: b"group".to_vec(),
+            group_id: b"group".to_vec().into(),
             epoch: 7,
             tree_hash: vec![1; 32],
             confirmed_transcript_hash: vec![2; 32],
@@ -44,7 +43,7 @@ fn setup() -> Setup {
 
 fn content(s: &Setup, c: Content) -> FramedContent {
     FramedContent {
-        group_id: s.gc.group_id.clone(),
+        group_id: s.gc.group_id.as_bytes().to_vec(),
         epoch: s.gc.epoch,
         sender: Sender::Member(1),
         authenticated_data: b"ad".to_vec(),
@@ -86,10 +85,12 @@ fn private(s: &Setup, c: FramedContent) -> PrivateMessage {
     .unwrap()
 }
 
+/// Decrypts `m` and, as a group does once it accepts a message, deletes its key from `t`.
 fn open_private(s: &Setup, m: &PrivateMessage, t: &mut SecretTree) -> Result<Content, Error> {
     let pk = s.pk.clone();
-    m.unprotect(&s.p, &s.gc, t, &s.sender_data_secret, |_| Ok(pk))
-        .map(|ac| ac.content.content)
+    let (ac, change) = m.unprotect(&s.p, &s.gc, t, &s.sender_data_secret, |_| Ok(pk))?;
+    t.apply(change)?;
+    Ok(ac.content.content)
 }
 
 #[test]
@@ -139,7 +140,7 @@ fn a_bad_signature_is_rejected() {
 
     let m = private(&s, remove_proposal(&s));
     let err = m
-        .unprotect(&s.p, &s.gc, &mut tree(), &s.sender_data_secret, |_| {
+        .unprotect(&s.p, &s.gc, &tree(), &s.sender_data_secret, |_| {
             Ok(other_pk.clone())
         })
         .unwrap_err();
@@ -167,14 +168,12 @@ fn a_message_from_another_epoch_or_group_is_rejected() {
 
     let m = private(&s, remove_proposal(&s));
     let err = m
-        .unprotect(&s.p, &later, &mut tree(), &s.sender_data_secret, |_| {
-            Ok(vec![])
-        })
+        .unprotect(&s.p, &later, &tree(), &s.sender_data_secret, |_| Ok(vec![]))
         .unwrap_err();
     assert!(matches!(err, Error::WrongEpoch { .. }), "{err:?}");
 
     let mut other = s.gc.clone();
-    other.group_id = b"other".to_vec();
+    other.group_id = b"other".to_vec().into();
     let err = public(&s)
         .unprotect(&s.p, &other, &s.membership_key, &s.pk)
         .unwrap_err();
@@ -324,7 +323,7 @@ fn secrets_never_print_their_bytes() {
     let s = Secret::new(vec![0xab; 32]);
     let shown = format!("{s:?}");
     assert!(!shown.contains("ab") && !shown.contains("171"), "{shown}");
-    let k = SignaturePrivateKey::new(vec![0xcd; 32]);
+    let k = SignatureSecretKey::from_bytes([0xcd; 32]);
     assert!(!format!("{k:?}").contains("cd"));
     assert_eq!(Secret::new(vec![1, 2]), Secret::new(vec![1, 2]));
     assert_ne!(Secret::new(vec![1, 2]), Secret::new(vec![1, 3]));
@@ -388,7 +387,7 @@ fn a_broken_parent_hash_chain_is_rejected() {
     let (bytes, group_id) = validation_tree();
     let tree = RatchetTree::decode(&p, &bytes).unwrap();
     // Replace the root's encryption key: the chain below it no longer authenticates it.
-    let root = nipee_mls::tree::math::root(tree.n_leaves());
+    let root = nipee_mls::hazmat::tree::math::root(tree.n_leaves());
     let key = tree.parent_node(root).unwrap().encryption_key.clone();
     let pos = bytes
         .windows(key.len())
@@ -408,8 +407,8 @@ fn a_broken_parent_hash_chain_is_rejected() {
 
 #[test]
 fn an_update_path_with_a_broken_parent_hash_is_rejected() {
-    use nipee_mls::framing::UpdatePath;
-    use nipee_mls::tree::treekem;
+    use nipee_mls::hazmat::framing::UpdatePath;
+    use nipee_mls::hazmat::tree::treekem;
     let p = RustCryptoSuite1::new();
     let cases = vector("treekem.json");
     let case = cases
@@ -451,7 +450,7 @@ fn malformed_trees_are_rejected() {
     // An even number of nodes (the tree would end with a parent node).
     let (bytes, _) = validation_tree();
     let tree = RatchetTree::decode(&p, &bytes).unwrap();
-    let root = nipee_mls::tree::math::root(tree.n_leaves());
+    let root = nipee_mls::hazmat::tree::math::root(tree.n_leaves());
     let mut two = vec![];
     let leaf = tree.leaf(LeafIndex(0)).unwrap();
     let parent = tree.parent_node(root).unwrap();

@@ -9,16 +9,12 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use nipee_keypackage::{KeyPackageBundle, KeyPackageOptions};
-use nipee_mls::Error;
-use nipee_mls::crypto::{
-    CipherSuite, CryptoProvider, HpkeCiphertext, HpkePrivateKey, RustCryptoSuite1, Secret,
-    SignaturePrivateKey,
+use nipee_mls::hazmat::tree::treekem::node_key_pair;
+use nipee_mls::{
+    CipherSuite, CommitSummary, CryptoProvider, Error, Group, GroupConfig, GroupId, GroupProvider,
+    HandshakeFormat, HpkeCiphertext, HpkePrivateKey, JoinKeys, MlsMessageIn, OwnCommitSecrets,
+    ProcessedMessage, RustCryptoSuite1, Secret, SignatureSecretKey, Staged,
 };
-use nipee_mls::group::{
-    AcceptAll, Group, GroupConfig, GroupProvider, HandshakeFormat, JoinKeys, OwnCommitSecrets,
-    ProcessedMessage,
-};
-use nipee_mls::tree::treekem::node_key_pair;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -107,11 +103,7 @@ impl CryptoProvider for Recording {
         self.random_fill(&mut ikm)?;
         self.hpke_derive_key_pair(&ikm)
     }
-    fn sign(
-        &self,
-        private_key: &SignaturePrivateKey,
-        message: &[u8],
-    ) -> nipee_mls::Result<Vec<u8>> {
+    fn sign(&self, private_key: &SignatureSecretKey, message: &[u8]) -> nipee_mls::Result<Vec<u8>> {
         self.inner.sign(private_key, message)
     }
     fn verify(
@@ -123,14 +115,16 @@ impl CryptoProvider for Recording {
     ) -> nipee_mls::Result<()> {
         self.inner.verify(public_key, message, signature, what)
     }
-    fn signature_public_key(
-        &self,
-        private_key: &SignaturePrivateKey,
-    ) -> nipee_mls::Result<Vec<u8>> {
+    fn signature_public_key(&self, private_key: &SignatureSecretKey) -> nipee_mls::Result<Vec<u8>> {
         self.inner.signature_public_key(private_key)
     }
-    fn signature_generate_key_pair(&self) -> nipee_mls::Result<(SignaturePrivateKey, Vec<u8>)> {
-        self.inner.signature_generate_key_pair()
+    fn signature_generate_key_pair(&self) -> nipee_mls::Result<(SignatureSecretKey, Vec<u8>)> {
+        // Drawn through the recorded randomness, like the HPKE keys.
+        let mut seed = [0u8; 32];
+        self.random_fill(&mut seed)?;
+        let sk = SignatureSecretKey::from_bytes(seed);
+        let pk = sk.public_key().to_vec();
+        Ok((sk, pk))
     }
     fn random_fill(&self, out: &mut [u8]) -> nipee_mls::Result<()> {
         self.inner.random_fill(out)?;
@@ -186,12 +180,11 @@ fn bundle(rng: &mut StdRng, name: &str) -> KeyPackageBundle {
     KeyPackageBundle::generate(name.as_bytes(), &KeyPackageOptions::new(NOW), rng).unwrap()
 }
 
-/// alice, bob and carol in one group; bob's signature private key.
+/// alice, bob and carol in one group.
 struct Three {
     alice: Group,
     bob: Group,
     carol: Group,
-    bob_signature: Vec<u8>,
 }
 
 fn three(format: HandshakeFormat, seed: u64) -> Three {
@@ -199,7 +192,7 @@ fn three(format: HandshakeFormat, seed: u64) -> Three {
     let mut alice = Group::create(
         RustCryptoSuite1::new(),
         config(format),
-        b"own-commit".to_vec(),
+        GroupId::new(b"own-commit".to_vec()),
         bundle(&mut rng, "alice"),
         vec![],
     )
@@ -211,7 +204,6 @@ fn three(format: HandshakeFormat, seed: u64) -> Three {
     alice.merge_pending_commit().unwrap();
     let welcome = out.welcome.unwrap();
     let bob_keys = JoinKeys::from(b);
-    let bob_signature = bob_keys.signature_secret.as_bytes().to_vec();
     let join = |keys: JoinKeys| {
         Group::join(
             RustCryptoSuite1::new(),
@@ -225,17 +217,13 @@ fn three(format: HandshakeFormat, seed: u64) -> Three {
     };
     let bob = join(bob_keys);
     let carol = join(JoinKeys::from(c));
-    Three {
-        alice,
-        bob,
-        carol,
-        bob_signature,
-    }
+    Three { alice, bob, carol }
 }
 
 /// bob's self-update made by our implementation, and the secrets it generated (found among
-/// the recorded random outputs by their public keys, as the interop generator did), checked
-/// against the tree alice sees after processing the commit.
+/// the recorded random outputs by their public keys, as the interop generator did: the new
+/// leaf key, the path secret and the rotated signature key), checked against the tree alice
+/// sees after processing the commit.
 fn bobs_recorded_self_update(t: &mut Three) -> (Vec<u8>, OwnCommitSecrets) {
     let rec = Recording {
         inner: RustCryptoSuite1::new(),
@@ -251,10 +239,17 @@ fn bobs_recorded_self_update(t: &mut Three) -> (Vec<u8>, OwnCommitSecrets) {
     let me = t.bob.own_leaf();
     let tree = t.alice.tree();
     let leaf_pk = tree.leaf(me).unwrap().encryption_key;
+    let sig_pk = tree.leaf(me).unwrap().signature_key;
+    assert_ne!(
+        sig_pk,
+        t.bob.member(me).unwrap().signature_key,
+        "a self-update rotates the signature key"
+    );
     let (first, _) = tree.filtered_direct_path(me)[0];
     let node_pk = tree.parent_node(first).unwrap().encryption_key.clone();
     let mut leaf = None;
     let mut path = None;
+    let mut signer = None;
     for r in rec.randoms.borrow().iter().filter(|r| r.len() == 32) {
         let (sk, pk) = p.hpke_derive_key_pair(r).unwrap();
         if pk == leaf_pk {
@@ -264,15 +259,33 @@ fn bobs_recorded_self_update(t: &mut Three) -> (Vec<u8>, OwnCommitSecrets) {
         if node_key_pair(&p, &secret).unwrap().1 == node_pk {
             path = Some(secret);
         }
+        let sig = SignatureSecretKey::from_slice(r).unwrap();
+        if sig.public_key() == sig_pk {
+            signer = Some(sig);
+        }
     }
     (
         commit,
         OwnCommitSecrets {
             leaf_encryption_private_key: leaf.expect("leaf key among the random outputs"),
-            signature_private_key: SignaturePrivateKey::from_slice(&t.bob_signature),
+            signature_private_key: signer.expect("new signature key among the random outputs"),
             path_secret: path.expect("path secret among the random outputs"),
         },
     )
+}
+
+/// Stages our own commit from its secrets and merges it, as the application does.
+fn recover(
+    g: &mut Group,
+    commit: &[u8],
+    secrets: OwnCommitSecrets,
+) -> Result<CommitSummary, Error> {
+    let staged = g.stage_own_commit_with_secrets(&MlsMessageIn::parse(commit)?, secrets)?;
+    assert!(staged.is_own());
+    match g.merge(Staged::Commit(Box::new(staged)))? {
+        ProcessedMessage::OwnCommitMerged(summary) => Ok(summary),
+        other => panic!("expected our own commit to merge, got {other:?}"),
+    }
 }
 
 fn assert_same_epoch(a: &Group, b: &Group) {
@@ -291,7 +304,7 @@ fn secrets_copy(s: &OwnCommitSecrets) -> OwnCommitSecrets {
         leaf_encryption_private_key: HpkePrivateKey::from_slice(
             s.leaf_encryption_private_key.as_bytes(),
         ),
-        signature_private_key: SignaturePrivateKey::from_slice(s.signature_private_key.as_bytes()),
+        signature_private_key: s.signature_private_key.clone(),
         path_secret: Secret::from_slice(s.path_secret.as_bytes()),
     }
 }
@@ -336,9 +349,7 @@ fn own_private_commit_reapplied_after_restart_lands_on_the_same_epoch() {
     let (commit, secrets) = bobs_recorded_self_update(&mut t);
     t.carol.process_message(&commit).unwrap();
     let mut bob = Group::from_bytes(RustCryptoSuite1::new(), &persisted).unwrap();
-    let summary = bob
-        .process_own_commit_with_secrets(&commit, secrets, &AcceptAll)
-        .unwrap();
+    let summary = recover(&mut bob, &commit, secrets).unwrap();
     assert_eq!(summary.epoch, 2);
     assert_same_epoch(&bob, &t.alice);
     assert_same_epoch(&bob, &t.carol);
@@ -356,9 +367,7 @@ fn own_public_commit_reapplied_after_discarding_the_pending_commit() {
     t.bob.discard_pending_commit();
     assert_eq!(*t.bob.to_bytes().unwrap(), *before);
     t.carol.process_message(&commit).unwrap();
-    t.bob
-        .process_own_commit_with_secrets(&commit, secrets, &AcceptAll)
-        .unwrap();
+    recover(&mut t.bob, &commit, secrets).unwrap();
     assert_same_epoch(&t.bob, &t.alice);
     assert_same_epoch(&t.bob, &t.carol);
     exercise(&mut t);
@@ -371,9 +380,7 @@ fn rejected(
     check: impl Fn(&Error) -> bool,
 ) {
     let before = bob.to_bytes().unwrap();
-    let err = bob
-        .process_own_commit_with_secrets(commit, secrets, &AcceptAll)
-        .unwrap_err();
+    let err = recover(bob, commit, secrets).unwrap_err();
     assert!(check(&err), "unexpected error {err:?}");
     assert_eq!(*bob.to_bytes().unwrap(), *before, "state changed on {err}");
 }
@@ -409,7 +416,7 @@ fn wrong_secrets_and_foreign_commits_are_typed_errors_that_change_nothing() {
         });
 
         let mut s = secrets_copy(&secrets);
-        s.signature_private_key = SignaturePrivateKey::from_slice(&[9u8; 32]);
+        s.signature_private_key = SignatureSecretKey::from_bytes([9u8; 32]);
         rejected(&mut bob, &commit, s, |e| {
             matches!(
                 e,
@@ -443,14 +450,11 @@ fn wrong_secrets_and_foreign_commits_are_typed_errors_that_change_nothing() {
         // The genuine secrets still work after all the failed attempts (Public: the
         // pending commit above consumed no handshake generation).
         if format == HandshakeFormat::Public {
-            bob.process_own_commit_with_secrets(&commit, secrets, &AcceptAll)
-                .unwrap();
+            recover(&mut bob, &commit, secrets).unwrap();
             assert_same_epoch(&bob, &t.alice);
         } else {
             let mut fresh = Group::from_bytes(RustCryptoSuite1::new(), &persisted).unwrap();
-            fresh
-                .process_own_commit_with_secrets(&commit, secrets, &AcceptAll)
-                .unwrap();
+            recover(&mut fresh, &commit, secrets).unwrap();
             assert_same_epoch(&fresh, &t.alice);
         }
     }
@@ -460,7 +464,7 @@ fn wrong_secrets_and_foreign_commits_are_typed_errors_that_change_nothing() {
 fn secrets_do_not_print() {
     let s = OwnCommitSecrets {
         leaf_encryption_private_key: HpkePrivateKey::from_slice(&[0xab; 32]),
-        signature_private_key: SignaturePrivateKey::from_slice(&[0xcd; 32]),
+        signature_private_key: SignatureSecretKey::from_bytes([0xcd; 32]),
         path_secret: Secret::from_slice(&[0xef; 32]),
     };
     let d = format!("{s:?}");

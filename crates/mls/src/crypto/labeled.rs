@@ -2,7 +2,7 @@
 
 use nipee_codec::Writer;
 
-use super::{CryptoProvider, HpkeCiphertext, HpkePrivateKey, Secret, SignaturePrivateKey};
+use super::{CryptoProvider, HpkePrivateKey, Secret, SignatureSecretKey};
 use crate::error::{Error, Result};
 
 const LABEL_PREFIX: &[u8] = b"MLS 1.0 ";
@@ -117,7 +117,7 @@ pub(crate) fn sign_content(label: &[u8], content: &[u8]) -> Result<Vec<u8>> {
 /// A malformed private key.
 pub fn sign_with_label<P: CryptoProvider + ?Sized>(
     p: &P,
-    key: &SignaturePrivateKey,
+    key: &SignatureSecretKey,
     label: &[u8],
     content: &[u8],
 ) -> Result<Vec<u8>> {
@@ -144,13 +144,14 @@ pub fn verify_with_label<P: CryptoProvider + ?Sized>(
 ///
 /// # Errors
 /// A malformed public key, or a randomness failure.
+#[cfg(feature = "hazmat")]
 pub fn encrypt_with_label<P: CryptoProvider + ?Sized>(
     p: &P,
     public_key: &[u8],
     label: &[u8],
     context: &[u8],
     plaintext: &[u8],
-) -> Result<HpkeCiphertext> {
+) -> Result<super::HpkeCiphertext> {
     p.hpke_seal(public_key, &sign_content(label, context)?, &[], plaintext)
 }
 

@@ -5,15 +5,20 @@
 
 pub(crate) mod hpke;
 mod labeled;
+mod provider;
 mod secret;
 mod suite1;
 
 pub(crate) use labeled::sign_content;
 pub use labeled::{
-    decrypt_with_label, derive_secret, derive_tree_secret, encrypt_with_label, expand_with_label,
-    key_package_ref, proposal_ref, ref_hash, sign_with_label, verify_with_label,
+    decrypt_with_label, derive_secret, derive_tree_secret, expand_with_label, key_package_ref,
+    proposal_ref, sign_with_label, verify_with_label,
 };
-pub use secret::{HpkePrivateKey, Secret, SignaturePrivateKey, ct_eq};
+#[cfg(feature = "hazmat")]
+pub use labeled::{encrypt_with_label, ref_hash};
+pub use nipee_keypackage::SignatureSecretKey;
+pub use provider::{GroupProvider, SealJob};
+pub use secret::{HpkePrivateKey, Secret, ct_eq};
 pub use suite1::RustCryptoSuite1;
 
 use crate::error::Result;
@@ -112,7 +117,7 @@ pub trait CryptoProvider {
     fn hpke_generate_key_pair(&self) -> Result<(HpkePrivateKey, Vec<u8>)>;
 
     /// Signs `message` (the suite's signature scheme, no pre-hashing for Ed25519).
-    fn sign(&self, private_key: &SignaturePrivateKey, message: &[u8]) -> Result<Vec<u8>>;
+    fn sign(&self, private_key: &SignatureSecretKey, message: &[u8]) -> Result<Vec<u8>>;
     /// Verifies `signature` over `message`; [`crate::Error::BadSignature`] naming `what`.
     fn verify(
         &self,
@@ -141,9 +146,9 @@ pub trait CryptoProvider {
         Ok(())
     }
     /// The public key of a signature private key.
-    fn signature_public_key(&self, private_key: &SignaturePrivateKey) -> Result<Vec<u8>>;
+    fn signature_public_key(&self, private_key: &SignatureSecretKey) -> Result<Vec<u8>>;
     /// A fresh random signature key pair.
-    fn signature_generate_key_pair(&self) -> Result<(SignaturePrivateKey, Vec<u8>)>;
+    fn signature_generate_key_pair(&self) -> Result<(SignatureSecretKey, Vec<u8>)>;
 
     /// Fills `out` with cryptographically secure random bytes.
     fn random_fill(&self, out: &mut [u8]) -> Result<()>;

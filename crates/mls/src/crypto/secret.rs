@@ -109,7 +109,3 @@ secret_key_type!(
     /// An HPKE private key, serialized with the KEM's `SerializePrivateKey`.
     HpkePrivateKey
 );
-secret_key_type!(
-    /// A signature private key (for Ed25519, the 32-byte seed).
-    SignaturePrivateKey
-);

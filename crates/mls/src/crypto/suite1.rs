@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::{
-    CipherSuite, CryptoProvider, HpkeCiphertext, HpkePrivateKey, Secret, SignaturePrivateKey,
+    CipherSuite, CryptoProvider, HpkeCiphertext, HpkePrivateKey, Secret, SignatureSecretKey,
 };
 use crate::error::{Error, Result};
 
@@ -105,17 +105,6 @@ impl RustCryptoSuite1 {
                 found: bytes.len(),
             })
         }
-    }
-
-    fn signing_key(private_key: &SignaturePrivateKey) -> Result<ed25519_dalek::SigningKey> {
-        let seed: Zeroizing<[u8; 32]> = Zeroizing::new(private_key.as_bytes().try_into().map_err(
-            |_| Error::BadLength {
-                field: "signature_private_key",
-                expected: 32,
-                found: private_key.as_bytes().len(),
-            },
-        )?);
-        Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
     }
 }
 
@@ -300,13 +289,9 @@ impl CryptoProvider for RustCryptoSuite1 {
         self.hpke_derive_key_pair(&*ikm)
     }
 
-    fn sign(&self, private_key: &SignaturePrivateKey, message: &[u8]) -> Result<Vec<u8>> {
-        use ed25519_dalek::ed25519::signature::Signer;
-        let key = Self::signing_key(private_key)?;
-        let sig: ed25519_dalek::Signature = key
-            .try_sign(message)
-            .map_err(|_| Error::Internal("Ed25519 signing failed"))?;
-        Ok(sig.to_bytes().to_vec())
+    fn sign(&self, private_key: &SignatureSecretKey, message: &[u8]) -> Result<Vec<u8>> {
+        // The same signing helper KeyPackages and LeafNodes are signed with.
+        Ok(private_key.sign(message).to_vec())
     }
 
     fn verify(
@@ -418,18 +403,15 @@ impl CryptoProvider for RustCryptoSuite1 {
             .map_err(|_| Error::BadSignature { what })
     }
 
-    fn signature_public_key(&self, private_key: &SignaturePrivateKey) -> Result<Vec<u8>> {
-        Ok(Self::signing_key(private_key)?
-            .verifying_key()
-            .to_bytes()
-            .to_vec())
+    fn signature_public_key(&self, private_key: &SignatureSecretKey) -> Result<Vec<u8>> {
+        Ok(private_key.public_key().to_vec())
     }
 
-    fn signature_generate_key_pair(&self) -> Result<(SignaturePrivateKey, Vec<u8>)> {
+    fn signature_generate_key_pair(&self) -> Result<(SignatureSecretKey, Vec<u8>)> {
         let mut seed = Zeroizing::new([0u8; 32]);
         self.random_fill(&mut *seed)?;
-        let sk = SignaturePrivateKey::from_slice(&*seed);
-        let pk = self.signature_public_key(&sk)?;
+        let sk = SignatureSecretKey::from_bytes(*seed);
+        let pk = sk.public_key().to_vec();
         Ok((sk, pk))
     }
 

@@ -6,6 +6,7 @@ use nipee_keypackage::{KeyPackage, LeafNode};
 use crate::crypto::{CipherSuite, HpkeCiphertext};
 use crate::error::{Error, Result};
 use crate::extensions::{Extension, read_extensions, write_extensions};
+use crate::group_id::GroupId;
 use crate::schedule::PreSharedKeyId;
 
 /// Upper bound on the number of proposals in a commit, and of nodes in an UpdatePath.
@@ -15,7 +16,7 @@ pub const MAX_LIST_ITEMS: usize = 1 << 16;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReInit {
     /// The new group's identifier.
-    pub group_id: Vec<u8>,
+    pub group_id: GroupId,
     /// The new protocol version.
     pub version: u16,
     /// The new cipher suite.
@@ -76,7 +77,7 @@ impl Proposal {
             Proposal::Remove { removed } => w.u32(*removed),
             Proposal::PreSharedKey(id) => id.write(w)?,
             Proposal::ReInit(r) => {
-                w.vl_bytes("group_id", &r.group_id)?;
+                w.vl_bytes("group_id", r.group_id.as_bytes())?;
                 w.u16(r.version);
                 w.u16(r.cipher_suite.0);
                 write_extensions(w, &r.extensions)?;
@@ -101,7 +102,7 @@ impl Proposal {
             },
             4 => Proposal::PreSharedKey(PreSharedKeyId::read(r)?),
             5 => Proposal::ReInit(ReInit {
-                group_id: r.vl_bytes("group_id")?.to_vec(),
+                group_id: GroupId::from(r.vl_bytes("group_id")?),
                 version: r.u16("version")?,
                 cipher_suite: CipherSuite(r.u16("cipher_suite")?),
                 extensions: read_extensions(r)?,

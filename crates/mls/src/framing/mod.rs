@@ -10,12 +10,14 @@ mod public;
 pub use content::{Commit, Proposal, ProposalOrRef, ReInit, UpdatePath, UpdatePathNode};
 pub(crate) use content::{read_hpke_ciphertext, write_hpke_ciphertext};
 pub use message::{MlsMessage, MlsMessageBody};
-pub use private::{PrivateMessage, SenderData};
+pub use private::PrivateMessage;
+#[cfg(feature = "hazmat")]
+pub use private::SenderData;
 pub use public::PublicMessage;
 
 use nipee_codec::{Decode, Encode, Reader, Writer};
 
-use crate::crypto::{CryptoProvider, SignaturePrivateKey, sign_with_label, verify_with_label};
+use crate::crypto::{CryptoProvider, SignatureSecretKey, sign_with_label, verify_with_label};
 use crate::error::{Error, Result};
 use crate::schedule::GroupContext;
 
@@ -391,7 +393,7 @@ pub(crate) fn framed_content_tbs(
 /// [`Error::Misuse`] for a member sender without a GroupContext.
 pub fn sign_framed_content<P: CryptoProvider + ?Sized>(
     p: &P,
-    key: &SignaturePrivateKey,
+    key: &SignatureSecretKey,
     wire_format: WireFormat,
     content: &FramedContent,
     context: Option<&GroupContext>,
@@ -425,7 +427,7 @@ pub fn verify_framed_content<P: CryptoProvider + ?Sized>(
 
 /// Checks that content belongs to the group and epoch of `context`.
 pub(crate) fn check_group_epoch(group_id: &[u8], epoch: u64, context: &GroupContext) -> Result<()> {
-    if group_id != context.group_id.as_slice() {
+    if group_id != context.group_id.as_bytes() {
         return Err(Error::WrongGroup);
     }
     if epoch != context.epoch {

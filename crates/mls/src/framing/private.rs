@@ -7,10 +7,10 @@ use super::{
     AuthenticatedContent, Content, ContentType, FramedContent, FramedContentAuthData, Sender,
     WireFormat, check_group_epoch, sign_framed_content, verify_framed_content,
 };
-use crate::crypto::{CryptoProvider, Secret, SignaturePrivateKey};
+use crate::crypto::{CryptoProvider, Secret, SignatureSecretKey};
 use crate::error::{Error, Result};
 use crate::schedule::GroupContext;
-use crate::secret_tree::{RatchetType, SecretTree, sender_data_key_nonce};
+use crate::secret_tree::{KeyChange, RatchetType, SecretTree, sender_data_key_nonce};
 use crate::tree::math::LeafIndex;
 
 /// `PrivateMessage` (§6.3).
@@ -89,7 +89,7 @@ impl PrivateMessage {
     pub fn protect<P: CryptoProvider + ?Sized>(
         p: &P,
         content: &FramedContent,
-        signer: &SignaturePrivateKey,
+        signer: &SignatureSecretKey,
         context: &GroupContext,
         secret_tree: &mut SecretTree,
         sender_data_secret: &Secret,
@@ -186,8 +186,10 @@ impl PrivateMessage {
     }
 
     /// Checks group and epoch, decrypts sender data and content, and verifies the signature
-    /// under the key `signature_key` returns for the sender's leaf. The content key is taken
-    /// out of the secret tree, so a replay fails with [`Error::GenerationConsumed`].
+    /// under the key `signature_key` returns for the sender's leaf. The secret tree is not
+    /// changed: the returned [`KeyChange`] deletes the content key (and moves the ratchet)
+    /// when the caller applies it, so a replay after that fails with
+    /// [`Error::GenerationConsumed`] and a forged copy consumes nothing.
     ///
     /// # Errors
     /// [`Error::WrongGroup`], [`Error::WrongEpoch`], [`Error::DecryptionFailed`],
@@ -198,40 +200,28 @@ impl PrivateMessage {
         &self,
         p: &P,
         context: &GroupContext,
-        secret_tree: &mut SecretTree,
+        secret_tree: &SecretTree,
         sender_data_secret: &Secret,
         signature_key: impl FnOnce(LeafIndex) -> Result<Vec<u8>>,
-    ) -> Result<AuthenticatedContent> {
+    ) -> Result<(AuthenticatedContent, KeyChange)> {
         check_group_epoch(&self.group_id, self.epoch, context)?;
         let sd = self.decrypt_sender_data(p, sender_data_secret)?;
         let leaf = LeafIndex(sd.leaf_index);
-        let kn = secret_tree.key_for_generation(
-            p,
-            leaf,
-            ratchet_for(self.content_type),
-            sd.generation,
-        )?;
+        let (kn, change) =
+            secret_tree.peek_key(p, leaf, ratchet_for(self.content_type), sd.generation)?;
         let aad = content_aad(
             &self.group_id,
             self.epoch,
             self.content_type,
             &self.authenticated_data,
         )?;
-        let opened = p.aead_open(
+        let mut plaintext = p.aead_open(
             kn.key.as_bytes(),
             guarded_nonce(&kn.nonce, sd.reuse_guard).as_bytes(),
             &aad,
             &self.ciphertext,
             "PrivateMessage content",
-        );
-        let mut plaintext = match opened {
-            Ok(pt) => pt,
-            Err(err) => {
-                // A forged or corrupted copy must not consume the genuine message's key.
-                secret_tree.put_back(leaf, ratchet_for(self.content_type), kn);
-                return Err(err);
-            }
-        };
+        )?;
         let parsed = (|| {
             let mut r = Reader::new(&plaintext);
             let content = Content::read_body(&mut r, self.content_type)?;
@@ -263,11 +253,14 @@ impl PrivateMessage {
             Some(context),
             &auth.signature,
         )?;
-        Ok(AuthenticatedContent {
-            wire_format: WireFormat::PrivateMessage,
-            content: framed,
-            auth,
-        })
+        Ok((
+            AuthenticatedContent {
+                wire_format: WireFormat::PrivateMessage,
+                content: framed,
+                auth,
+            },
+            change,
+        ))
     }
 }
 

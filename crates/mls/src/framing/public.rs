@@ -6,7 +6,7 @@ use super::{
     AuthenticatedContent, ContentType, FramedContent, FramedContentAuthData, Sender, WireFormat,
     check_group_epoch, framed_content_tbs, sign_framed_content, verify_framed_content,
 };
-use crate::crypto::{CryptoProvider, Secret, SignaturePrivateKey, ct_eq};
+use crate::crypto::{CryptoProvider, Secret, SignatureSecretKey, ct_eq};
 use crate::error::{Error, Result};
 use crate::schedule::GroupContext;
 
@@ -49,7 +49,7 @@ impl PublicMessage {
     pub fn protect<P: CryptoProvider + ?Sized>(
         p: &P,
         content: FramedContent,
-        signer: &SignaturePrivateKey,
+        signer: &SignatureSecretKey,
         context: &GroupContext,
         membership_key: &Secret,
         confirmation_tag: Option<Vec<u8>>,

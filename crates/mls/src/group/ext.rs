@@ -1,18 +1,22 @@
 //! The GroupContext and GroupInfo extensions the state machine interprets (RFC 9420 §11.1,
 //! §12.1.8.1, §12.4.3.2, §12.4.3.3): `required_capabilities`, `external_senders`,
-//! `external_pub` and `ratchet_tree`. Every other extension is carried as opaque bytes (for
-//! example NIP-EE's `nostr_group_data`, 0xF2EE).
+//! `external_pub` (with the external init secret it yields) and `ratchet_tree`. Every other
+//! extension is carried as opaque bytes (for example NIP-EE's `nostr_group_data`, 0xF2EE).
 
 use nipee_codec::{Reader, Writer};
 use nipee_keypackage::{
     Capabilities, Credential, CredentialType, ExtensionType, LeafNode, ProposalType,
 };
 
+use crate::crypto::{GroupProvider, HpkePrivateKey, Secret};
 use crate::error::{Error, Result};
 use crate::extensions::Extension;
 
 /// Most entries in each list of `required_capabilities` and in `external_senders`.
-pub const MAX_REQUIRED_ENTRIES: usize = 1024;
+pub(crate) const MAX_REQUIRED_ENTRIES: usize = 1024;
+
+/// The exporter label of the external init secret (§8.3).
+const EXTERNAL_INIT_LABEL: &[u8] = b"MLS 1.0 external init secret";
 
 /// The `required_capabilities` GroupContext extension (§11.1).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -110,11 +114,30 @@ pub struct ExternalSender {
     pub credential: Credential,
 }
 
+impl ExternalSender {
+    /// The `external_senders` GroupContext extension listing `senders` (a sender is named
+    /// by its position in the list).
+    ///
+    /// # Errors
+    /// Only for fields too long to encode.
+    pub fn extension(senders: &[ExternalSender]) -> Result<Extension> {
+        Ok(Extension::new(
+            ExtensionType::EXTERNAL_SENDERS,
+            external_senders_to_bytes(senders)?,
+        ))
+    }
+
+    /// The senders an `external_senders` extension lists.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`], [`Error::KeyPackage`] for a bad credential.
+    pub fn from_extension(extension: &Extension) -> Result<Vec<ExternalSender>> {
+        external_senders_from_bytes(&extension.data)
+    }
+}
+
 /// Decodes the data of an `external_senders` extension.
-///
-/// # Errors
-/// [`Error::Malformed`], [`Error::KeyPackage`] for a bad credential.
-pub fn external_senders_from_bytes(bytes: &[u8]) -> Result<Vec<ExternalSender>> {
+pub(crate) fn external_senders_from_bytes(bytes: &[u8]) -> Result<Vec<ExternalSender>> {
     let mut r = Reader::new(bytes);
     let out = r.vl_vec("external_senders", MAX_REQUIRED_ENTRIES, |r| {
         Ok::<_, Error>(ExternalSender {
@@ -127,10 +150,7 @@ pub fn external_senders_from_bytes(bytes: &[u8]) -> Result<Vec<ExternalSender>> 
 }
 
 /// Encodes the data of an `external_senders` extension.
-///
-/// # Errors
-/// Only for fields too long to encode.
-pub fn external_senders_to_bytes(senders: &[ExternalSender]) -> Result<Vec<u8>> {
+pub(crate) fn external_senders_to_bytes(senders: &[ExternalSender]) -> Result<Vec<u8>> {
     let mut w = Writer::new();
     w.vl("external_senders", |w| {
         for s in senders {
@@ -143,15 +163,12 @@ pub fn external_senders_to_bytes(senders: &[ExternalSender]) -> Result<Vec<u8>> 
 }
 
 /// The extension of `extension_type` in `list`, if any.
-pub fn find(list: &[Extension], extension_type: ExtensionType) -> Option<&Extension> {
+pub(crate) fn find(list: &[Extension], extension_type: ExtensionType) -> Option<&Extension> {
     list.iter().find(|e| e.extension_type == extension_type)
 }
 
 /// The required capabilities of a GroupContext extension list (empty when absent).
-///
-/// # Errors
-/// [`Error::Malformed`] for a malformed extension.
-pub fn required_capabilities(list: &[Extension]) -> Result<RequiredCapabilities> {
+pub(crate) fn required_capabilities(list: &[Extension]) -> Result<RequiredCapabilities> {
     match find(list, ExtensionType::REQUIRED_CAPABILITIES) {
         Some(e) => RequiredCapabilities::from_bytes(&e.data),
         None => Ok(RequiredCapabilities::default()),
@@ -159,11 +176,8 @@ pub fn required_capabilities(list: &[Extension]) -> Result<RequiredCapabilities>
 }
 
 /// Checks that `leaf` supports every extension of a GroupContext extension list and its
-/// required capabilities (§7.3, §12.1.7).
-///
-/// # Errors
-/// [`Error::CapabilityMissing`] (of kind [`crate::ErrorKind::Unsupported`]).
-pub fn check_leaf_supports(
+/// required capabilities (§7.3, §12.1.7): [`Error::CapabilityMissing`] if not.
+pub(crate) fn check_leaf_supports(
     leaf: &LeafNode,
     extensions: &[Extension],
     required: &RequiredCapabilities,
@@ -173,14 +187,62 @@ pub fn check_leaf_supports(
             what: "required_capabilities",
         });
     }
-    if let Some(e) = extensions
+    if extensions
         .iter()
-        .find(|e| !leaf.capabilities.supports_extension(e.extension_type))
+        .any(|e| !leaf.capabilities.supports_extension(e.extension_type))
     {
-        let _ = e;
         return Err(Error::CapabilityMissing {
             what: "a GroupContext extension type",
         });
     }
     Ok(())
+}
+
+/// Duplicate extension types in a GroupContext list are invalid (§13.4), and the extensions
+/// this module interprets must decode.
+pub(crate) fn check_extensions_list(list: &[Extension]) -> Result<()> {
+    for (i, a) in list.iter().enumerate() {
+        if list
+            .iter()
+            .skip(i + 1)
+            .any(|b| b.extension_type == a.extension_type)
+        {
+            return Err(Error::MalformedField {
+                field: "extensions",
+                reason: "duplicate extension type",
+            });
+        }
+    }
+    if let Some(e) = find(list, ExtensionType::REQUIRED_CAPABILITIES) {
+        RequiredCapabilities::from_bytes(&e.data)?;
+    }
+    if let Some(e) = find(list, ExtensionType::EXTERNAL_SENDERS) {
+        external_senders_from_bytes(&e.data)?;
+    }
+    Ok(())
+}
+
+/// `init_secret` of an external joiner: `SetupBaseS(external_pub, "")` and
+/// `export("MLS 1.0 external init secret", Nh)`. Returns `(kem_output, init_secret)`.
+pub(crate) fn external_init_secret_sender<P: GroupProvider>(
+    p: &P,
+    external_pub: &[u8],
+) -> Result<(Vec<u8>, Secret)> {
+    p.hpke_export_sender(external_pub, &[], EXTERNAL_INIT_LABEL, p.hash_len())
+}
+
+/// `init_secret` of an external commit for the members: `SetupBaseR` with the external
+/// private key, then the same export.
+pub(crate) fn external_init_secret_receiver<P: GroupProvider>(
+    p: &P,
+    external_priv: &HpkePrivateKey,
+    kem_output: &[u8],
+) -> Result<Secret> {
+    p.hpke_export_receiver(
+        external_priv,
+        kem_output,
+        &[],
+        EXTERNAL_INIT_LABEL,
+        p.hash_len(),
+    )
 }

@@ -1,15 +1,19 @@
 //! Joining a group: from a Welcome (§12.4.3.1) or by external commit (§12.4.3.2), and the
 //! GroupInfo a member publishes for external joiners.
 
-use std::collections::VecDeque;
-
 use nipee_codec::Encode;
-use nipee_keypackage::{ExtensionType, KeyPackage, KeyPackageBundle};
+use nipee_keypackage::{Credential, ExtensionType, KeyPackage, KeyPackageBundle};
 
-use super::commit::{CommitOutput, GroupFacts, validate_and_apply};
+use super::commit_create::{CommitPlan, ExternalJoin};
+use super::config::GroupConfig;
+use super::epoch::{EpochKeys, EpochState};
 use super::ext;
-use super::{EpochKeys, EpochState, Group, GroupConfig, GroupProvider};
-use crate::crypto::{CryptoProvider, HpkePrivateKey, Secret, SignaturePrivateKey, key_package_ref};
+use super::proposals::{GroupFacts, validate_and_apply};
+use super::state::Group;
+use crate::crypto::{
+    CryptoProvider, GroupProvider, HpkePrivateKey, RustCryptoSuite1, Secret, SignatureSecretKey,
+    key_package_ref,
+};
 use crate::error::{Error, Result};
 use crate::extensions::Extension;
 use crate::framing::{MlsMessage, MlsMessageBody, Proposal, ProposalOrRef, Sender};
@@ -19,10 +23,7 @@ use crate::schedule::{
 use crate::tree::RatchetTree;
 use crate::tree::math::{self, LeafIndex};
 use crate::tree::treekem::TreeKemPrivate;
-use crate::welcome::GroupInfo;
-
-/// The exporter label of the external init secret (§8.3).
-const EXTERNAL_INIT_LABEL: &[u8] = b"MLS 1.0 external init secret";
+use crate::welcome::{GroupInfo, GroupSecrets, Welcome};
 
 /// Our KeyPackage and its private keys, as needed to join.
 pub struct JoinKeys {
@@ -33,7 +34,7 @@ pub struct JoinKeys {
     /// The private key of the leaf's `encryption_key`.
     pub encryption_secret: HpkePrivateKey,
     /// The private key of the leaf's `signature_key`.
-    pub signature_secret: SignaturePrivateKey,
+    pub signature_secret: SignatureSecretKey,
 }
 
 impl core::fmt::Debug for JoinKeys {
@@ -51,7 +52,7 @@ impl From<KeyPackageBundle> for JoinKeys {
             key_package,
             init_secret: HpkePrivateKey::from_slice(init.expose_secret()),
             encryption_secret: HpkePrivateKey::from_slice(enc.expose_secret()),
-            signature_secret: SignaturePrivateKey::from_slice(sig.expose_secret()),
+            signature_secret: sig,
         }
     }
 }
@@ -92,31 +93,6 @@ pub fn welcome_key_package_refs(welcome: &[u8]) -> Result<Vec<Vec<u8>>> {
             reason: "not a Welcome",
         }),
     }
-}
-
-/// `init_secret` of an external joiner: `SetupBaseS(external_pub, "")` and
-/// `export("MLS 1.0 external init secret", Nh)`. Returns `(kem_output, init_secret)`.
-pub(crate) fn external_init_secret_sender<P: GroupProvider>(
-    p: &P,
-    external_pub: &[u8],
-) -> Result<(Vec<u8>, Secret)> {
-    p.hpke_export_sender(external_pub, &[], EXTERNAL_INIT_LABEL, p.hash_len())
-}
-
-/// `init_secret` of an external commit for the members: `SetupBaseR` with the external
-/// private key, then the same export.
-pub(crate) fn external_init_secret_receiver<P: GroupProvider>(
-    p: &P,
-    external_priv: &HpkePrivateKey,
-    kem_output: &[u8],
-) -> Result<Secret> {
-    p.hpke_export_receiver(
-        external_priv,
-        kem_output,
-        &[],
-        EXTERNAL_INIT_LABEL,
-        p.hash_len(),
-    )
 }
 
 /// The tree of a GroupInfo: from its `ratchet_tree` extension or supplied out of band.
@@ -161,8 +137,8 @@ fn verify_group_info<P: CryptoProvider + ?Sized>(
             reason: "the tree hash differs from the GroupContext",
         });
     }
-    super::commit::check_extensions_list(&ctx.extensions)?;
-    tree.validate(p, &ctx.group_id)?;
+    ext::check_extensions_list(&ctx.extensions)?;
+    tree.validate(p, ctx.group_id.as_bytes())?;
     let required = ext::required_capabilities(&ctx.extensions)?;
     let facts = GroupFacts::of(tree);
     for (_, leaf) in tree.leaves() {
@@ -181,24 +157,84 @@ fn verify_group_info<P: CryptoProvider + ?Sized>(
     Ok(())
 }
 
+/// A group joined from a Welcome, every check passed, not yet handed over: the application
+/// can look at who signed the GroupInfo and at the group (its epoch, members, extensions,
+/// our leaf) before accepting it with [`StagedJoin::into_group`], or drop it.
+pub struct StagedJoin<P: GroupProvider = RustCryptoSuite1> {
+    group: Group<P>,
+    signer: LeafIndex,
+    signer_credential: Credential,
+}
+
+impl<P: GroupProvider> StagedJoin<P> {
+    /// The leaf of the member who signed the GroupInfo (the committer who added us).
+    pub fn group_info_signer(&self) -> LeafIndex {
+        self.signer
+    }
+
+    /// That member's credential.
+    pub fn group_info_signer_credential(&self) -> &Credential {
+        &self.signer_credential
+    }
+
+    /// The group we would join (read-only).
+    pub fn group(&self) -> &Group<P> {
+        &self.group
+    }
+
+    /// Accepts the join.
+    pub fn into_group(self) -> Group<P> {
+        self.group
+    }
+}
+
+impl<P: GroupProvider> core::fmt::Debug for StagedJoin<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("StagedJoin")
+            .field("group", &self.group)
+            .field("signer", &self.signer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The PSKs a Welcome names, from the external PSKs we were given (a new member holds no
+/// resumption PSK).
+fn welcome_psks(gs: &GroupSecrets, external_psks: &[(Vec<u8>, Secret)]) -> Result<Vec<Psk>> {
+    gs.psks
+        .iter()
+        .map(|id| match id {
+            PreSharedKeyId::External { psk_id, .. } => external_psks
+                .iter()
+                .find(|(i, _)| i == psk_id)
+                .map(|(_, s)| Psk {
+                    id: id.clone(),
+                    secret: s.clone(),
+                })
+                .ok_or(Error::PskNotFound),
+            PreSharedKeyId::Resumption { .. } => Err(Error::PskNotFound),
+        })
+        .collect()
+}
+
 impl<P: GroupProvider> Group<P> {
     /// Joins a group from a Welcome (MLSMessage bytes) made for `keys.key_package`
-    /// (§12.4.3.1). `ratchet_tree` is the encoded tree when the GroupInfo does not carry
-    /// it; `external_psks` are the PSKs the Welcome may require.
+    /// (§12.4.3.1), without handing the group over yet: see [`StagedJoin`].
+    /// `ratchet_tree` is the encoded tree when the GroupInfo does not carry it;
+    /// `external_psks` are the PSKs the Welcome may require.
     ///
     /// # Errors
     /// [`Error::InvalidState`] if the Welcome names none of our KeyPackages,
     /// [`Error::HpkeDecryptionFailed`], [`Error::DecryptionFailed`], [`Error::BadSignature`],
     /// [`Error::InvalidTree`], [`Error::BadConfirmationTag`], [`Error::PskNotFound`],
     /// [`Error::CapabilityMissing`].
-    pub fn join(
+    pub fn stage_join(
         provider: P,
         config: GroupConfig,
         welcome: &[u8],
         keys: JoinKeys,
         ratchet_tree: Option<&[u8]>,
         external_psks: Vec<(Vec<u8>, Secret)>,
-    ) -> Result<Self> {
+    ) -> Result<StagedJoin<P>> {
         let p = &provider;
         let MlsMessageBody::Welcome(welcome) = MlsMessage::from_bytes(welcome)?.body else {
             return Err(Error::ContentNotAllowed {
@@ -209,29 +245,7 @@ impl<P: GroupProvider> Group<P> {
             return Err(Error::UnsupportedCipherSuite(welcome.cipher_suite.0));
         }
         keys.check(p)?;
-        let mut kp_bytes = nipee_codec::Writer::new();
-        keys.key_package.encode(&mut kp_bytes)?;
-        let kp_ref = key_package_ref(p, kp_bytes.as_bytes())?;
-        let gs = welcome.decrypt_group_secrets(p, &kp_ref, &keys.init_secret)?;
-
-        let psks: Vec<Psk> = gs
-            .psks
-            .iter()
-            .map(|id| match id {
-                PreSharedKeyId::External { psk_id, .. } => external_psks
-                    .iter()
-                    .find(|(i, _)| i == psk_id)
-                    .map(|(_, s)| Psk {
-                        id: id.clone(),
-                        secret: s.clone(),
-                    })
-                    .ok_or(Error::PskNotFound),
-                PreSharedKeyId::Resumption { .. } => Err(Error::PskNotFound),
-            })
-            .collect::<Result<_>>()?;
-        let psk = psk_secret(p, &psks)?;
-        let ws = welcome_secret(p, &gs.joiner_secret, Some(&psk))?;
-        let gi = welcome.decrypt_group_info(p, &ws)?;
+        let (gs, gi, psk) = open_welcome(p, &welcome, &keys, &external_psks)?;
         let tree = tree_of(p, &gi, ratchet_tree)?;
         verify_group_info(p, &gi, &tree)?;
 
@@ -247,6 +261,12 @@ impl<P: GroupProvider> Group<P> {
             })?;
         let mut own = TreeKemPrivate::new(me, keys.encryption_secret);
         let signer = LeafIndex(gi.signer);
+        let signer_credential =
+            tree.leaf(signer)
+                .map(|l| l.credential.clone())
+                .ok_or(Error::InvalidSender {
+                    reason: "the GroupInfo signer is not a member",
+                })?;
         if let Some(path_secret) = gs.path_secret {
             let node = math::common_ancestor(me.node(), signer.node());
             own.set_path_secret_from(p, &tree, signer, node, path_secret)?;
@@ -259,26 +279,44 @@ impl<P: GroupProvider> Group<P> {
         let interim =
             interim_transcript_hash(p, &ctx.confirmed_transcript_hash, &gi.confirmation_tag)?;
         let epoch_keys = EpochKeys::new(secrets, tree.n_leaves(), config.secret_tree)?;
-        Ok(Group {
-            provider,
-            config,
-            state: EpochState {
-                context: ctx,
-                tree,
-                own,
-                keys: epoch_keys,
-                interim_transcript_hash: interim,
-                confirmation_tag: gi.confirmation_tag,
-            },
-            signer: keys.signature_secret,
-            proposals: vec![],
-            pending_updates: vec![],
-            past_epochs: VecDeque::new(),
-            resumption_psks: VecDeque::new(),
-            external_psks,
-            pending: None,
-            active: true,
+        let state = EpochState {
+            context: ctx,
+            tree,
+            own,
+            keys: epoch_keys,
+            interim_transcript_hash: interim,
+            confirmation_tag: gi.confirmation_tag,
+            last_commit_path: vec![],
+        };
+        Ok(StagedJoin {
+            group: Group::assemble(
+                provider,
+                config,
+                state,
+                keys.signature_secret,
+                external_psks,
+            ),
+            signer,
+            signer_credential,
         })
+    }
+
+    /// [`Group::stage_join`], accepted at once.
+    ///
+    /// # Errors
+    /// Those of [`Group::stage_join`].
+    pub fn join(
+        provider: P,
+        config: GroupConfig,
+        welcome: &[u8],
+        keys: JoinKeys,
+        ratchet_tree: Option<&[u8]>,
+        external_psks: Vec<(Vec<u8>, Secret)>,
+    ) -> Result<Self> {
+        Ok(
+            Self::stage_join(provider, config, welcome, keys, ratchet_tree, external_psks)?
+                .into_group(),
+        )
     }
 
     /// A signed GroupInfo of the current epoch (MLSMessage bytes), for external joiners or
@@ -309,7 +347,7 @@ impl<P: GroupProvider> Group<P> {
             signer: self.own_leaf().0,
             signature: vec![],
         };
-        gi.sign(p, &self.signer)?;
+        gi.sign(p, self.signer()?)?;
         MlsMessage {
             body: MlsMessageBody::GroupInfo(Box::new(gi)),
         }
@@ -354,33 +392,29 @@ impl<P: GroupProvider> Group<P> {
             r.finish()?;
             k
         };
-        let (kem_output, init_secret) = external_init_secret_sender(p, &external_pub)?;
+        let (kem_output, init_secret) = ext::external_init_secret_sender(p, &external_pub)?;
         let ctx = gi.group_context.clone();
         let interim =
             interim_transcript_hash(p, &ctx.confirmed_transcript_hash, &gi.confirmation_tag)?;
         // A provisional state for the GroupInfo's epoch: we know its public part only.
         let zero = EpochSecrets::from_joiner_secret(p, Secret::zero(p.hash_len()), None, &[])?;
         let provisional_keys = EpochKeys::new(zero, tree.n_leaves(), config.secret_tree)?;
-        let mut group = Group {
-            provider: provider.clone(),
-            config,
-            state: EpochState {
-                context: ctx,
-                tree,
-                own: TreeKemPrivate::new(LeafIndex(u32::MAX), keys.encryption_secret.clone()),
-                keys: provisional_keys,
-                interim_transcript_hash: interim,
-                confirmation_tag: gi.confirmation_tag.clone(),
-            },
-            signer: keys.signature_secret,
-            proposals: vec![],
-            pending_updates: vec![],
-            past_epochs: VecDeque::new(),
-            resumption_psks: VecDeque::new(),
-            external_psks: vec![],
-            pending: None,
-            active: true,
+        let state = EpochState {
+            context: ctx,
+            tree,
+            own: TreeKemPrivate::new(LeafIndex(u32::MAX), keys.encryption_secret.clone()),
+            keys: provisional_keys,
+            interim_transcript_hash: interim,
+            confirmation_tag: gi.confirmation_tag.clone(),
+            last_commit_path: vec![],
         };
+        let mut group = Group::assemble(
+            provider.clone(),
+            config,
+            state,
+            keys.signature_secret,
+            vec![],
+        );
         let mut list = vec![(
             Sender::NewMemberCommit,
             Proposal::ExternalInit { kem_output },
@@ -393,19 +427,52 @@ impl<P: GroupProvider> Group<P> {
             .map(|(_, p)| ProposalOrRef::Proposal(p.clone()))
             .collect();
         let applied = validate_and_apply(&group, None, &list)?;
-        let out: CommitOutput = group.build_commit(
+        let plan = CommitPlan {
             applied,
+            list,
             refs,
-            true,
+            with_path: true,
+            rotate: false,
+        };
+        let out = group.build_commit(
+            plan,
             authenticated_data,
-            Some((init_secret, leaf, keys.encryption_secret)),
+            Some(ExternalJoin {
+                init_secret,
+                leaf,
+                leaf_key: keys.encryption_secret,
+            }),
         )?;
         let pending = group
             .pending
             .take()
             .ok_or(Error::Internal("external commit not staged"))?;
-        group.state = pending.next;
+        // The provisional epoch has no secrets worth retiring: the new one replaces it.
+        group.state = *pending
+            .staged
+            .next
+            .ok_or(Error::Internal("external commit without a next epoch"))?;
+        group.touch();
         let _ = out.pending;
         Ok((group, out.commit))
     }
+}
+
+/// Decrypts our GroupSecrets and the GroupInfo of a Welcome; returns them with the PSK
+/// secret the Welcome's PSKs give.
+fn open_welcome<P: CryptoProvider + ?Sized>(
+    p: &P,
+    welcome: &Welcome,
+    keys: &JoinKeys,
+    external_psks: &[(Vec<u8>, Secret)],
+) -> Result<(GroupSecrets, GroupInfo, Secret)> {
+    let mut kp_bytes = nipee_codec::Writer::new();
+    keys.key_package.encode(&mut kp_bytes)?;
+    let kp_ref = key_package_ref(p, kp_bytes.as_bytes())?;
+    let gs = welcome.decrypt_group_secrets(p, &kp_ref, &keys.init_secret)?;
+    let psks = welcome_psks(&gs, external_psks)?;
+    let psk = psk_secret(p, &psks)?;
+    let ws = welcome_secret(p, &gs.joiner_secret, Some(&psk))?;
+    let gi = welcome.decrypt_group_info(p, &ws)?;
+    Ok((gs, gi, psk))
 }

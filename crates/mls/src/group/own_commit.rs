@@ -1,6 +1,6 @@
-//! Own-commit recovery (feature `own-commit-recovery`): applying a commit that our own leaf
+//! Own-commit recovery (feature `own-commit-recovery`): staging a commit that our own leaf
 //! sent but whose pending state we do not hold, from the secrets the committer generated
-//! for its UpdatePath.
+//! for its UpdatePath, to merge it like any staged commit.
 //!
 //! Two uses: replaying a recorded conversation as one of its members (a NIP-EE interop file
 //! records the committer's secrets of each commit), and recovering a commit of ours whose
@@ -10,16 +10,20 @@
 //! pending commit would have kept (the new leaf and path private keys, the signature key).
 //!
 //! The commit goes through the same checks as anyone else's (framing, signature with our
-//! old leaf key, proposal validation, the path's leaf and parent hash, the policy, the
-//! confirmation tag); only the path is derived from the given path secret instead of being
-//! decrypted. Each derived public key, the new leaf's encryption key and its signature key
-//! must equal the commit's; any failure leaves the group unchanged.
+//! old leaf key, proposal validation, the path's leaf and parent hash, the confirmation
+//! tag); only the path is derived from the given path secret instead of being decrypted.
+//! Each derived public key, the new leaf's encryption key and its signature key must equal
+//! the commit's. Staging changes nothing.
 
-use super::commit::{self, CommitSummary, PathKeys, Staged};
-use super::{Group, GroupPolicy, GroupProvider, ProcessedMessage, member_signature_key};
-use crate::crypto::{HpkePrivateKey, Secret, SignaturePrivateKey};
+use super::commit_stage::{PathKeys, stage_commit};
+use super::message_in::MlsMessageIn;
+use super::stage::member_leaf;
+use super::staged::StagedCommit;
+use super::state::Group;
+use crate::crypto::{GroupProvider, HpkePrivateKey, Secret, SignatureSecretKey};
 use crate::error::{Error, Result};
-use crate::framing::{Content, MlsMessage, MlsMessageBody, Sender};
+use crate::framing::{Content, MlsMessageBody, Sender};
+use crate::tree::math::LeafIndex;
 
 /// What the committer generated for the UpdatePath of one of our commits.
 ///
@@ -29,7 +33,7 @@ pub struct OwnCommitSecrets {
     pub leaf_encryption_private_key: HpkePrivateKey,
     /// Our signature private key after the commit: the new one if the commit rotated it,
     /// else the current one. Its public key must be the new leaf's `signature_key`.
-    pub signature_private_key: SignaturePrivateKey,
+    pub signature_private_key: SignatureSecretKey,
     /// The path secret of the first node of our filtered direct path; the nodes above it
     /// and `commit_secret` follow by `DeriveSecret(·, "path")`. With an empty filtered
     /// direct path (we are alone in the group) it is the secret `commit_secret` is derived
@@ -44,14 +48,14 @@ impl core::fmt::Debug for OwnCommitSecrets {
 }
 
 impl<P: GroupProvider> Group<P> {
-    /// Applies a commit (MLSMessage bytes, PublicMessage or PrivateMessage) that our own leaf
-    /// sent in the current epoch but whose pending state we do not hold, using the secrets
-    /// generated for its UpdatePath. Everything is checked as for another member's commit
-    /// (`policy` included), except that the path is derived from `secrets.path_secret`
-    /// rather than decrypted, and every derived public key, the new leaf's encryption key
-    /// and its signature key must match `secrets`. On success the group is in the new
-    /// epoch with our new leaf and path private keys and `secrets.signature_private_key` as
-    /// our signer.
+    /// Stages a commit (PublicMessage or PrivateMessage) that our own leaf sent in the
+    /// current epoch but whose pending state we do not hold, using the secrets generated
+    /// for its UpdatePath; merge it with [`Group::merge`] (`Staged::Commit`). Everything is
+    /// checked as for another member's commit, except that the path is derived from
+    /// `secrets.path_secret` rather than decrypted, and every derived public key, the new
+    /// leaf's encryption key and its signature key must match `secrets`. Once merged the
+    /// group is in the new epoch with our new leaf and path private keys and
+    /// `secrets.signature_private_key` as our signer. The group is not changed by staging.
     ///
     /// # Errors
     /// [`Error::Misuse`] while one of our commits is pending (merge or discard it first),
@@ -59,13 +63,12 @@ impl<P: GroupProvider> Group<P> {
     /// [`Error::InvalidSender`] for a message that is not from our own leaf;
     /// [`Error::ContentNotAllowed`] for anything but a commit; [`Error::OwnCommitMismatch`]
     /// naming the secret that does not match; [`Error::BadConfirmationTag`]; and every
-    /// framing and commit check. On any error the group is unchanged.
-    pub fn process_own_commit_with_secrets(
-        &mut self,
-        bytes: &[u8],
+    /// framing and commit check.
+    pub fn stage_own_commit_with_secrets(
+        &self,
+        msg: &MlsMessageIn,
         secrets: OwnCommitSecrets,
-        policy: &dyn GroupPolicy,
-    ) -> Result<CommitSummary> {
+    ) -> Result<StagedCommit<P>> {
         self.check_active()?;
         if self.pending.is_some() {
             return Err(Error::Misuse(
@@ -73,34 +76,33 @@ impl<P: GroupProvider> Group<P> {
             ));
         }
         let own = self.own_leaf();
-        let (ac, secret_tree) = match MlsMessage::from_bytes(bytes)?.body {
+        let tree = &self.state.tree;
+        let (ac, change) = match msg.body() {
             MlsMessageBody::PublicMessage(m) => {
                 let Sender::Member(i) = m.content.sender else {
                     return Err(Error::InvalidSender {
                         reason: "not a message from our own leaf",
                     });
                 };
-                let key = member_signature_key(&self.state.tree, own, super::LeafIndex(i), true)?;
+                let leaf = member_leaf(tree, own, LeafIndex(i), true)?;
                 let ac = m.unprotect(
                     &self.provider,
                     &self.state.context,
                     &self.state.keys.membership_key,
-                    &key,
+                    &leaf.signature_key,
                 )?;
                 (ac, None)
             }
             MlsMessageBody::PrivateMessage(m) => {
-                // Our own handshake ratchet decrypts it; a copy is kept only on success.
-                let mut st = self.state.keys.secret_tree.clone();
-                let tree = &self.state.tree;
-                let ac = m.unprotect(
+                // Our own handshake ratchet decrypts it; its key is taken only on merge.
+                let (ac, change) = m.unprotect(
                     &self.provider,
                     &self.state.context,
-                    &mut st,
+                    &self.state.keys.secret_tree,
                     &self.state.keys.sender_data_secret,
-                    |leaf| member_signature_key(tree, own, leaf, true),
+                    |leaf| Ok(member_leaf(tree, own, leaf, true)?.signature_key.to_vec()),
                 )?;
-                (ac, Some(st))
+                (ac, Some(change))
             }
             _ => {
                 return Err(Error::ContentNotAllowed {
@@ -113,20 +115,12 @@ impl<P: GroupProvider> Group<P> {
                 reason: "not a commit",
             });
         }
-        let path_keys = PathKeys::Own(secrets);
-        let staged = commit::stage_commit(self, &ac, policy, &path_keys)?;
-        if let Staged::Removed(_) = staged {
+        let credential = tree.leaf(own).map(|l| l.credential.clone());
+        let mut staged = stage_commit(self, &ac, credential, &PathKeys::Own(Box::new(secrets)))?;
+        if staged.removes_us() {
             return Err(Error::Internal("our own commit cannot remove us"));
         }
-        let PathKeys::Own(secrets) = path_keys else {
-            return Err(Error::Internal("path keys changed"));
-        };
-        match self.apply_staged(staged, secret_tree) {
-            ProcessedMessage::CommitApplied(summary) => {
-                self.signer = secrets.signature_private_key;
-                Ok(summary)
-            }
-            _ => Err(Error::Internal("a staged own commit did not apply")),
-        }
+        staged.change = change;
+        Ok(staged)
     }
 }

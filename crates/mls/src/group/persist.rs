@@ -1,10 +1,16 @@
 //! Versioned persistence of the whole group state: the current epoch (GroupContext, tree,
 //! private path keys, epoch secrets, secret tree with its ratchets and skipped keys,
-//! transcript hashes), our signature key, the proposal cache, our pending Update keys, the
-//! retained past epochs, resumption and external PSKs, the pending commit and the config.
+//! transcript hashes, the last commit's path), our signature key, the proposal cache, our
+//! pending Update keys, the retained past epochs, resumption and external PSKs, the
+//! pending commit (with the view [`Group::pending_commit`] gives) and the config.
 //!
 //! Format: the 8-byte magic `NIPEEMLS`, a `u16` format version, then the fields in the
 //! presentation language. The bytes hold secrets: encrypt them at rest.
+//!
+//! Version 2 (this one) added the last commit's path, each past epoch's leaves (credentials
+//! next to signature keys; a leaf unchanged since is stored as a reference to the current
+//! tree's) and the pending commit's view. Version 1 states are refused with
+//! [`Error::StateVersion`]: they lack the past epochs' credentials.
 
 use std::collections::VecDeque;
 
@@ -12,12 +18,15 @@ use nipee_codec::{Reader, Writer};
 use nipee_keypackage::{CredentialType, LifetimeCheck, ValidationPolicy};
 use zeroize::Zeroizing;
 
-use super::commit::CommitSummary;
-use super::{
-    CachedProposal, EpochKeys, EpochState, Group, GroupConfig, GroupProvider, HandshakeFormat,
-    PastEpoch, PendingState,
-};
-use crate::crypto::{HpkePrivateKey, Secret, SignaturePrivateKey};
+use std::sync::Arc;
+
+use nipee_keypackage::{Credential, LeafNode};
+
+use super::config::{GroupConfig, HandshakeFormat};
+use super::epoch::{EpochKeys, EpochState, Member, PastEpoch, next_stamp};
+use super::staged::{CommitSummary, StagedCommit};
+use super::state::{CachedProposal, Group, PendingState};
+use crate::crypto::{GroupProvider, HpkePrivateKey, Secret, SignatureSecretKey};
 use crate::error::{Error, Result};
 use crate::framing::{Proposal, ReInit, Sender};
 use crate::schedule::GroupContext;
@@ -28,8 +37,8 @@ use crate::tree::treekem::TreeKemPrivate;
 
 /// The magic prefix of stored group state.
 pub const STATE_MAGIC: &[u8; 8] = b"NIPEEMLS";
-/// The format version this build writes and reads.
-pub const STATE_VERSION: u16 = 1;
+/// The format version this build writes and reads (see the module docs).
+pub const STATE_VERSION: u16 = 2;
 
 const MAX_ITEMS: usize = 1 << 24;
 
@@ -169,7 +178,10 @@ fn write_epoch(w: &mut Writer, e: &EpochState) -> Result<()> {
     write_keys(w, &e.keys)?;
     w.vl_bytes("interim_transcript_hash", &e.interim_transcript_hash)?;
     w.vl_bytes("confirmation_tag", &e.confirmation_tag)?;
-    Ok(())
+    w.vl("last_commit_path", |w| {
+        e.last_commit_path.iter().for_each(|x| w.u32(*x));
+        Ok::<(), Error>(())
+    })
 }
 
 fn read_epoch<P: GroupProvider>(p: &P, r: &mut Reader<'_>) -> Result<EpochState> {
@@ -180,6 +192,7 @@ fn read_epoch<P: GroupProvider>(p: &P, r: &mut Reader<'_>) -> Result<EpochState>
         keys: read_keys(r)?,
         interim_transcript_hash: r.vl_bytes("interim_transcript_hash")?.to_vec(),
         confirmation_tag: r.vl_bytes("confirmation_tag")?.to_vec(),
+        last_commit_path: r.vl_vec("last_commit_path", 64, |r| Ok::<_, Error>(r.u32("node")?))?,
     })
 }
 
@@ -236,6 +249,147 @@ fn read_summary(r: &mut Reader<'_>) -> Result<CommitSummary> {
     })
 }
 
+fn write_members(w: &mut Writer, list: &[Member]) -> Result<()> {
+    w.vl("members", |w| {
+        for m in list {
+            w.u32(m.index.0);
+            w.encode(&m.credential)?;
+            w.bytes(&m.signature_key);
+            w.bytes(&m.encryption_key);
+        }
+        Ok::<(), Error>(())
+    })
+}
+
+fn read_members(r: &mut Reader<'_>) -> Result<Vec<Member>> {
+    r.vl_vec("members", MAX_ITEMS, |r| {
+        Ok::<_, Error>(Member {
+            index: LeafIndex(r.u32("leaf")?),
+            credential: r.decode::<Credential>()?,
+            signature_key: r.array::<32>("signature_key")?,
+            encryption_key: r.array::<32>("encryption_key")?,
+        })
+    })
+}
+
+/// A past epoch's leaves: each blank (0), the same as the current tree's leaf at that
+/// index (1: most members do not change between epochs), or written out (2).
+fn write_past_leaves(
+    w: &mut Writer,
+    leaves: &[Option<Arc<LeafNode>>],
+    current: &RatchetTree,
+) -> Result<()> {
+    w.vl("leaves", |w| {
+        for (i, leaf) in leaves.iter().enumerate() {
+            let index = LeafIndex(u32::try_from(i).map_err(|_| Error::Internal("leaf index"))?);
+            match leaf {
+                None => w.u8(0),
+                Some(l) => match current.leaf_shared(index) {
+                    Some(c) if Arc::ptr_eq(c, l) || c == l => w.u8(1),
+                    _ => {
+                        w.u8(2);
+                        w.encode(l.as_ref())?;
+                    }
+                },
+            }
+        }
+        Ok::<(), Error>(())
+    })
+}
+
+fn read_past_leaves(
+    r: &mut Reader<'_>,
+    current: &RatchetTree,
+) -> Result<Vec<Option<Arc<LeafNode>>>> {
+    let mut i = 0u32;
+    r.vl_vec("leaves", MAX_ITEMS, |r| {
+        let index = LeafIndex(i);
+        i = i.saturating_add(1);
+        match r.u8("leaf_kind")? {
+            0 => Ok(None),
+            1 => current
+                .leaf_shared(index)
+                .cloned()
+                .map(Some)
+                .ok_or(Error::MalformedField {
+                    field: "past_epoch_leaves",
+                    reason: "a reference to a blank leaf of the current tree",
+                }),
+            2 => Ok(Some(Arc::new(r.decode::<LeafNode>()?))),
+            v => Err(Error::UnknownValue {
+                field: "leaf_kind",
+                value: u64::from(v),
+            }),
+        }
+    })
+}
+
+fn write_pending<P: GroupProvider>(w: &mut Writer, pd: &PendingState<P>) -> Result<()> {
+    let c = &pd.staged;
+    let next = c
+        .next
+        .as_deref()
+        .ok_or(Error::Internal("a pending commit without a next epoch"))?;
+    write_epoch(w, next)?;
+    w.vl_bytes("message", &pd.message)?;
+    write_summary(w, &c.summary)?;
+    w.optional(c.new_signer.as_ref(), |w, s| {
+        w.vl_bytes("new_signer", s.expose_secret())
+    })?;
+    w.optional(c.committer_credential.as_ref(), |w, cred| w.encode(cred))?;
+    w.optional(c.committer_new_leaf.as_ref(), |w, leaf| w.encode(leaf))?;
+    w.vl("proposals", |w| {
+        for (sender, proposal) in &c.proposals {
+            w.encode(sender)?;
+            w.encode(proposal)?;
+        }
+        Ok::<(), Error>(())
+    })?;
+    write_members(w, &c.added)?;
+    write_members(w, &c.removed)?;
+    w.vl_bytes("authenticated_data", &c.authenticated_data)?;
+    Ok(())
+}
+
+fn read_pending<P: GroupProvider>(p: &P, r: &mut Reader<'_>) -> Result<PendingState<P>> {
+    let next = read_epoch(p, r)?;
+    let message = r.vl_bytes("message")?.to_vec();
+    let summary = read_summary(r)?;
+    let new_signer = r.optional("new_signer", |r| {
+        Ok::<_, Error>(SignatureSecretKey::from_slice(r.vl_bytes("new_signer")?)?)
+    })?;
+    let committer_credential = r.optional("committer_credential", |r| r.decode::<Credential>())?;
+    let committer_new_leaf = r.optional("committer_new_leaf", |r| r.decode::<LeafNode>())?;
+    let proposals = r.vl_vec("proposals", MAX_ITEMS, |r| {
+        Ok::<_, Error>((r.decode::<Sender>()?, r.decode::<Proposal>()?))
+    })?;
+    let added = read_members(r)?;
+    let removed = read_members(r)?;
+    let authenticated_data = r.vl_bytes("authenticated_data")?.to_vec();
+    let staged = StagedCommit {
+        provider: p.clone(),
+        binding: super::epoch::Binding {
+            group_id: next.context.group_id.clone(),
+            epoch: 0,
+            stamp: 0,
+        },
+        own: true,
+        committer: summary.committer,
+        committer_credential,
+        committer_new_leaf,
+        proposals,
+        added,
+        removed,
+        new_context: next.context.clone(),
+        authenticated_data,
+        summary,
+        next: Some(Box::new(next)),
+        change: None,
+        new_signer,
+    };
+    Ok(PendingState { staged, message })
+}
+
 impl<P: GroupProvider> Group<P> {
     /// Serializes the whole group state (see the module docs). The bytes hold secrets.
     ///
@@ -247,7 +401,9 @@ impl<P: GroupProvider> Group<P> {
         w.u16(STATE_VERSION);
         write_config(&mut w, &self.config)?;
         write_epoch(&mut w, &self.state)?;
-        w.vl_bytes("signer", self.signer.as_bytes())?;
+        w.optional(self.signer.as_ref(), |w, s| {
+            w.vl_bytes("signer", s.expose_secret())
+        })?;
         w.vl("proposals", |w| {
             for c in &self.proposals {
                 w.vl_bytes("reference", &c.reference)?;
@@ -268,15 +424,7 @@ impl<P: GroupProvider> Group<P> {
                 w.vl_bytes("group_context", &e.context.encode()?)?;
                 secret(w, &e.sender_data_secret)?;
                 e.secret_tree.write_state(w)?;
-                w.vl("signature_keys", |w| {
-                    for k in &e.signature_keys {
-                        w.optional(k.as_ref(), |w, k| {
-                            w.bytes(k);
-                            Ok::<(), Error>(())
-                        })?;
-                    }
-                    Ok::<(), Error>(())
-                })?;
+                write_past_leaves(w, &e.leaves, &self.state.tree)?;
             }
             Ok::<(), Error>(())
         })?;
@@ -294,14 +442,7 @@ impl<P: GroupProvider> Group<P> {
             }
             Ok::<(), Error>(())
         })?;
-        w.optional(self.pending.as_deref(), |w, pd| {
-            write_epoch(w, &pd.next)?;
-            w.vl_bytes("message", &pd.message)?;
-            write_summary(w, &pd.summary)?;
-            w.optional(pd.new_signer.as_ref(), |w, s| {
-                Ok::<(), Error>(w.vl_bytes("new_signer", s.as_bytes())?)
-            })
-        })?;
+        w.optional(self.pending.as_deref(), |w, pd| write_pending(w, pd))?;
         w.u8(u8::from(self.active));
         Ok(Zeroizing::new(w.into_bytes()))
     }
@@ -309,7 +450,7 @@ impl<P: GroupProvider> Group<P> {
     /// Loads a group state written by [`Group::to_bytes`].
     ///
     /// # Errors
-    /// [`Error::StateVersion`] for a state of another format version,
+    /// [`Error::StateVersion`] for a state of another format version (version 1 included),
     /// [`Error::MalformedField`] for bytes that are not a group state, [`Error::Malformed`].
     pub fn from_bytes(provider: P, bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::new(bytes);
@@ -329,7 +470,9 @@ impl<P: GroupProvider> Group<P> {
         let p = &provider;
         let config = read_config(&mut r)?;
         let state = read_epoch(p, &mut r)?;
-        let signer = SignaturePrivateKey::from_slice(r.vl_bytes("signer")?);
+        let signer = r.optional("signer", |r| {
+            Ok::<_, Error>(SignatureSecretKey::from_slice(r.vl_bytes("signer")?)?)
+        })?;
         let proposals = r.vl_vec("proposals", MAX_ITEMS, |r| {
             Ok::<_, Error>(CachedProposal {
                 reference: r.vl_bytes("reference")?.to_vec(),
@@ -349,11 +492,7 @@ impl<P: GroupProvider> Group<P> {
                     context: GroupContext::decode(r.vl_bytes("group_context")?)?,
                     sender_data_secret: read_secret(r)?,
                     secret_tree: SecretTree::read_state(r)?,
-                    signature_keys: r.vl_vec("signature_keys", MAX_ITEMS, |r| {
-                        r.optional("signature_key", |r| {
-                            Ok::<_, Error>(r.array::<32>("signature_key")?)
-                        })
-                    })?,
+                    leaves: read_past_leaves(r, &state.tree)?,
                 })
             })?
             .into();
@@ -365,19 +504,16 @@ impl<P: GroupProvider> Group<P> {
         let external_psks = r.vl_vec("external_psks", MAX_ITEMS, |r| {
             Ok::<_, Error>((r.vl_bytes("psk_id")?.to_vec(), read_secret(r)?))
         })?;
-        let pending = r.optional("pending", |r| {
-            Ok::<_, Error>(Box::new(PendingState {
-                next: read_epoch(p, r)?,
-                message: r.vl_bytes("message")?.to_vec(),
-                summary: read_summary(r)?,
-                new_signer: r.optional("new_signer", |r| {
-                    Ok::<_, Error>(SignaturePrivateKey::from_slice(r.vl_bytes("new_signer")?))
-                })?,
-            }))
-        })?;
+        let pending = r.optional("pending", |r| Ok::<_, Error>(Box::new(read_pending(p, r)?)))?;
         let active = read_bool(&mut r, "active")?;
         r.finish()?;
-        Ok(Group {
+        if active && signer.is_none() {
+            return Err(Error::MalformedField {
+                field: "signer",
+                reason: "an active group without a signature key",
+            });
+        }
+        let mut group = Group {
             provider,
             config,
             state,
@@ -389,6 +525,12 @@ impl<P: GroupProvider> Group<P> {
             external_psks,
             pending,
             active,
-        })
+            stamp: next_stamp(),
+        };
+        let binding = group.binding();
+        if let Some(pd) = group.pending.as_mut() {
+            pd.staged.binding = binding;
+        }
+        Ok(group)
     }
 }

@@ -24,7 +24,7 @@ fn members(n: usize) -> Vec<Group> {
     let mut creator = Group::create(
         RustCryptoSuite1::new(),
         cfg.clone(),
-        b"g".to_vec(),
+        b"g".to_vec().into(),
         bundle(&mut rng, "m0"),
         vec![],
     )
@@ -61,7 +61,7 @@ fn reframe(
     let forged = PublicMessage::protect(
         &sender.provider,
         content,
-        &sender.signer,
+        sender.signer().unwrap(),
         &sender.state.context,
         &sender.state.keys.membership_key,
         confirmation_tag,

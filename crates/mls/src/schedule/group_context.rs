@@ -3,6 +3,7 @@ use nipee_codec::{Reader, Writer};
 use crate::crypto::CipherSuite;
 use crate::error::{Error, Result};
 use crate::extensions::{Extension, read_extensions, write_extensions};
+use crate::group_id::GroupId;
 
 /// `ProtocolVersion mls10`.
 pub const MLS10: u16 = 1;
@@ -15,7 +16,7 @@ pub struct GroupContext {
     /// The group's cipher suite.
     pub cipher_suite: CipherSuite,
     /// The group identifier.
-    pub group_id: Vec<u8>,
+    pub group_id: GroupId,
     /// The epoch number.
     pub epoch: u64,
     /// The tree hash of the ratchet tree's root.
@@ -37,7 +38,7 @@ impl GroupContext {
         );
         w.u16(self.version);
         w.u16(self.cipher_suite.0);
-        w.vl_bytes("group_id", &self.group_id)?;
+        w.vl_bytes("group_id", self.group_id.as_bytes())?;
         w.u64(self.epoch);
         w.vl_bytes("tree_hash", &self.tree_hash)?;
         w.vl_bytes("confirmed_transcript_hash", &self.confirmed_transcript_hash)?;
@@ -68,7 +69,7 @@ impl GroupContext {
         Ok(GroupContext {
             version,
             cipher_suite: CipherSuite(r.u16("cipher_suite")?),
-            group_id: r.vl_bytes("group_id")?.to_vec(),
+            group_id: GroupId::from(r.vl_bytes("group_id")?),
             epoch: r.u64("epoch")?,
             tree_hash: r.vl_bytes("tree_hash")?.to_vec(),
             confirmed_transcript_hash: r.vl_bytes("confirmed_transcript_hash")?.to_vec(),

@@ -1,4 +1,4 @@
-use crate::crypto::{CryptoProvider, HpkePrivateKey, Secret, derive_secret, expand_with_label};
+use crate::crypto::{CryptoProvider, Secret, derive_secret, expand_with_label};
 use crate::error::Result;
 
 /// All secrets of one epoch (§8, Table 4), derived from the previous epoch's `init_secret`,
@@ -100,6 +100,7 @@ impl EpochSecrets {
     ///
     /// # Errors
     /// [`crate::Error::LengthTooLarge`] for lengths the KDF cannot produce.
+    #[cfg(feature = "hazmat")]
     pub fn export<P: CryptoProvider + ?Sized>(
         &self,
         p: &P,
@@ -114,10 +115,11 @@ impl EpochSecrets {
     ///
     /// # Errors
     /// A KEM failure.
+    #[cfg(feature = "hazmat")]
     pub fn external_key_pair<P: CryptoProvider + ?Sized>(
         &self,
         p: &P,
-    ) -> Result<(HpkePrivateKey, Vec<u8>)> {
+    ) -> Result<(crate::crypto::HpkePrivateKey, Vec<u8>)> {
         p.hpke_derive_key_pair(self.external_secret.as_bytes())
     }
 }

@@ -2,6 +2,7 @@ use nipee_codec::{Reader, Writer};
 
 use crate::crypto::{CryptoProvider, Secret, expand_with_label};
 use crate::error::{Error, Result};
+use crate::group_id::GroupId;
 
 /// `ResumptionPSKUsage` (§8.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +30,7 @@ pub enum PreSharedKeyId {
         /// How it is used.
         usage: ResumptionPskUsage,
         /// The group it comes from.
-        psk_group_id: Vec<u8>,
+        psk_group_id: GroupId,
         /// The epoch it comes from.
         psk_epoch: u64,
         /// The nonce chosen by the proposer.
@@ -61,7 +62,7 @@ impl PreSharedKeyId {
                     ResumptionPskUsage::Reinit => 2,
                     ResumptionPskUsage::Branch => 3,
                 });
-                w.vl_bytes("psk_group_id", psk_group_id)?;
+                w.vl_bytes("psk_group_id", psk_group_id.as_bytes())?;
                 w.u64(*psk_epoch);
                 w.vl_bytes("psk_nonce", psk_nonce)?;
             }
@@ -93,7 +94,7 @@ impl PreSharedKeyId {
                 };
                 Ok(PreSharedKeyId::Resumption {
                     usage,
-                    psk_group_id: r.vl_bytes("psk_group_id")?.to_vec(),
+                    psk_group_id: GroupId::from(r.vl_bytes("psk_group_id")?),
                     psk_epoch: r.u64("psk_epoch")?,
                     psk_nonce: r.vl_bytes("psk_nonce")?.to_vec(),
                 })

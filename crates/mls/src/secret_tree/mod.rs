@@ -8,11 +8,11 @@
 //! first), and no ratchet advances more than [`SecretTreeConfig::max_forward_distance`]
 //! generations in one step.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::crypto::{CryptoProvider, Secret, derive_tree_secret, expand_with_label};
 use crate::error::{Error, Result};
-use crate::tree::math::{self, LeafIndex, NodeIndex};
+use crate::tree::math::{self, LeafIndex};
 
 /// Limits for out-of-order delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,39 +71,63 @@ struct HashRatchet {
 }
 
 impl HashRatchet {
-    fn derive_key<P: CryptoProvider + ?Sized>(&self, p: &P) -> Result<KeyNonce> {
-        let g = self.next_generation;
-        Ok(KeyNonce {
-            generation: g,
-            key: derive_tree_secret(p, self.secret.as_bytes(), b"key", g, p.aead_key_len())?,
-            nonce: derive_tree_secret(p, self.secret.as_bytes(), b"nonce", g, p.aead_nonce_len())?,
-        })
+    fn fresh(secret: Secret) -> Self {
+        HashRatchet {
+            secret,
+            next_generation: 0,
+            skipped: BTreeMap::new(),
+        }
+    }
+
+    /// The key of generation `generation` of the ratchet whose secret for that generation is
+    /// `secret`, and the ratchet secret of the generation after it.
+    fn derive<P: CryptoProvider + ?Sized>(
+        p: &P,
+        secret: &Secret,
+        generation: u32,
+    ) -> Result<(KeyNonce, Secret)> {
+        let kn = KeyNonce {
+            generation,
+            key: derive_tree_secret(p, secret.as_bytes(), b"key", generation, p.aead_key_len())?,
+            nonce: derive_tree_secret(
+                p,
+                secret.as_bytes(),
+                b"nonce",
+                generation,
+                p.aead_nonce_len(),
+            )?,
+        };
+        let next = derive_tree_secret(p, secret.as_bytes(), b"secret", generation, p.hash_len())?;
+        Ok((kn, next))
     }
 
     /// Derives the current generation's key and moves the ratchet forward, deleting the
-    /// consumed secret.
+    /// consumed secret (sending).
     fn step<P: CryptoProvider + ?Sized>(&mut self, p: &P) -> Result<KeyNonce> {
         let g = self.next_generation;
         let next_g = g
             .checked_add(1)
             .ok_or(Error::Misuse("ratchet generation exhausted"))?;
-        let kn = self.derive_key(p)?;
-        self.secret = derive_tree_secret(p, self.secret.as_bytes(), b"secret", g, p.hash_len())?;
+        let (kn, next) = Self::derive(p, &self.secret, g)?;
+        self.secret = next;
         self.next_generation = next_g;
         Ok(kn)
     }
 
-    fn get<P: CryptoProvider + ?Sized>(
-        &mut self,
+    /// The key of `generation` for a received message and what taking it changes, without
+    /// changing the ratchet.
+    fn peek<P: CryptoProvider + ?Sized>(
+        &self,
         p: &P,
         leaf: LeafIndex,
         generation: u32,
         config: &SecretTreeConfig,
-    ) -> Result<KeyNonce> {
+    ) -> Result<(KeyNonce, Step)> {
         if generation < self.next_generation {
             return self
                 .skipped
-                .remove(&generation)
+                .get(&generation)
+                .map(|kn| (kn.clone(), Step::TakeSkipped(generation)))
                 .ok_or(Error::GenerationConsumed {
                     leaf: leaf.0,
                     generation,
@@ -116,16 +140,78 @@ impl HashRatchet {
                 window: config.max_forward_distance,
             });
         }
-        while self.next_generation < generation {
-            let kn = self.step(p)?;
-            if config.out_of_order_window > 0 {
-                self.skipped.insert(kn.generation, kn);
+        let window = config.out_of_order_window as usize;
+        // Only the newest `window` keys of the skipped generations would survive the
+        // window on merge (they are all newer than the ones already kept), so only those
+        // are carried.
+        let mut skipped =
+            VecDeque::with_capacity(window.min((generation - self.next_generation) as usize));
+        let mut g = self.next_generation;
+        let mut secret = self.secret.clone();
+        while g < generation {
+            let (kn, next) = Self::derive(p, &secret, g)?;
+            if window > 0 {
+                if skipped.len() == window {
+                    skipped.pop_front();
+                }
+                skipped.push_back(kn);
             }
-            while self.skipped.len() > config.out_of_order_window as usize {
-                self.skipped.pop_first();
+            secret = next;
+            g += 1;
+        }
+        let (kn, next) = Self::derive(p, &secret, generation)?;
+        let next_generation = generation
+            .checked_add(1)
+            .ok_or(Error::Misuse("ratchet generation exhausted"))?;
+        Ok((
+            kn,
+            Step::Advance {
+                secret: next,
+                next_generation,
+                skipped,
+            },
+        ))
+    }
+
+    /// Whether `step` (computed on this ratchet in an earlier state or in this one) still
+    /// applies.
+    fn check(&self, step: &Step) -> Result<()> {
+        let fits = match step {
+            Step::TakeSkipped(g) => self.skipped.contains_key(g),
+            Step::Advance {
+                next_generation, ..
+            } => *next_generation > self.next_generation,
+        };
+        if fits {
+            Ok(())
+        } else {
+            Err(Error::InvalidState {
+                reason: "a key change for a ratchet that already moved past it",
+            })
+        }
+    }
+
+    /// Applies a step that [`HashRatchet::check`] accepted.
+    fn apply(&mut self, step: Step, window: usize) {
+        match step {
+            Step::TakeSkipped(g) => {
+                self.skipped.remove(&g);
+            }
+            Step::Advance {
+                secret,
+                next_generation,
+                skipped,
+            } => {
+                self.secret = secret;
+                self.next_generation = next_generation;
+                for kn in skipped {
+                    self.skipped.insert(kn.generation, kn);
+                }
+                while self.skipped.len() > window {
+                    self.skipped.pop_first();
+                }
             }
         }
-        self.step(p)
     }
 }
 
@@ -135,10 +221,70 @@ struct LeafRatchets {
     application: HashRatchet,
 }
 
-/// The secret tree of one epoch. Cloning copies every remaining secret (used to process a
-/// handshake message on a copy that is kept only if the message is accepted). Only the
-/// secrets that exist are stored (a fresh tree holds one), so a copy costs what has been
-/// derived so far, not the size of the group.
+impl LeafRatchets {
+    fn get(&self, ratchet: RatchetType) -> &HashRatchet {
+        match ratchet {
+            RatchetType::Handshake => &self.handshake,
+            RatchetType::Application => &self.application,
+        }
+    }
+
+    fn get_mut(&mut self, ratchet: RatchetType) -> &mut HashRatchet {
+        match ratchet {
+            RatchetType::Handshake => &mut self.handshake,
+            RatchetType::Application => &mut self.application,
+        }
+    }
+}
+
+/// How one ratchet moves when a received key is taken from it.
+#[derive(Clone)]
+enum Step {
+    /// The key of an earlier, skipped generation is deleted.
+    TakeSkipped(u32),
+    /// The ratchet moves past the message's generation, keeping the keys it skipped.
+    Advance {
+        secret: Secret,
+        next_generation: u32,
+        skipped: VecDeque<KeyNonce>,
+    },
+}
+
+/// The first use of a leaf's ratchets: the tree node that still held a secret on the leaf's
+/// path is split down to the leaf, whose secret becomes its two ratchets.
+#[derive(Clone)]
+struct Split {
+    /// The node whose secret is consumed.
+    consumed: u32,
+    /// The siblings of the path below it, with their new secrets.
+    created: Vec<(u32, Secret)>,
+    ratchets: LeafRatchets,
+}
+
+/// What receiving one message changes in a secret tree: computed without changing the tree
+/// by [`SecretTree::peek_key`], applied by [`SecretTree::apply`]. It holds O(log n) node
+/// secrets and one ratchet's new state (at most `out_of_order_window` skipped keys), never
+/// a copy of the tree. Secret material: no `Debug` beyond the leaf and generation.
+#[derive(Clone)]
+pub struct KeyChange {
+    leaf: u32,
+    ratchet: RatchetType,
+    split: Option<Split>,
+    step: Step,
+}
+
+impl core::fmt::Debug for KeyChange {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("KeyChange")
+            .field("leaf", &self.leaf)
+            .field("ratchet", &self.ratchet)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The secret tree of one epoch. Only the secrets that exist are stored (a fresh tree holds
+/// one), so a copy costs what has been derived so far, not the size of the group; receiving
+/// never copies it (see [`KeyChange`]).
 #[derive(Clone)]
 pub struct SecretTree {
     n_leaves: u32,
@@ -177,93 +323,169 @@ impl SecretTree {
         })
     }
 
-    /// The number of leaves.
-    pub fn n_leaves(&self) -> u32 {
-        self.n_leaves
-    }
-
-    fn leaf_ratchets<P: CryptoProvider + ?Sized>(
-        &mut self,
-        p: &P,
-        leaf: LeafIndex,
-    ) -> Result<&mut LeafRatchets> {
+    fn check_leaf(&self, leaf: LeafIndex) -> Result<()> {
         if leaf.0 >= self.n_leaves {
             return Err(Error::LeafOutOfRange {
                 index: leaf.0,
                 leaves: self.n_leaves,
             });
         }
-        if !self.leaves.contains_key(&leaf.0) {
-            let leaf_node = leaf.node();
-            // The lowest node on the leaf's path (itself included) that still holds a secret.
-            let mut path = vec![leaf_node];
-            path.extend(math::direct_path(leaf_node, self.n_leaves));
-            let start = path
-                .iter()
-                .position(|n| self.nodes.contains_key(&n.0))
-                .ok_or(Error::InvalidState {
-                    reason: "secret tree leaf already consumed",
-                })?;
-            // Walk down from there, splitting each node into its children.
-            for i in (1..=start).rev() {
-                let (Some(&node), Some(&child_on_path)) = (path.get(i), path.get(i - 1)) else {
-                    return Err(Error::Internal("secret tree path"));
-                };
-                let secret = self
-                    .nodes
-                    .remove(&node.0)
-                    .ok_or(Error::Internal("secret tree node"))?;
-                let (l, r) = match (math::left(node), math::right(node)) {
-                    (Some(l), Some(r)) => (l, r),
-                    _ => return Err(Error::Internal("secret tree: leaf has no children")),
-                };
-                let ls = expand_with_label(p, secret.as_bytes(), b"tree", b"left", p.hash_len())?;
-                let rs = expand_with_label(p, secret.as_bytes(), b"tree", b"right", p.hash_len())?;
-                self.set_node(l, ls)?;
-                self.set_node(r, rs)?;
-                debug_assert!(child_on_path == l || child_on_path == r);
-            }
-            let leaf_secret = self
-                .nodes
-                .remove(&leaf_node.0)
-                .ok_or(Error::Internal("secret tree leaf"))?;
-            let hs = expand_with_label(p, leaf_secret.as_bytes(), b"handshake", &[], p.hash_len())?;
-            let app =
-                expand_with_label(p, leaf_secret.as_bytes(), b"application", &[], p.hash_len())?;
-            let ratchets = LeafRatchets {
-                handshake: HashRatchet {
-                    secret: hs,
-                    next_generation: 0,
-                    skipped: BTreeMap::new(),
-                },
-                application: HashRatchet {
-                    secret: app,
-                    next_generation: 0,
-                    skipped: BTreeMap::new(),
-                },
-            };
-            self.leaves.insert(leaf.0, ratchets);
-        }
-        self.leaves
-            .get_mut(&leaf.0)
-            .ok_or(Error::Internal("secret tree leaf ratchets"))
-    }
-
-    fn set_node(&mut self, node: NodeIndex, secret: Secret) -> Result<()> {
-        if node.0 >= math::node_width(self.n_leaves) {
-            return Err(Error::Internal("secret tree node index"));
-        }
-        self.nodes.insert(node.0, secret);
         Ok(())
     }
 
-    /// The key and nonce of `generation` for a message received from `leaf`. The key is
-    /// deleted from the tree: asking twice for the same generation fails with
-    /// [`Error::GenerationConsumed`].
+    /// Derives, without changing the tree, how the first use of `leaf` splits the lowest
+    /// node on its path that still holds a secret.
+    fn split_for<P: CryptoProvider + ?Sized>(&self, p: &P, leaf: LeafIndex) -> Result<Split> {
+        let leaf_node = leaf.node();
+        let mut path = vec![leaf_node];
+        path.extend(math::direct_path(leaf_node, self.n_leaves));
+        let start = path
+            .iter()
+            .position(|n| self.nodes.contains_key(&n.0))
+            .ok_or(Error::InvalidState {
+                reason: "secret tree leaf already consumed",
+            })?;
+        let top = *path.get(start).ok_or(Error::Internal("secret tree path"))?;
+        let mut secret = self
+            .nodes
+            .get(&top.0)
+            .ok_or(Error::Internal("secret tree node"))?
+            .clone();
+        let mut created = Vec::with_capacity(start);
+        // Walk down from there: each node's secret splits into its children's; the child
+        // off the path keeps its secret, the one on the path is split further.
+        for i in (1..=start).rev() {
+            let (Some(&node), Some(&on_path)) = (path.get(i), path.get(i - 1)) else {
+                return Err(Error::Internal("secret tree path"));
+            };
+            let (l, r) = match (math::left(node), math::right(node)) {
+                (Some(l), Some(r)) => (l, r),
+                _ => return Err(Error::Internal("secret tree: leaf has no children")),
+            };
+            let ls = expand_with_label(p, secret.as_bytes(), b"tree", b"left", p.hash_len())?;
+            let rs = expand_with_label(p, secret.as_bytes(), b"tree", b"right", p.hash_len())?;
+            let (keep, off) = if on_path == l {
+                (ls, (r, rs))
+            } else {
+                (rs, (l, ls))
+            };
+            if off.0.0 >= math::node_width(self.n_leaves) {
+                return Err(Error::Internal("secret tree node index"));
+            }
+            created.push((off.0.0, off.1));
+            secret = keep;
+        }
+        let hs = expand_with_label(p, secret.as_bytes(), b"handshake", &[], p.hash_len())?;
+        let app = expand_with_label(p, secret.as_bytes(), b"application", &[], p.hash_len())?;
+        Ok(Split {
+            consumed: top.0,
+            created,
+            ratchets: LeafRatchets {
+                handshake: HashRatchet::fresh(hs),
+                application: HashRatchet::fresh(app),
+            },
+        })
+    }
+
+    /// Whether a first use of `leaf` that consumes node `consumed` still applies.
+    fn check_split(&self, leaf: u32, consumed: u32) -> Result<()> {
+        if self.leaves.contains_key(&leaf) || !self.nodes.contains_key(&consumed) {
+            return Err(Error::InvalidState {
+                reason: "a key change for a secret tree that already moved past it",
+            });
+        }
+        Ok(())
+    }
+
+    /// Applies a split that [`SecretTree::check_split`] accepted.
+    fn apply_split(&mut self, leaf: u32, split: Split) {
+        self.nodes.remove(&split.consumed);
+        self.nodes.extend(split.created);
+        self.leaves.insert(leaf, split.ratchets);
+    }
+
+    /// The key and nonce of `generation` for a message received from `leaf`, and the change
+    /// that deletes it (and moves the ratchet past it) once the message is accepted. The
+    /// tree is not changed, so staging a message twice yields the same key; after
+    /// [`SecretTree::apply`] asking again fails with [`Error::GenerationConsumed`].
     ///
     /// # Errors
     /// [`Error::GenerationConsumed`], [`Error::GenerationTooFarAhead`],
     /// [`Error::LeafOutOfRange`].
+    pub fn peek_key<P: CryptoProvider + ?Sized>(
+        &self,
+        p: &P,
+        leaf: LeafIndex,
+        ratchet: RatchetType,
+        generation: u32,
+    ) -> Result<(KeyNonce, KeyChange)> {
+        self.check_leaf(leaf)?;
+        let (split, (kn, step)) = match self.leaves.get(&leaf.0) {
+            Some(r) => (
+                None,
+                r.get(ratchet).peek(p, leaf, generation, &self.config)?,
+            ),
+            None => {
+                let split = self.split_for(p, leaf)?;
+                let peeked = split
+                    .ratchets
+                    .get(ratchet)
+                    .peek(p, leaf, generation, &self.config)?;
+                (Some(split), peeked)
+            }
+        };
+        Ok((
+            kn,
+            KeyChange {
+                leaf: leaf.0,
+                ratchet,
+                split,
+                step,
+            },
+        ))
+    }
+
+    /// Applies a change computed by [`SecretTree::peek_key`] on this tree in the same state.
+    /// It is checked first: on error the tree is unchanged.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] for a change computed on a state this tree has moved past.
+    pub fn apply(&mut self, change: KeyChange) -> Result<()> {
+        let window = self.config.out_of_order_window as usize;
+        let KeyChange {
+            leaf,
+            ratchet,
+            split,
+            step,
+        } = change;
+        match &split {
+            // A fresh leaf's ratchets start at generation 0: every step applies to them.
+            Some(split) => self.check_split(leaf, split.consumed)?,
+            None => self
+                .leaves
+                .get(&leaf)
+                .ok_or(Error::InvalidState {
+                    reason: "a key change for a leaf whose ratchets do not exist",
+                })?
+                .get(ratchet)
+                .check(&step)?,
+        }
+        if let Some(split) = split {
+            self.apply_split(leaf, split);
+        }
+        if let Some(r) = self.leaves.get_mut(&leaf) {
+            r.get_mut(ratchet).apply(step, window);
+        }
+        Ok(())
+    }
+
+    /// [`SecretTree::peek_key`] and [`SecretTree::apply`] in one step: the key is deleted
+    /// from the tree, so asking twice for the same generation fails with
+    /// [`Error::GenerationConsumed`].
+    ///
+    /// # Errors
+    /// As [`SecretTree::peek_key`].
+    #[cfg(any(test, feature = "hazmat"))]
     pub fn key_for_generation<P: CryptoProvider + ?Sized>(
         &mut self,
         p: &P,
@@ -271,32 +493,9 @@ impl SecretTree {
         ratchet: RatchetType,
         generation: u32,
     ) -> Result<KeyNonce> {
-        let config = self.config;
-        let r = self.leaf_ratchets(p, leaf)?;
-        let r = match ratchet {
-            RatchetType::Handshake => &mut r.handshake,
-            RatchetType::Application => &mut r.application,
-        };
-        r.get(p, leaf, generation, &config)
-    }
-
-    /// Returns a key taken with [`SecretTree::key_for_generation`] whose message failed to
-    /// decrypt, so that a forged copy cannot burn the key of the genuine message. The key is
-    /// kept like a skipped generation (within the out-of-order window).
-    pub fn put_back(&mut self, leaf: LeafIndex, ratchet: RatchetType, key: KeyNonce) {
-        let window = self.config.out_of_order_window as usize;
-        if let Some(r) = self.leaves.get_mut(&leaf.0) {
-            let r = match ratchet {
-                RatchetType::Handshake => &mut r.handshake,
-                RatchetType::Application => &mut r.application,
-            };
-            if key.generation < r.next_generation && window > 0 {
-                r.skipped.insert(key.generation, key);
-                while r.skipped.len() > window {
-                    r.skipped.pop_first();
-                }
-            }
-        }
+        let (kn, change) = self.peek_key(p, leaf, ratchet, generation)?;
+        self.apply(change)?;
+        Ok(kn)
     }
 
     /// The next key and nonce for a message we send from `leaf`.
@@ -309,12 +508,17 @@ impl SecretTree {
         leaf: LeafIndex,
         ratchet: RatchetType,
     ) -> Result<KeyNonce> {
-        let r = self.leaf_ratchets(p, leaf)?;
-        let r = match ratchet {
-            RatchetType::Handshake => &mut r.handshake,
-            RatchetType::Application => &mut r.application,
-        };
-        r.step(p)
+        self.check_leaf(leaf)?;
+        if !self.leaves.contains_key(&leaf.0) {
+            let split = self.split_for(p, leaf)?;
+            self.check_split(leaf.0, split.consumed)?;
+            self.apply_split(leaf.0, split);
+        }
+        self.leaves
+            .get_mut(&leaf.0)
+            .ok_or(Error::Internal("secret tree leaf ratchets"))?
+            .get_mut(ratchet)
+            .step(p)
     }
 }
 
@@ -550,5 +754,55 @@ mod tests {
             !t.nodes.contains_key(&3) && !t.nodes.contains_key(&1) && !t.nodes.contains_key(&0)
         );
         assert!(t.nodes.contains_key(&2) && t.nodes.contains_key(&5));
+    }
+
+    #[test]
+    fn peeking_changes_nothing_and_applying_consumes_the_key() {
+        let p = RustCryptoSuite1::new();
+        let config = SecretTreeConfig {
+            out_of_order_window: 2,
+            max_forward_distance: 10,
+        };
+        let mut t = SecretTree::new(Secret::zero(32), 8, config).unwrap();
+        let mut reference = t.clone();
+        let (a, change) = t
+            .peek_key(&p, LeafIndex(5), RatchetType::Application, 4)
+            .unwrap();
+        let (b, _) = t
+            .peek_key(&p, LeafIndex(5), RatchetType::Application, 4)
+            .unwrap();
+        assert_eq!(a.key, b.key);
+        assert_eq!(t.nodes.len(), 1, "peeking split no node");
+        assert!(t.leaves.is_empty());
+        t.apply(change).unwrap();
+        // The same key as the mutating path, and the same state after it.
+        let c = reference
+            .key_for_generation(&p, LeafIndex(5), RatchetType::Application, 4)
+            .unwrap();
+        assert_eq!(a.key, c.key);
+        assert_eq!(a.nonce, c.nonce);
+        let mut w1 = nipee_codec::Writer::new();
+        let mut w2 = nipee_codec::Writer::new();
+        t.write_state(&mut w1).unwrap();
+        reference.write_state(&mut w2).unwrap();
+        assert_eq!(w1.as_bytes(), w2.as_bytes());
+        assert!(matches!(
+            t.peek_key(&p, LeafIndex(5), RatchetType::Application, 4),
+            Err(Error::GenerationConsumed { .. })
+        ));
+        // Of the skipped generations 0..4 only the newest two (the window) are kept.
+        assert!(
+            t.peek_key(&p, LeafIndex(5), RatchetType::Application, 1)
+                .is_err()
+        );
+        let (_, ch) = t
+            .peek_key(&p, LeafIndex(5), RatchetType::Application, 3)
+            .unwrap();
+        // A change computed before another one was applied is refused, not applied twice.
+        let (_, stale) = t
+            .peek_key(&p, LeafIndex(5), RatchetType::Application, 3)
+            .unwrap();
+        t.apply(ch).unwrap();
+        assert!(matches!(t.apply(stale), Err(Error::InvalidState { .. })));
     }
 }

@@ -5,5 +5,9 @@ mod node;
 mod ratchet_tree;
 pub mod treekem;
 
-pub use node::{Node, ParentNode};
-pub use ratchet_tree::{MAX_TREE_NODES, RatchetTree};
+pub use node::Node;
+#[cfg(feature = "hazmat")]
+pub use node::ParentNode;
+#[cfg(feature = "hazmat")]
+pub use ratchet_tree::MAX_TREE_NODES;
+pub use ratchet_tree::RatchetTree;

@@ -4,6 +4,7 @@
 //! and Remove proposals (§12.1) including extension and truncation (§7.7).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use nipee_codec::{Reader, Writer};
 use nipee_keypackage::LeafNode;
@@ -196,6 +197,27 @@ impl RatchetTree {
             Some(Node::Leaf(l)) => Some(l),
             _ => None,
         }
+    }
+
+    /// The leaf at `i` as the shared pointer the tree holds, so that a past epoch or a staged
+    /// message can keep it without copying it.
+    pub fn leaf_shared(&self, i: LeafIndex) -> Option<&Arc<LeafNode>> {
+        match self.node(i.node()) {
+            Some(Node::Leaf(l)) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// Every leaf slot in order (blank ones as `None`), sharing the tree's leaves.
+    pub fn shared_leaves(&self) -> Vec<Option<Arc<LeafNode>>> {
+        self.nodes
+            .iter()
+            .step_by(2)
+            .map(|n| match n {
+                Some(Node::Leaf(l)) => Some(Arc::clone(l)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The parent node at `x`, `None` if blank, a leaf or outside the tree.

@@ -4,17 +4,17 @@
 
 use std::collections::BTreeMap;
 
-use nipee_keypackage::{LeafNode, LeafNodeSource, SignatureSecretKey};
+use nipee_keypackage::{LeafNode, LeafNodeSource};
 use zeroize::Zeroizing;
 
 use super::math::{self, LeafIndex, NodeIndex};
 use super::ratchet_tree::RatchetTree;
 use crate::crypto::{
-    CryptoProvider, HpkePrivateKey, Secret, SignaturePrivateKey, derive_secret, sign_content,
+    CryptoProvider, GroupProvider, HpkePrivateKey, SealJob, Secret, SignatureSecretKey,
+    derive_secret, sign_content,
 };
 use crate::error::{Error, Result};
 use crate::framing::{UpdatePath, UpdatePathNode};
-use crate::group::{GroupProvider, SealJob};
 
 /// The node key pair of a path secret: `KEM.DeriveKeyPair(DeriveSecret(path_secret, "node"))`.
 ///
@@ -69,10 +69,11 @@ impl TreeKemPrivate {
         self.own_leaf
     }
 
-    /// Sets the private key of parent node `node` from its path secret.
+    /// Sets the private key of parent node `node` from its path secret (vector runners).
     ///
     /// # Errors
     /// A KEM failure.
+    #[cfg(feature = "hazmat")]
     pub fn set_path_secret<P: CryptoProvider + ?Sized>(
         &mut self,
         p: &P,
@@ -141,6 +142,7 @@ impl TreeKemPrivate {
     ///
     /// # Errors
     /// [`Error::InvalidState`].
+    #[cfg(feature = "hazmat")]
     pub fn check_consistency<P: CryptoProvider + ?Sized>(
         &self,
         p: &P,
@@ -169,16 +171,6 @@ impl TreeKemPrivate {
 }
 
 impl TreeKemPrivate {
-    /// Replaces our leaf's private key (after our own Update proposal was committed).
-    pub fn set_leaf_key(&mut self, leaf_key: HpkePrivateKey) {
-        self.leaf_key = leaf_key;
-    }
-
-    /// Forgets every parent-node key (after our direct path was blanked).
-    pub fn clear_path_keys(&mut self) {
-        self.path_keys.clear();
-    }
-
     /// Appends the private state (for persistence; the bytes are secret).
     ///
     /// # Errors
@@ -463,10 +455,10 @@ impl core::fmt::Debug for CreatedPath {
 }
 
 /// Creates an UpdatePath for our leaf (§7.5): a fresh leaf key, fresh path secrets, the new
-/// public keys merged into `tree` with their parent hashes, our leaf re-signed with the
-/// commit source, and each path secret encrypted to the resolution of the copath child
-/// (minus `excluded`, the leaves this commit adds) under the GroupContext that
-/// `group_context` computes from the updated tree.
+/// public keys merged into `tree` with their parent hashes, our leaf re-signed by `signer`
+/// (whose public key it then carries) with the commit source, and each path secret
+/// encrypted to the resolution of the copath child (minus `excluded`, the leaves this commit
+/// adds) under the GroupContext that `group_context` computes from the updated tree.
 ///
 /// # Errors
 /// Signing, KEM and encoding failures; [`Error::InvalidState`] if our leaf is blank.
@@ -474,7 +466,7 @@ pub fn create_update_path<P: GroupProvider>(
     p: &P,
     tree: &mut RatchetTree,
     own: &mut TreeKemPrivate,
-    signer: &SignaturePrivateKey,
+    signer: &SignatureSecretKey,
     group_id: &[u8],
     excluded: &[LeafIndex],
     group_context: impl FnOnce(&RatchetTree) -> Result<Vec<u8>>,
@@ -513,13 +505,10 @@ pub fn create_update_path<P: GroupProvider>(
         .try_into()
         .map_err(|_| Error::Internal("HPKE public key length"))?;
     unsigned.leaf_node_source = LeafNodeSource::Commit { parent_hash };
-    let seed_bytes: [u8; 32] = signer.as_bytes().try_into().map_err(|_| Error::BadLength {
-        field: "signature_private_key",
-        expected: 32,
-        found: signer.as_bytes().len(),
-    })?;
-    let leaf: LeafNode =
-        unsigned.sign(&SignatureSecretKey::from_bytes(seed_bytes), group_id, me.0)?;
+    // The new leaf carries the key that signs it: ours, or a fresh one when the commit
+    // rotates our signature key.
+    unsigned.signature_key = signer.public_key();
+    let leaf: LeafNode = unsigned.sign(signer, group_id, me.0)?;
     tree.set_leaf(p, me, leaf.clone())?;
 
     let context = group_context(tree)?;

@@ -4,9 +4,9 @@
 
 use serde_json::Value;
 
-use super::{Group, GroupConfig, JoinKeys, ProcessedMessage};
-use crate::crypto::{HpkePrivateKey, RustCryptoSuite1, Secret, SignaturePrivateKey, ct_eq};
+use crate::crypto::{HpkePrivateKey, RustCryptoSuite1, Secret, SignatureSecretKey, ct_eq};
 use crate::framing::{MlsMessage, MlsMessageBody};
+use crate::group::{Group, GroupConfig, JoinKeys, ProcessedMessage};
 
 fn field<'a>(v: &'a Value, name: &str) -> Result<&'a Value, String> {
     v.get(name).ok_or_else(|| format!("missing field {name}"))
@@ -23,11 +23,8 @@ fn hex_field(v: &Value, name: &str) -> Result<Vec<u8>, String> {
     hex_of(field(v, name)?, name)
 }
 
-/// Runs one passive-client case.
-///
-/// # Errors
-/// A description of the first step that failed.
-pub fn passive_client(v: &Value) -> Result<(), String> {
+/// Runs one passive-client case; the error describes the first step that failed.
+pub(super) fn passive_client(v: &Value) -> Result<(), String> {
     let p = RustCryptoSuite1::new();
     let kp = match MlsMessage::from_bytes(&hex_field(v, "key_package")?)
         .map_err(|e| format!("key_package: {e}"))?
@@ -40,7 +37,8 @@ pub fn passive_client(v: &Value) -> Result<(), String> {
         key_package: kp,
         init_secret: HpkePrivateKey::new(hex_field(v, "init_priv")?),
         encryption_secret: HpkePrivateKey::new(hex_field(v, "encryption_priv")?),
-        signature_secret: SignaturePrivateKey::new(hex_field(v, "signature_priv")?),
+        signature_secret: SignatureSecretKey::from_slice(&hex_field(v, "signature_priv")?)
+            .map_err(|e| format!("signature_priv: {e}"))?,
     };
     let mut psks = vec![];
     for e in field(v, "external_psks")?

@@ -1,5 +1,7 @@
-//! What the group state machine needs from a cipher suite beyond [`CryptoProvider`]: the
-//! HPKE exporter used by external commits (§8.3, RFC 9180 §5.3).
+//! What the group state machine and TreeKEM need from a cipher suite beyond
+//! [`CryptoProvider`]: the HPKE exporter used by external commits (§8.3, RFC 9180 §5.3) and
+//! batches of HPKE seals under one precomputed `info` hash. It lives with the other crypto
+//! traits, below both `tree` and `group`, which use it.
 
 use hpke_rs::hpke_types::{AeadAlgorithm, KdfAlgorithm, KemAlgorithm};
 use hpke_rs::{Hpke, Mode};
@@ -7,11 +9,11 @@ use hpke_rs_rust_crypto::HpkeRustCrypto;
 
 use zeroize::Zeroizing;
 
-use crate::crypto::hpke::{labeled_extract_info_hash, seal_with_ephemeral};
-use crate::crypto::{CryptoProvider, HpkeCiphertext, HpkePrivateKey, RustCryptoSuite1, Secret};
+use super::hpke::{labeled_extract_info_hash, seal_with_ephemeral};
+use super::{CryptoProvider, HpkeCiphertext, HpkePrivateKey, RustCryptoSuite1, Secret};
 use crate::error::{Error, Result};
 
-/// A [`CryptoProvider`] usable by [`crate::group::Group`].
+/// A [`CryptoProvider`] usable by [`crate::group::Group`] (and by TreeKEM).
 pub trait GroupProvider: CryptoProvider + Clone {
     /// `SetupBaseS(public_key, info)` then `Export(exporter_context, length)`: returns the
     /// KEM output and the exported secret.

@@ -1,0 +1,65 @@
+//! A member's own settings: not part of the protocol, each member chooses its own.
+
+use nipee_keypackage::{LifetimeCheck, ValidationPolicy};
+
+use crate::secret_tree::SecretTreeConfig;
+
+/// How handshake messages (proposals and commits) are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandshakeFormat {
+    /// As PublicMessage (signed, membership tag).
+    Public,
+    /// As PrivateMessage (encrypted under the handshake ratchet).
+    Private,
+}
+
+/// Settings of a group member. Not part of the protocol: each member chooses its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupConfig {
+    /// How our proposals and commits are sent.
+    pub handshake_format: HandshakeFormat,
+    /// PrivateMessage plaintexts are padded with zero bytes to a multiple of this many bytes
+    /// (0 or 1: no padding).
+    pub padding_block: u16,
+    /// How many past epochs' decryption secrets are kept for late application messages.
+    pub max_past_epochs: u16,
+    /// Out-of-order window and forward distance of the secret tree ratchets.
+    pub secret_tree: SecretTreeConfig,
+    /// Whether GroupInfos (in Welcomes) carry the `ratchet_tree` extension.
+    pub ratchet_tree_extension: bool,
+    /// Whether every commit we create carries an UpdatePath, even where §12.4 allows none.
+    pub always_path: bool,
+    /// How many past epochs' resumption PSKs are kept.
+    pub max_resumption_psks: u16,
+    /// How KeyPackages in Add proposals and Welcomes are validated (lifetime at the caller's
+    /// `now`). LeafNodes received inside a tree or a commit are never checked against the
+    /// clock (§7.3 makes that optional; they may have expired in transit).
+    pub key_package_policy: ValidationPolicy,
+}
+
+impl GroupConfig {
+    /// Defaults: handshake as PrivateMessage, no padding, 3 past epochs, the ratchet tree in
+    /// Welcomes, a path only where required, 16 resumption PSKs, KeyPackage lifetimes
+    /// checked at `now` (seconds since the Unix epoch).
+    pub fn new(now: u64) -> Self {
+        GroupConfig {
+            handshake_format: HandshakeFormat::Private,
+            padding_block: 0,
+            max_past_epochs: 3,
+            secret_tree: SecretTreeConfig::default(),
+            ratchet_tree_extension: true,
+            always_path: false,
+            max_resumption_psks: 16,
+            key_package_policy: ValidationPolicy::at(now),
+        }
+    }
+
+    /// The policy for LeafNodes received in a tree, an Update or a commit: the KeyPackage
+    /// policy without the clock.
+    pub(crate) fn leaf_policy(&self) -> ValidationPolicy {
+        let mut p = self.key_package_policy.clone();
+        p.lifetime = LifetimeCheck::Skip;
+        p.max_lifetime_secs = None;
+        p
+    }
+}
