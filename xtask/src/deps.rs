@@ -30,9 +30,19 @@ pub fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
     );
     m.insert(
         "nipee-driver",
-        &[MLS[0], MLS[1], MLS[2], "nipee-nostr", "nipee-relay", "nipee"],
+        &[
+            MLS[0],
+            MLS[1],
+            MLS[2],
+            "nipee-nostr",
+            "nipee-relay",
+            "nipee",
+        ],
     );
-    m.insert("nipee-wasm", &[MLS[0], MLS[1], MLS[2], "nipee-nostr", "nipee"]);
+    m.insert(
+        "nipee-wasm",
+        &[MLS[0], MLS[1], MLS[2], "nipee-nostr", "nipee"],
+    );
     m.insert(
         "nipee-cli",
         &[
@@ -180,7 +190,10 @@ mod tests {
             ("nipee-driver", &["nipee", "nipee-relay"]),
             ("nipee-wasm", &["nipee"]),
             ("nipee-cli", &["nipee", "nipee-driver", "nipee-sqlite"]),
-            ("nipee-test-support", &["nipee", "nipee-driver", "nipee-sqlite"]),
+            (
+                "nipee-test-support",
+                &["nipee", "nipee-driver", "nipee-sqlite"],
+            ),
         ]);
         assert_eq!(check(&e), vec![]);
     }

@@ -1,27 +1,56 @@
-//! The async driver (feature `relay`): a [`Client`] wired to a `nipee-relay` [`Pool`].
+//! The native host of the nipee client: a [`Client`] wired to `nipee-relay`. Transport only:
+//! it publishes what the core returns and reports every relay's answer, performs the reads
+//! the core asks for, holds the subscriptions the core lists, feeds what arrives into the
+//! core, and owns the clock and the randomness. Every protocol decision is the core's.
 //!
-//! It owns the clock (`SystemTime`) and the RNG, publishes what the core produces, waits
-//! for a relay `OK` before confirming own commits (and only then publishes Welcomes),
-//! discards them when no relay accepted, and feeds relay events back into the core in
-//! `created_at` order.
+//! ```no_run
+//! use nipee::{Client, ClientConfig};
+//! use nipee_driver::Driver;
+//! use nipee_nostr::Keys;
+//! use nipee_relay::{Pool, PoolConfig};
+//!
+//! # async fn demo() -> Result<(), nipee_driver::Error> {
+//! let relays = ["wss://relay.example"];
+//! let pool = Pool::connect(PoolConfig::default(), relays)?;
+//! let client = Client::new(
+//!     Keys::generate(&mut rand::rng()),
+//!     nipee::MemoryStorage::new(),
+//!     ClientConfig::with_relays(relays),
+//! )?;
+//! let mut driver = Driver::new(client, pool);
+//! driver.publish_key_package(true).await?;
+//! for outcome in driver.sync().await? {
+//!     println!("{outcome:?}");
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Relays other users name (an invitee's KeyPackage relays and relay list) are reached on
+//! short-lived, policy-filtered connections (`nipee_relay::discovery`), never added to the
+//! pool; the group's own relays join the pool.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use nipee::inner::{chat_message, reaction};
+use nipee::storage::Storage;
+use nipee::{
+    Client, Effects, FetchReport, FetchRequest, GroupDataUpdate, GroupId, NewGroup, Outcome,
+    Outgoing, PendingCommit, RelayAnswer, SubscriptionSpec,
+};
 use nipee_nostr::nips::nipee_relays::KeyPackageRelays;
 use nipee_nostr::{Event, EventId, Filter, Kind, PublicKey, Timestamp};
-use nipee_relay::{Pool, SubscriptionItem};
+use nipee_relay::discovery::{DiscoveryConfig, check_relay_url, fetch_from};
+use nipee_relay::{
+    FetchOptions, Pool, PoolConfig, RelayUrl, SubscribeOptions, Subscription, SubscriptionItem,
+};
 
-use crate::client::{Client, Outcome, PendingPublish};
-use crate::error::{Error, Result};
-use crate::inner::{chat_message, reaction};
-use crate::storage::Storage;
-
-fn relay_err(e: nipee_relay::Error) -> Error {
-    Error::Relay {
-        reason: e.to_string(),
-    }
-}
+pub use error::{Error, ErrorKind, Result};
 
 /// Seconds since the Unix epoch, from the system clock.
 pub fn unix_now() -> u64 {
@@ -31,12 +60,36 @@ pub fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// How an own commit ended, once the relays answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CommitResult {
+    /// Confirmed and merged: the group is in this epoch.
+    Confirmed {
+        /// The new epoch.
+        epoch: u64,
+    },
+    /// No group relay confirmed it yet and none is known not to have it: it stays pending
+    /// (a later sync or read-back decides).
+    Pending,
+    /// Dropped: no group relay has it, or a competing commit won.
+    Discarded {
+        /// Why.
+        reason: String,
+    },
+}
+
 /// A client connected to relays.
 pub struct Driver<S: Storage> {
     client: Client<S>,
     pool: Pool,
-    /// How long a fetch waits for the relays' EOSE.
+    /// How long a read waits for the relays' EOSE.
     pub fetch_timeout: Duration,
+    /// Settings of the short-lived connections to relays other users named.
+    pub discovery: DiscoveryConfig,
+    /// Whether group relays with private or loopback addresses are connected (tests,
+    /// deliberately local deployments). Default `false`.
+    pub allow_private_group_relays: bool,
 }
 
 impl<S: Storage> core::fmt::Debug for Driver<S> {
@@ -47,14 +100,27 @@ impl<S: Storage> core::fmt::Debug for Driver<S> {
     }
 }
 
+fn same_relay(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/')
+        .eq_ignore_ascii_case(b.trim_end_matches('/'))
+}
+
 impl<S: Storage> Driver<S> {
-    /// Wraps a client and a pool.
+    /// Wraps a client and a pool (holding at least our own relays).
     pub fn new(client: Client<S>, pool: Pool) -> Self {
         Driver {
             client,
             pool,
             fetch_timeout: Duration::from_secs(5),
+            discovery: DiscoveryConfig::default(),
+            allow_private_group_relays: false,
         }
+    }
+
+    /// Lets every connection reach private and loopback addresses (a local test relay).
+    pub fn allow_private_relays(&mut self) {
+        self.discovery.allow_private = true;
+        self.allow_private_group_relays = true;
     }
 
     /// The client core.
@@ -67,7 +133,7 @@ impl<S: Storage> Driver<S> {
         &mut self.client
     }
 
-    /// Consumes the driver, returning the client (e.g. to reach its storage).
+    /// Consumes the driver, returning the client.
     pub fn into_client(self) -> Client<S> {
         self.client
     }
@@ -77,117 +143,271 @@ impl<S: Storage> Driver<S> {
         &self.pool
     }
 
-    /// Publishes `event` and waits until at least one relay accepted it.
-    ///
-    /// # Errors
-    /// [`Error::Relay`] when no relay accepted it.
-    pub async fn publish(&self, event: &Event) -> Result<()> {
+    fn in_pool(&self, url: &str) -> Option<RelayUrl> {
         self.pool
-            .publish_until_accepted(event, 1)
-            .await
-            .map(|_| ())
-            .map_err(relay_err)
+            .relays()
+            .into_iter()
+            .find(|r| same_relay(r.as_str(), url))
     }
 
-    /// Fetches stored events matching `filters` (until every relay sent EOSE, or the fetch
-    /// timeout).
-    ///
-    /// # Errors
-    /// [`Error::Relay`].
-    pub async fn fetch(&self, filters: Vec<Filter>) -> Result<Vec<Event>> {
-        let mut sub = self.pool.subscribe(filters).map_err(relay_err)?;
-        let relays = self.pool.relays().len().max(1);
-        let mut eose = 0;
-        let mut out = Vec::new();
-        let deadline = tokio::time::Instant::now() + self.fetch_timeout;
-        while eose < relays {
-            match tokio::time::timeout_at(deadline, sub.next_item()).await {
-                Ok(Some(SubscriptionItem::Event { event, .. })) => out.push(event),
-                Ok(Some(SubscriptionItem::Eose { .. } | SubscriptionItem::Closed { .. })) => {
-                    eose += 1
-                }
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => break,
+    /// Adds the relays of our groups and of our config to the pool (filtered by the URL
+    /// policy), waiting briefly for new ones to connect.
+    async fn ensure_relays(&mut self, urls: &[String]) {
+        let mut added = 0;
+        for url in urls {
+            if self.in_pool(url).is_some() {
+                continue;
+            }
+            if check_relay_url(url, self.allow_private_group_relays).is_ok()
+                && self.pool.add_relay(url).is_ok()
+            {
+                added += 1;
             }
         }
-        sub.close();
-        Ok(out)
+        if added > 0 {
+            let n = self.pool.relays().len();
+            let _ = self.pool.wait_connected(n, Duration::from_secs(3)).await;
+        }
     }
+
+    /// Publishes one outgoing event where the core says, and returns every relay's answer:
+    /// relays in the pool directly, others on a short-lived filtered connection.
+    pub async fn publish_outgoing(&mut self, o: &Outgoing) -> Vec<RelayAnswer> {
+        let mut answers = Vec::new();
+        let (mut pooled, mut foreign) = (Vec::new(), Vec::new());
+        for url in &o.relays {
+            match self.in_pool(url) {
+                Some(u) => pooled.push(u),
+                None => foreign.push(url.clone()),
+            }
+        }
+        if !pooled.is_empty() {
+            let outcome = self.pool.publish_to(&o.event, Some(&pooled)).await;
+            for u in &pooled {
+                answers.push(match outcome.result(u) {
+                    Some(Ok(s)) if s.accepted => RelayAnswer::Accepted {
+                        relay: u.to_string(),
+                    },
+                    Some(Ok(s)) => RelayAnswer::Rejected {
+                        relay: u.to_string(),
+                        message: s.reason.message().to_owned(),
+                    },
+                    _ => RelayAnswer::NoAnswer {
+                        relay: u.to_string(),
+                    },
+                });
+            }
+        }
+        if !foreign.is_empty() {
+            answers.extend(self.publish_elsewhere(&foreign, &o.event).await);
+        }
+        answers
+    }
+
+    /// Publishes on short-lived connections to relays other users named (their
+    /// KeyPackage relays), after the discovery URL policy; closed afterwards.
+    async fn publish_elsewhere(&self, urls: &[String], event: &Event) -> Vec<RelayAnswer> {
+        let allowed: Vec<String> = urls
+            .iter()
+            .filter(|u| check_relay_url(u, self.discovery.allow_private).is_ok())
+            .take(self.discovery.max_relays)
+            .cloned()
+            .collect();
+        let mut answers: Vec<RelayAnswer> = urls
+            .iter()
+            .filter(|u| !allowed.contains(u))
+            .map(|u| RelayAnswer::NoAnswer { relay: u.clone() })
+            .collect();
+        if allowed.is_empty() {
+            return answers;
+        }
+        let Ok(pool) = Pool::connect(self.discovery.pool.clone(), allowed.iter()) else {
+            answers.extend(
+                allowed
+                    .iter()
+                    .map(|u| RelayAnswer::NoAnswer { relay: u.clone() }),
+            );
+            return answers;
+        };
+        let _ = pool
+            .wait_connected(allowed.len(), self.discovery.timeout)
+            .await;
+        let outcome = pool.publish(event).await;
+        for u in pool.relays() {
+            answers.push(match outcome.result(&u) {
+                Some(Ok(s)) if s.accepted => RelayAnswer::Accepted {
+                    relay: u.to_string(),
+                },
+                Some(Ok(s)) => RelayAnswer::Rejected {
+                    relay: u.to_string(),
+                    message: s.reason.message().to_owned(),
+                },
+                _ => RelayAnswer::NoAnswer {
+                    relay: u.to_string(),
+                },
+            });
+        }
+        pool.close().await;
+        answers
+    }
+
+    /// Performs a read the core asked for.
+    pub async fn perform_fetch(&mut self, req: &FetchRequest) -> FetchReport {
+        self.ensure_relays(req.relays()).await;
+        let relays: Vec<RelayUrl> = req
+            .relays()
+            .iter()
+            .filter_map(|u| self.in_pool(u))
+            .collect();
+        let mut report = FetchReport::default();
+        if relays.is_empty() {
+            return report;
+        }
+        let options = FetchOptions::new(self.fetch_timeout).relays(relays);
+        if let Ok(r) = self.pool.fetch(vec![req.filter()], options).await {
+            report.events = r.events.clone();
+            report.complete = r.complete_relays().iter().map(|u| u.to_string()).collect();
+        }
+        report
+    }
+
+    /// Carries out what the core asked for (publishing, reporting answers, reads) until
+    /// nothing is left; returns every outcome in order.
+    ///
+    /// # Errors
+    /// Storage errors of the core (other failures are reported to the core as answers).
+    pub async fn run(&mut self, effects: Effects) -> Result<Vec<Outcome>> {
+        let mut outcomes = Vec::new();
+        let mut queue = vec![effects];
+        let mut steps = 0;
+        while let Some(e) = queue.pop() {
+            steps += 1;
+            if steps > 10_000 {
+                return Err(Error::Internal {
+                    reason: "the core keeps asking for more work",
+                });
+            }
+            outcomes.extend(e.outcomes);
+            for o in &e.publish {
+                let answers = self.publish_outgoing(o).await;
+                let next =
+                    self.client
+                        .published(&o.event.id(), &answers, unix_now(), &mut rand::rng())?;
+                queue.push(next);
+            }
+            for f in &e.fetch {
+                let report = self.perform_fetch(f).await;
+                let next = self
+                    .client
+                    .fetched(f, &report, unix_now(), &mut rand::rng())?;
+                queue.push(next);
+            }
+        }
+        Ok(outcomes)
+    }
+
+    async fn run_commit(&mut self, p: PendingCommit) -> Result<CommitResult> {
+        let relays = p.outgoing.relays.clone();
+        self.ensure_relays(&relays).await;
+        let effects = Effects {
+            publish: vec![p.outgoing],
+            ..Effects::default()
+        };
+        let outcomes = self.run(effects).await?;
+        for o in &outcomes {
+            match o {
+                Outcome::OwnCommitConfirmed(i) if i.group_id == p.group_id => {
+                    return Ok(CommitResult::Confirmed { epoch: i.epoch });
+                }
+                Outcome::OwnCommitDiscarded {
+                    group_id, reason, ..
+                } if *group_id == p.group_id => {
+                    return Ok(CommitResult::Discarded {
+                        reason: (*reason).to_owned(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(CommitResult::Pending)
+    }
+
+    // ----- operations -----
 
     /// Publishes a fresh KeyPackage (kind 443) and our KeyPackage relay list (kind 10051).
     ///
     /// # Errors
     /// Core and relay errors.
-    pub async fn publish_key_package(
-        &mut self,
-        last_resort: bool,
-        relays: &[String],
-    ) -> Result<Event> {
+    pub async fn publish_key_package(&mut self, last_resort: bool) -> Result<Event> {
         let now = unix_now();
-        let event = self
+        let kp = self
             .client
             .create_key_package(last_resort, now, &mut rand::rng())?;
-        self.publish(&event).await?;
-        if !relays.is_empty() {
-            let list = KeyPackageRelays {
-                relays: relays.to_vec(),
-            }
-            .to_builder()?
-            .sign(self.client.keys(), Timestamp::from_secs(now))?;
-            self.publish(&list).await?;
+        let list = self.client.relay_list_event(now)?;
+        let effects = Effects {
+            publish: vec![kp.clone(), list],
+            ..Effects::default()
+        };
+        self.run(effects).await?;
+        if self
+            .client
+            .outbox()?
+            .iter()
+            .any(|o| o.event.id() == kp.event.id())
+        {
+            return Err(Error::NotPublished {
+                what: "the KeyPackage",
+            });
         }
-        Ok(event)
+        Ok(kp.event)
     }
 
-    /// The newest valid KeyPackage event of each of `pubkeys`, after adding the relays of
-    /// their KeyPackage relay lists (kind 10051) to the pool.
+    /// The newest valid KeyPackage event of each of `pubkeys`: looked up on our relays,
+    /// then on the relays each one lists in its kind-10051 event (short-lived, filtered
+    /// connections).
     ///
     /// # Errors
-    /// [`Error::Relay`] when someone has no valid KeyPackage on our relays.
+    /// [`Error::NoKeyPackage`] for someone with no valid KeyPackage anywhere we looked.
     pub async fn fetch_key_packages(&self, pubkeys: &[PublicKey]) -> Result<Vec<Event>> {
-        // Discovery: the relays each invitee lists in its kind-10051 event join the pool.
-        let lists = self
-            .fetch(vec![
-                Filter::new()
-                    .kind(Kind::MLS_KEY_PACKAGE_RELAYS)
-                    .authors(pubkeys.iter().copied()),
-            ])
+        let kp_filter = Filter::new()
+            .kind(Kind::MLS_KEY_PACKAGE)
+            .authors(pubkeys.iter().copied());
+        let lists = Filter::new()
+            .kind(Kind::MLS_KEY_PACKAGE_RELAYS)
+            .authors(pubkeys.iter().copied());
+        let options = FetchOptions::new(self.fetch_timeout);
+        let ours = self
+            .pool
+            .fetch(vec![kp_filter.clone(), lists], options)
             .await?;
-        let known: Vec<String> = self.pool.relays().iter().map(|r| r.to_string()).collect();
-        let mut added = 0;
-        for list in lists
+        let mut events: Vec<Event> = ours.events.clone();
+        let mut theirs: Vec<String> = Vec::new();
+        for list in ours
+            .events
             .iter()
+            .filter(|e| e.kind() == Kind::MLS_KEY_PACKAGE_RELAYS)
             .filter_map(|e| KeyPackageRelays::from_event(e).ok())
         {
             for url in list.relays {
-                let fresh = !known
-                    .iter()
-                    .any(|k| k.trim_end_matches('/') == url.trim_end_matches('/'));
-                if fresh && self.pool.add_relay(&url).is_ok() {
-                    added += 1;
+                if self.in_pool(&url).is_none() && !theirs.contains(&url) {
+                    theirs.push(url);
                 }
             }
         }
-        if added > 0 {
-            // Best effort: go on with whatever connected.
-            let _ = self
-                .pool
-                .wait_connected(known.len() + added, Duration::from_secs(3))
-                .await;
+        if !theirs.is_empty() {
+            let report = fetch_from(&theirs, vec![kp_filter], &self.discovery).await?;
+            events.extend(report.events);
         }
-        let events = self
-            .fetch(vec![
-                Filter::new()
-                    .kind(Kind::MLS_KEY_PACKAGE)
-                    .authors(pubkeys.iter().copied()),
-            ])
-            .await?;
         let policy = nipee_keypackage::ValidationPolicy::at(unix_now());
         let mut newest: BTreeMap<PublicKey, Event> = BTreeMap::new();
-        for e in events {
+        for e in events
+            .into_iter()
+            .filter(|e| e.kind() == Kind::MLS_KEY_PACKAGE)
+        {
             if self
                 .client
-                .profile()
+                .config()
+                .profile
                 .parse_key_package_event(&e, &policy)
                 .is_err()
             {
@@ -203,8 +423,8 @@ impl<S: Storage> Driver<S> {
         pubkeys
             .iter()
             .map(|pk| {
-                newest.remove(pk).ok_or_else(|| Error::Relay {
-                    reason: format!("no valid KeyPackage of {pk} on the relays"),
+                newest.remove(pk).ok_or_else(|| Error::NoKeyPackage {
+                    pubkey: pk.to_hex(),
                 })
             })
             .collect()
@@ -220,128 +440,118 @@ impl<S: Storage> Driver<S> {
         name: &str,
         description: &str,
         invitees: &[PublicKey],
-    ) -> Result<[u8; 32]> {
+    ) -> Result<GroupId> {
         let kps = self.fetch_key_packages(invitees).await?;
-        let me = self.client.public_key();
-        let (gid, welcomes) = self.client.create_group(
-            name,
-            description,
-            vec![me],
-            &kps,
-            unix_now(),
-            &mut rand::rng(),
-        )?;
-        for w in &welcomes {
-            self.publish(w).await?;
-        }
-        Ok(gid)
-    }
-
-    /// Publishes an own commit, confirms it after a relay `OK` and publishes the Welcomes;
-    /// discards it when no relay has it.
-    ///
-    /// When no relay answered `OK true`, a relay may still have stored the commit (its `OK`
-    /// was lost or came too late), and the other members would then apply it: discarding it
-    /// here would fork the group. So the commit is read back by id first: found, it is
-    /// confirmed as if acknowledged; missing from every relay that answered, it is
-    /// discarded; when the relays cannot be asked, it stays pending, to be confirmed by its
-    /// echo on a later sync.
-    ///
-    /// # Errors
-    /// [`Error::Relay`] (the commit was discarded, or its fate is unknown and it stays
-    /// pending), core errors.
-    pub async fn publish_commit(&mut self, pending: PendingPublish) -> Result<u64> {
-        if let Err(e) = self.publish(&pending.event).await {
-            let id = pending.event.id();
-            match self.fetch(vec![Filter::new().ids([id])]).await {
-                Ok(events) if events.iter().any(|ev| ev.id() == id) => {}
-                Ok(_) => {
-                    self.client.discard(&pending)?;
-                    return Err(e);
-                }
-                Err(fetch) => {
-                    return Err(Error::Relay {
-                        reason: format!(
-                            "no relay acknowledged the commit ({e}) and reading it back failed \
-                             ({fetch}): it stays pending until a relay echoes it"
-                        ),
-                    });
-                }
-            }
-        }
-        let welcomes = self
+        let mut new = NewGroup::new(name, kps);
+        new.description = description.to_owned();
+        let (gid, effects) = self
             .client
-            .confirm(&pending, unix_now(), &mut rand::rng())?;
-        for w in &welcomes {
-            self.publish(w).await?;
-        }
-        Ok(pending.epoch)
+            .create_group(new, unix_now(), &mut rand::rng())?;
+        let relays = self.client.group_data(&gid)?.relays;
+        self.ensure_relays(&relays).await;
+        self.run(effects).await?;
+        Ok(gid)
     }
 
     /// Invites `pubkeys` (admins only).
     ///
     /// # Errors
     /// Core and relay errors.
-    pub async fn invite(&mut self, gid: &[u8; 32], pubkeys: &[PublicKey]) -> Result<u64> {
+    pub async fn invite(&mut self, gid: &GroupId, pubkeys: &[PublicKey]) -> Result<CommitResult> {
         let kps = self.fetch_key_packages(pubkeys).await?;
         let p = self
             .client
             .invite(gid, &kps, unix_now(), &mut rand::rng())?;
-        self.publish_commit(p).await
+        self.run_commit(p).await
     }
 
     /// Removes `pubkeys` (admins only).
     ///
     /// # Errors
     /// Core and relay errors.
-    pub async fn remove(&mut self, gid: &[u8; 32], pubkeys: &[PublicKey]) -> Result<u64> {
+    pub async fn remove(&mut self, gid: &GroupId, pubkeys: &[PublicKey]) -> Result<CommitResult> {
         let p = self
             .client
             .remove(gid, pubkeys, unix_now(), &mut rand::rng())?;
-        self.publish_commit(p).await
+        self.run_commit(p).await
     }
 
-    /// Rotates our leaf.
+    /// Rotates our leaf and signature key.
     ///
     /// # Errors
     /// Core and relay errors.
-    pub async fn rotate(&mut self, gid: &[u8; 32]) -> Result<u64> {
+    pub async fn rotate(&mut self, gid: &GroupId) -> Result<CommitResult> {
         let p = self.client.rotate(gid, unix_now(), &mut rand::rng())?;
-        self.publish_commit(p).await
+        self.run_commit(p).await
+    }
+
+    /// Changes the group data (admins only).
+    ///
+    /// # Errors
+    /// Core and relay errors.
+    pub async fn update_group_data(
+        &mut self,
+        gid: &GroupId,
+        update: GroupDataUpdate,
+    ) -> Result<CommitResult> {
+        let p = self
+            .client
+            .update_group_data(gid, update, unix_now(), &mut rand::rng())?;
+        self.run_commit(p).await
+    }
+
+    /// Commits the proposals received in this epoch.
+    ///
+    /// # Errors
+    /// Core and relay errors.
+    pub async fn commit_pending_proposals(&mut self, gid: &GroupId) -> Result<CommitResult> {
+        let p = self
+            .client
+            .commit_pending_proposals(gid, unix_now(), &mut rand::rng())?;
+        self.run_commit(p).await
     }
 
     /// Leaves a group (publishes a self-removal proposal for an admin to commit).
     ///
     /// # Errors
     /// Core and relay errors.
-    pub async fn leave(&mut self, gid: &[u8; 32]) -> Result<()> {
-        let e = self.client.leave(gid, unix_now(), &mut rand::rng())?;
-        self.publish(&e).await
+    pub async fn leave(&mut self, gid: &GroupId) -> Result<()> {
+        let out = self.client.leave(gid, unix_now(), &mut rand::rng())?;
+        self.publish_now(out).await
+    }
+
+    async fn publish_now(&mut self, out: Outgoing) -> Result<()> {
+        let id = out.event.id();
+        self.run(Effects {
+            publish: vec![out],
+            ..Effects::default()
+        })
+        .await?;
+        if self.client.outbox()?.iter().any(|o| o.event.id() == id) {
+            return Err(Error::NotPublished { what: "the event" });
+        }
+        Ok(())
     }
 
     /// Sends a kind-9 chat message; returns the inner event id.
     ///
     /// # Errors
-    /// Core and relay errors.
-    pub async fn send_text(&mut self, gid: &[u8; 32], text: &str) -> Result<EventId> {
+    /// Core and relay errors ([`Error::NotPublished`] when no relay took it; it stays in
+    /// the outbox and is republished by the next sync).
+    pub async fn send_text(&mut self, gid: &GroupId, text: &str) -> Result<EventId> {
         let now = unix_now();
         let inner = chat_message(self.client.public_key(), text, Timestamp::from_secs(now));
         let id = inner.id();
-        let e = self.client.send(gid, &inner, now, &mut rand::rng())?;
-        self.publish(&e).await?;
+        let out = self.client.send(gid, &inner, now, &mut rand::rng())?;
+        self.publish_now(out).await?;
         Ok(id)
     }
 
     /// Sends a kind-7 reaction to the inner event `target`.
     ///
     /// # Errors
-    /// Core and relay errors.
-    pub async fn react(
-        &mut self,
-        gid: &[u8; 32],
-        target: &EventId,
-        emoji: &str,
-    ) -> Result<EventId> {
+    /// As [`Driver::send_text`].
+    pub async fn react(&mut self, gid: &GroupId, target: &EventId, emoji: &str) -> Result<EventId> {
         let now = unix_now();
         let inner = reaction(
             self.client.public_key(),
@@ -350,109 +560,83 @@ impl<S: Storage> Driver<S> {
             Timestamp::from_secs(now),
         );
         let id = inner.id();
-        let e = self.client.send(gid, &inner, now, &mut rand::rng())?;
-        self.publish(&e).await?;
+        let out = self.client.send(gid, &inner, now, &mut rand::rng())?;
+        self.publish_now(out).await?;
         Ok(id)
     }
 
-    fn filters(&self) -> Vec<Filter> {
-        let mut f = vec![
-            Filter::new()
-                .kind(Kind::GIFT_WRAP)
-                .pubkey_tags([self.client.public_key()]),
-        ];
-        let groups: Vec<String> = self
-            .client
-            .groups()
-            .iter()
-            .filter(|g| g.active)
-            .map(|g| hex::encode(g.nostr_group_id))
-            .collect();
-        for g in groups {
-            f.push(Filter::new().kind(Kind::MLS_GROUP_MESSAGE).group(g));
+    /// The relays a subscription spec names, in the pool.
+    async fn spec_relays(&mut self, spec: &SubscriptionSpec) -> Option<Vec<RelayUrl>> {
+        if spec.relays.is_empty() {
+            return None;
         }
-        f
+        self.ensure_relays(&spec.relays).await;
+        Some(spec.relays.iter().filter_map(|u| self.in_pool(u)).collect())
     }
 
-    /// Handles what an outcome asks of us: publish the Welcomes of an own commit confirmed
-    /// by its echo, publish the KeyPackage deletion after a join, rotate after joining
-    /// through a last-resort KeyPackage.
-    async fn follow_up(&mut self, outcome: &Outcome) -> Result<()> {
-        if let Outcome::OwnCommitConfirmed {
-            welcomes: Some(w), ..
-        } = outcome
-        {
-            let wraps = self.client.wrap_welcomes(w, unix_now(), &mut rand::rng())?;
-            for e in &wraps {
-                self.publish(e).await?;
-            }
-        }
-        if let Outcome::Joined {
-            nostr_group_id,
-            deletion,
-            rotate_now,
-            ..
-        } = outcome
-        {
-            if let Some(d) = deletion {
-                self.publish(d).await?;
-            }
-            if *rotate_now {
-                self.rotate(nostr_group_id).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Fetches everything stored for us (Welcomes, then our groups' events, again after
-    /// each join) and processes it in `created_at` order, retrying events that failed
-    /// while others made progress. Returns what happened, in order.
+    /// Republishes the outbox, fetches everything stored for our subscriptions (again
+    /// after each join), processes it in `created_at` order and runs the periodic work.
+    /// Returns what happened, in order.
     ///
     /// # Errors
-    /// Relay and storage errors (events that fail to process are skipped).
+    /// Relay and storage errors (events that fail to process are skipped: a relay may
+    /// send anything).
     pub async fn sync(&mut self) -> Result<Vec<Outcome>> {
         let mut outcomes = Vec::new();
-        loop {
-            let mut events = self.fetch(self.filters()).await?;
-            events.sort_by_key(|e| (e.created_at(), e.id()));
-            let mut progress = false;
-            let mut joined = false;
-            let mut pending = events;
-            loop {
-                let mut failed = Vec::new();
-                let mut step = false;
-                for e in pending {
-                    match self.client.process(&e, unix_now()) {
-                        Ok(Outcome::Ignored(_)) => {}
-                        Ok(o) => {
-                            joined |= matches!(o, Outcome::Joined { .. });
-                            self.follow_up(&o).await?;
-                            outcomes.push(o);
-                            step = true;
-                        }
-                        Err(Error::Storage { reason }) => return Err(Error::Storage { reason }),
-                        Err(_) => failed.push(e),
-                    }
+        let outbox = self.client.outbox()?;
+        outcomes.extend(
+            self.run(Effects {
+                publish: outbox,
+                ..Effects::default()
+            })
+            .await?,
+        );
+        let mut seen_specs = 0;
+        for _round in 0..8 {
+            let specs = self.client.subscriptions();
+            let mut events: Vec<Event> = Vec::new();
+            for spec in &specs {
+                let relays = self.spec_relays(spec).await;
+                let mut options = FetchOptions::new(self.fetch_timeout);
+                if let Some(r) = relays {
+                    options = options.relays(r);
                 }
-                progress |= step;
-                if !step || failed.is_empty() {
-                    break;
+                if let Ok(r) = self.pool.fetch(vec![spec.filter.clone()], options).await {
+                    events.extend(r.events);
                 }
-                pending = failed;
             }
-            if !(joined && progress) {
+            events.sort_by_key(|e| (e.created_at(), e.id()));
+            events.dedup_by_key(|e| e.id());
+            for e in events {
+                match self.client.process(&e, unix_now(), &mut rand::rng()) {
+                    Ok(effects) => outcomes.extend(self.run(effects).await?),
+                    Err(nipee::Error::Storage { reason }) => {
+                        return Err(Error::Core(nipee::Error::Storage { reason }));
+                    }
+                    Err(_) => {}
+                }
+            }
+            let now_specs = self.client.subscriptions().len();
+            if now_specs == seen_specs || now_specs == specs.len() {
                 break;
             }
+            seen_specs = now_specs;
         }
-        Ok(outcomes)
+        let poll = self.client.poll(unix_now(), &mut rand::rng())?;
+        outcomes.extend(self.run(poll).await?);
+        Ok(outcomes
+            .into_iter()
+            .filter(|o| !matches!(o, Outcome::Ignored(_)))
+            .collect())
     }
 
-    /// Streams live events: processes each one and hands every non-ignored outcome to
-    /// `on_outcome` until it returns `false`. Re-subscribes after a join.
+    /// Streams live events: holds the subscriptions the core lists, processes each event,
+    /// hands every non-ignored outcome to `on_outcome` until it returns `false`, and polls
+    /// every `poll_every`.
     ///
     /// # Errors
     /// Relay and storage errors.
-    pub async fn listen<F>(&mut self, mut on_outcome: F) -> Result<()>
+    pub async fn listen<F>(&mut self, poll_every: Duration, mut on_outcome: F) -> Result<()>
     where
         F: FnMut(&Client<S>, &Outcome) -> bool,
     {
@@ -461,29 +645,70 @@ impl<S: Storage> Driver<S> {
                 return Ok(());
             }
         }
+        let mut subs: BTreeMap<String, (SubscriptionSpec, Subscription)> = BTreeMap::new();
+        let mut tick = tokio::time::interval(poll_every);
+        tick.tick().await;
         loop {
-            let mut sub = self.pool.subscribe(self.filters()).map_err(relay_err)?;
-            loop {
-                let Some(item) = sub.next_item().await else {
-                    return Ok(());
-                };
-                let SubscriptionItem::Event { event, .. } = item else {
+            // Hold exactly what the core lists.
+            let specs = self.client.subscriptions();
+            subs.retain(|k, (s, _)| specs.iter().any(|x| &x.key == k && x == s));
+            for spec in specs {
+                if subs.contains_key(&spec.key) {
                     continue;
-                };
-                let outcome = match self.client.process(&event, unix_now()) {
-                    Ok(Outcome::Ignored(_)) | Err(_) => continue,
-                    Ok(o) => o,
-                };
-                self.follow_up(&outcome).await?;
-                let resubscribe = matches!(outcome, Outcome::Joined { .. });
-                if !on_outcome(&self.client, &outcome) {
-                    return Ok(());
                 }
-                if resubscribe {
-                    break;
+                let mut options =
+                    SubscribeOptions::new().margin(Duration::from_secs(spec.margin_secs));
+                if let Some(r) = self.spec_relays(&spec).await {
+                    options = options.relays(r);
+                }
+                let sub = self
+                    .pool
+                    .subscribe_with(vec![spec.filter.clone()], options)?;
+                subs.insert(spec.key.clone(), (spec, sub));
+            }
+            let next = async {
+                let futs = subs
+                    .values_mut()
+                    .map(|(_, s)| Box::pin(s.next_item()))
+                    .collect::<Vec<_>>();
+                if futs.is_empty() {
+                    std::future::pending::<Option<SubscriptionItem>>().await
+                } else {
+                    futures_util::future::select_all(futs).await.0
+                }
+            };
+            let effects = tokio::select! {
+                item = next => match item {
+                    None => return Ok(()),
+                    Some(SubscriptionItem::Event { event, .. }) => {
+                        match self.client.process(&event, unix_now(), &mut rand::rng()) {
+                            Ok(e) => e,
+                            Err(nipee::Error::Storage { reason }) => {
+                                return Err(Error::Core(nipee::Error::Storage { reason }));
+                            }
+                            Err(_) => continue,
+                        }
+                    }
+                    Some(_) => continue,
+                },
+                _ = tick.tick() => self.client.poll(unix_now(), &mut rand::rng())?,
+            };
+            for o in self.run(effects).await? {
+                if matches!(o, Outcome::Ignored(_)) {
+                    continue;
+                }
+                if !on_outcome(&self.client, &o) {
+                    return Ok(());
                 }
             }
-            sub.close();
         }
     }
+}
+
+/// A pool for `relays` with the default settings.
+///
+/// # Errors
+/// Relay errors (a bad URL).
+pub fn pool_for(relays: &[String]) -> Result<Pool> {
+    Ok(Pool::connect(PoolConfig::default(), relays.iter())?)
 }

@@ -109,7 +109,14 @@ pub fn build_group_event<R: CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<Event> {
     let ephemeral = Keys::generate(rng);
-    build_group_event_signed(key, nostr_group_id, mls_message, created_at, &ephemeral, rng)
+    build_group_event_signed(
+        key,
+        nostr_group_id,
+        mls_message,
+        created_at,
+        &ephemeral,
+        rng,
+    )
 }
 
 /// [`build_group_event`] signed by `signer`, a throwaway key the caller drew (to bind a

@@ -117,7 +117,7 @@ pub enum Error {
     },
     /// A message broke a NIP-EE admin rule.
     #[error("admin rules: {0}")]
-    Policy(#[from] crate::client::PolicyViolation),
+    Policy(Box<crate::client::PolicyViolation>),
     /// A commit bound to another kind-445 event (its MLS authenticated data names another
     /// `created_at` or signer): a re-dated or re-signed copy.
     #[error("a copy of a commit under another event (re-dated or re-signed)")]
@@ -246,6 +246,12 @@ impl Error {
             field,
             reason: reason.into(),
         }
+    }
+}
+
+impl From<crate::client::PolicyViolation> for Error {
+    fn from(v: crate::client::PolicyViolation) -> Self {
+        Error::Policy(Box::new(v))
     }
 }
 

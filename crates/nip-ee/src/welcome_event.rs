@@ -5,8 +5,7 @@
 //! id]` (in that order, as nostr-mls writes them). It is sealed by the committer and
 //! gift-wrapped to the invitee.
 
-use nipee_mls::framing::{MlsMessage, MlsMessageBody};
-use nipee_mls::welcome::Welcome;
+use nipee_mls::{MlsMessageIn, WireFormat};
 use nipee_nostr::{
     Event, EventId, Keys, Kind, PublicKey, Tag, Tags, Timestamp, UnsignedEvent, nip59,
 };
@@ -49,7 +48,7 @@ impl WelcomeRumor {
     /// # Errors
     /// [`Error::UnexpectedKind`], [`Error::MissingTag`], [`Error::Malformed`],
     /// [`Error::Mls`] when the content is not an MLSMessage(Welcome).
-    pub fn from_rumor(rumor: &UnsignedEvent) -> Result<(Self, Welcome)> {
+    pub fn from_rumor(rumor: &UnsignedEvent) -> Result<Self> {
         if rumor.kind != Kind::MLS_WELCOME {
             return Err(Error::UnexpectedKind {
                 expected: Kind::MLS_WELCOME.as_u16(),
@@ -79,23 +78,17 @@ impl WelcomeRumor {
         let relays = rumor.tags.relays().into_iter().map(str::to_owned).collect();
         let mls_message = hex::decode(&rumor.content)
             .map_err(|e| Error::malformed("kind 444 content", e.to_string()))?;
-        let welcome = match MlsMessage::from_bytes(&mls_message)?.body {
-            MlsMessageBody::Welcome(w) => w,
-            _ => {
-                return Err(Error::malformed(
-                    "kind 444 content",
-                    "the MLSMessage is not a Welcome",
-                ));
-            }
-        };
-        Ok((
-            WelcomeRumor {
-                mls_message,
-                key_package_event_id,
-                relays,
-            },
-            welcome,
-        ))
+        if MlsMessageIn::parse(&mls_message)?.wire_format() != WireFormat::Welcome {
+            return Err(Error::malformed(
+                "kind 444 content",
+                "the MLSMessage is not a Welcome",
+            ));
+        }
+        Ok(WelcomeRumor {
+            mls_message,
+            key_package_event_id,
+            relays,
+        })
     }
 
     /// Seals (signed by `sender`) and gift-wraps the rumor to `recipient`.
@@ -121,10 +114,8 @@ pub struct OpenedWelcome {
     pub sender: PublicKey,
     /// The rumor's id.
     pub rumor_id: EventId,
-    /// The rumor's parts.
+    /// The rumor's parts (its MLS message checked to be a Welcome).
     pub rumor: WelcomeRumor,
-    /// The decoded Welcome.
-    pub welcome: Welcome,
 }
 
 /// Unwraps a kind-1059 gift wrap addressed to `receiver` and parses the Welcome inside.
@@ -145,11 +136,10 @@ pub fn open_welcome(receiver: &Keys, gift_wrap: &Event) -> Result<OpenedWelcome>
         },
         other => Error::Nostr(other),
     })?;
-    let (rumor, welcome) = WelcomeRumor::from_rumor(&opened.rumor)?;
+    let rumor = WelcomeRumor::from_rumor(&opened.rumor)?;
     Ok(OpenedWelcome {
         sender: opened.sender,
         rumor_id: opened.rumor.id(),
         rumor,
-        welcome,
     })
 }

@@ -14,9 +14,9 @@ use nipee_keypackage::{
     KeyPackage, LeafNodeSource, Lifetime, ProposalType, ProtocolVersion, SignatureSecretKey,
     UnsignedLeafNode, ValidationPolicy,
 };
-use nipee_mls::crypto::{HpkePrivateKey, RustCryptoSuite1};
-use nipee_mls::framing::{MlsMessage, MlsMessageBody};
-use nipee_mls::schedule::{EpochSecrets, welcome_secret};
+use nipee_mls::hazmat::framing::{MlsMessage, MlsMessageBody};
+use nipee_mls::hazmat::schedule::{EpochSecrets, welcome_secret};
+use nipee_mls::{HpkePrivateKey, RustCryptoSuite1};
 use nipee_nostr::nip44::{self, LengthPrefix};
 use nipee_nostr::{
     Event, EventId, Keys, Kind, PublicKey, SecretKey, Tags, Timestamp, UnsignedEvent,
@@ -599,9 +599,15 @@ fn welcome_group_secrets_and_key_schedule_match_the_recorded_values() {
         let recipient = s["recipient"].as_str().unwrap();
         let kp = &d["key_packages"][recipient];
         let opened = open_welcome(&keys_of(&d, recipient), &event(&s["event"])).unwrap();
+        let welcome = match MlsMessage::from_bytes(&opened.rumor.mls_message)
+            .unwrap()
+            .body
+        {
+            MlsMessageBody::Welcome(w) => w,
+            other => panic!("not a Welcome: {other:?}"),
+        };
         let init = HpkePrivateKey::from_slice(&h(&kp["init_private_key"]));
-        let gs = opened
-            .welcome
+        let gs = welcome
             .decrypt_group_secrets(&p, &h(&kp["key_package_ref"]), &init)
             .unwrap();
         assert_eq!(
@@ -616,7 +622,7 @@ fn welcome_group_secrets_and_key_schedule_match_the_recorded_values() {
             None => assert!(gs.path_secret.is_none()),
         }
         let ws = welcome_secret(&p, &gs.joiner_secret, None).unwrap();
-        let gi = opened.welcome.decrypt_group_info(&p, &ws).unwrap();
+        let gi = welcome.decrypt_group_info(&p, &ws).unwrap();
         let n = s["epoch_after"].as_u64().unwrap();
         let gc = gi.group_context.encode().unwrap();
         assert_eq!(gc, h(&epoch(&d, n)["group_context"]));
@@ -643,8 +649,7 @@ fn welcome_group_secrets_and_key_schedule_match_the_recorded_values() {
         let other = if recipient == "bob" { "carol" } else { "bob" };
         let wrong = HpkePrivateKey::from_slice(&h(&d["key_packages"][other]["init_private_key"]));
         assert!(
-            opened
-                .welcome
+            welcome
                 .decrypt_group_secrets(&p, &h(&kp["key_package_ref"]), &wrong)
                 .is_err()
         );

@@ -5,8 +5,8 @@
 use nipee::inner::chat_message;
 use nipee::storage::MemoryStorage;
 use nipee::{
-    Client, ClientConfig, GroupEventKey, NostrGroupData, Outcome, WelcomeRumor, decode_inner_event,
-    identity_to_pubkey,
+    Client, ClientConfig, GroupEventKey, NewGroup, NostrGroupData, Outcome, WelcomeRumor,
+    decode_inner_event, identity_to_pubkey,
 };
 use nipee_nostr::{Keys, Kind, Tags, Timestamp, UnsignedEvent};
 use proptest::prelude::*;
@@ -55,10 +55,7 @@ proptest! {
 fn messages_of_one_epoch_decrypt_in_any_order() {
     let mut rng = rand::rng();
     let now = 1_800_000_000;
-    let config = ClientConfig {
-        relays: vec!["wss://r.example".into()],
-        ..ClientConfig::default()
-    };
+    let config = ClientConfig::with_relays(["wss://r.example"]);
     let mut alice = Client::new(
         Keys::generate(&mut rng),
         MemoryStorage::new(),
@@ -66,11 +63,11 @@ fn messages_of_one_epoch_decrypt_in_any_order() {
     )
     .unwrap();
     let mut bob = Client::new(Keys::generate(&mut rng), MemoryStorage::new(), config).unwrap();
-    let kp = bob.create_key_package(false, now, &mut rng).unwrap();
+    let kp = bob.create_key_package(false, now, &mut rng).unwrap().event;
     let (gid, w) = alice
-        .create_group("g", "", vec![alice.public_key()], &[kp], now, &mut rng)
+        .create_group(NewGroup::new("g", vec![kp]), now, &mut rng)
         .unwrap();
-    bob.process(&w[0], now).unwrap();
+    let _ = bob.process(&w.publish[0].event, now, &mut rng).unwrap();
     let events: Vec<_> = (0..20)
         .map(|i| {
             let m = chat_message(
@@ -78,12 +75,12 @@ fn messages_of_one_epoch_decrypt_in_any_order() {
                 &format!("m{i}"),
                 Timestamp::from_secs(now),
             );
-            alice.send(&gid, &m, now, &mut rng).unwrap()
+            alice.send(&gid, &m, now, &mut rng).unwrap().event
         })
         .collect();
     let mut got = Vec::new();
     for e in events.iter().rev() {
-        match bob.process(e, now).unwrap() {
+        match bob.process(e, now, &mut rng).unwrap().outcome() {
             Outcome::Message { event, .. } => got.push(event.content),
             other => panic!("{other:?}"),
         }

@@ -220,6 +220,11 @@ impl Storage for SqliteStorage {
                         .map_err(db_err)?;
                     }
                 },
+                _ => {
+                    return Err(Error::Storage {
+                        reason: "a write of a kind this storage does not know".to_owned(),
+                    });
+                }
             }
         }
         // Dropping `tx` on an error above rolls everything back.
@@ -257,11 +262,7 @@ mod tests {
         {
             let mut s = SqliteStorage::open(&path).unwrap();
             let mut b = WriteBatch::new();
-            b.put(
-                Table::Group,
-                b"g".to_vec(),
-                Zeroizing::new(b"v1".to_vec()),
-            );
+            b.put(Table::Group, b"g".to_vec(), Zeroizing::new(b"v1".to_vec()));
             s.apply(b).unwrap();
         }
         #[cfg(unix)]
@@ -284,11 +285,7 @@ mod tests {
             .execute_batch("CREATE TRIGGER boom BEFORE INSERT ON blobs WHEN NEW.key = x'ff' BEGIN SELECT RAISE(ABORT, 'boom'); END;")
             .unwrap();
         let mut b = WriteBatch::new();
-        b.put(
-            Table::Group,
-            b"g".to_vec(),
-            Zeroizing::new(b"v2".to_vec()),
-        );
+        b.put(Table::Group, b"g".to_vec(), Zeroizing::new(b"v2".to_vec()));
         b.put(Table::Group, vec![0xff], Zeroizing::new(b"x".to_vec()));
         let err = s.apply(b).unwrap_err();
         assert_eq!(err.kind().as_str(), "storage");

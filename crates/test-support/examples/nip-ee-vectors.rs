@@ -23,7 +23,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let report = match nipee::replay::replay(&json) {
+        let report = match nipee_test_support::replay::replay(&json) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("{file}: {e}");

@@ -125,7 +125,9 @@ impl Net {
     pub fn publish_all(&mut self, who: usize, effects: Effects) {
         let mut queue = vec![effects];
         while let Some(e) = queue.pop() {
-            self.members[who].outcomes.extend(e.outcomes.iter().cloned());
+            self.members[who]
+                .outcomes
+                .extend(e.outcomes.iter().cloned());
             for out in &e.publish {
                 let more = self.publish(who, out, true);
                 queue.push(more);
@@ -162,14 +164,22 @@ impl Net {
         self.publish_all(who, e);
     }
 
-    /// Delivers to member `who` every relay event it has not seen, in log order; returns
-    /// the outcomes. Errors are recorded, not raised (a hostile relay sends garbage).
+    /// Delivers to member `who` every relay event it has not seen that its subscriptions
+    /// match (as a relay would), in log order; returns the outcomes. Errors are recorded,
+    /// not raised (a hostile relay sends garbage).
     pub fn sync(&mut self, who: usize) -> Vec<Outcome> {
         let mut out = Vec::new();
         while self.members[who].cursor < self.relay.len() {
             let ev = self.relay[self.members[who].cursor].clone();
             self.members[who].cursor += 1;
-            out.extend(self.deliver(who, &ev));
+            let wanted = self.members[who]
+                .client
+                .subscriptions()
+                .iter()
+                .any(|s| s.filter.matches(&ev));
+            if wanted {
+                out.extend(self.deliver(who, &ev));
+            }
         }
         out
     }
@@ -220,7 +230,10 @@ impl Net {
 
     /// `admin` creates a group with `members` (by their fresh KeyPackages); everyone syncs.
     pub fn group(&mut self, admin: usize, members: &[usize]) -> GroupId {
-        let kps: Vec<Event> = members.iter().map(|m| self.key_package(*m, false)).collect();
+        let kps: Vec<Event> = members
+            .iter()
+            .map(|m| self.key_package(*m, false))
+            .collect();
         let now = self.now;
         let (gid, effects) = self.members[admin]
             .client
@@ -235,7 +248,8 @@ impl Net {
     pub fn say(&mut self, who: usize, gid: &GroupId, text: &str) -> Event {
         let now = self.now;
         let m = &mut self.members[who];
-        let inner = nipee::inner::chat_message(m.client.public_key(), text, Timestamp::from_secs(now));
+        let inner =
+            nipee::inner::chat_message(m.client.public_key(), text, Timestamp::from_secs(now));
         let out = m
             .client
             .send(gid, &inner, now, &mut self.rng)

@@ -24,7 +24,8 @@ fn restart(net: &mut Net, who: usize) {
         .rows()
         .map(|(t, k, v)| (t, k.to_vec(), zeroize::Zeroizing::new(v.to_vec())))
         .collect();
-    net.members[who].client = Client::open(MemoryStorage::from_rows(rows, false), Net::config()).unwrap();
+    net.members[who].client =
+        Client::open(MemoryStorage::from_rows(rows, false), Net::config()).unwrap();
 }
 
 #[test]
@@ -40,11 +41,19 @@ fn a_crash_before_publishing_republishes_the_same_commit_after_restart() {
     // Crash before anything reached a relay.
     restart(&mut net, 0);
     let outbox = net.members[0].client.outbox().unwrap();
-    let again = outbox.iter().find(|o| o.event.id() == id).expect("the commit is in the outbox");
+    let again = outbox
+        .iter()
+        .find(|o| o.event.id() == id)
+        .expect("the commit is in the outbox");
     assert!(matches!(again.purpose, Purpose::Commit { .. }));
     // A new commit is refused while it is pending (no fork of our own).
     let now = net.now;
-    assert!(net.members[0].client.rotate(&gid, now, &mut net.rng).is_err());
+    assert!(
+        net.members[0]
+            .client
+            .rotate(&gid, now, &mut net.rng)
+            .is_err()
+    );
     let again = again.clone();
     let e = net.publish(0, &again, true);
     net.publish_all(0, e);
@@ -57,7 +66,10 @@ fn a_crash_before_publishing_republishes_the_same_commit_after_restart() {
 fn a_relay_that_answers_too_slowly_leaves_the_commit_pending_until_it_is_seen() {
     let (mut net, gid) = three(2);
     let now = net.now;
-    let p = net.members[1].client.rotate(&gid, now, &mut net.rng).unwrap();
+    let p = net.members[1]
+        .client
+        .rotate(&gid, now, &mut net.rng)
+        .unwrap();
     // The relay stores it but its OK never arrives.
     let effects = net.publish(1, &p.outgoing, false);
     let read_back = effects
@@ -89,7 +101,10 @@ fn a_relay_that_answers_too_slowly_leaves_the_commit_pending_until_it_is_seen() 
 fn a_message_of_the_new_epoch_confirms_a_commit_whose_echo_never_came() {
     let (mut net, gid) = three(3);
     let now = net.now;
-    let p = net.members[1].client.rotate(&gid, now, &mut net.rng).unwrap();
+    let p = net.members[1]
+        .client
+        .rotate(&gid, now, &mut net.rng)
+        .unwrap();
     let _ = net.publish(1, &p.outgoing, false);
     // Alice and carol apply it; alice speaks in the new epoch.
     net.sync(0);
@@ -98,8 +113,17 @@ fn a_message_of_the_new_epoch_confirms_a_commit_whose_echo_never_came() {
     // Bob only gets alice's message (his own commit's echo is lost).
     net.members[1].cursor = net.relay.len();
     let outcomes = net.deliver(1, &hello);
-    assert!(outcomes.iter().any(|o| matches!(o, Outcome::OwnCommitConfirmed(_))), "{outcomes:?}");
-    assert!(outcomes.iter().any(|o| matches!(o, Outcome::Message { .. })));
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| matches!(o, Outcome::OwnCommitConfirmed(_))),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| matches!(o, Outcome::Message { .. }))
+    );
     net.assert_converged(&gid, &[0, 1, 2]);
 }
 
@@ -107,7 +131,10 @@ fn a_message_of_the_new_epoch_confirms_a_commit_whose_echo_never_came() {
 fn a_commit_no_relay_stored_is_discarded_after_a_complete_read_back() {
     let (mut net, gid) = three(4);
     let now = net.now;
-    let p = net.members[0].client.rotate(&gid, now, &mut net.rng).unwrap();
+    let p = net.members[0]
+        .client
+        .rotate(&gid, now, &mut net.rng)
+        .unwrap();
     // Not stored anywhere (the connection dropped before the relay got it).
     let effects = net.members[0]
         .client
@@ -125,16 +152,29 @@ fn a_commit_no_relay_stored_is_discarded_after_a_complete_read_back() {
         events: vec![],
         complete: vec![RELAY.to_owned()],
     };
-    let e = net.members[0].client.fetched(&req, &report, now, &mut net.rng).unwrap();
+    let e = net.members[0]
+        .client
+        .fetched(&req, &report, now, &mut net.rng)
+        .unwrap();
     assert!(
         matches!(e.outcome(), Outcome::OwnCommitDiscarded { .. }),
         "{:?}",
         e.outcomes
     );
-    assert!(net.members[0].client.outbox().unwrap().iter().all(|o| o.event.id() != p.outgoing.event.id()));
+    assert!(
+        net.members[0]
+            .client
+            .outbox()
+            .unwrap()
+            .iter()
+            .all(|o| o.event.id() != p.outgoing.event.id())
+    );
     // The group goes on.
     let now = net.now;
-    let p = net.members[2].client.rotate(&gid, now, &mut net.rng).unwrap();
+    let p = net.members[2]
+        .client
+        .rotate(&gid, now, &mut net.rng)
+        .unwrap();
     net.commit(2, p);
     net.sync_all();
     net.assert_converged(&gid, &[0, 1, 2]);
@@ -148,13 +188,19 @@ fn a_competing_commit_waits_while_ours_is_unknown_and_the_race_rule_decides_afte
     // Alice's commit (earlier) is stored but unacknowledged; carol commits later.
     let pa = net.members[0].client.rotate(&gid, t, &mut net.rng).unwrap();
     let _ = net.publish(0, &pa.outgoing, false);
-    let pc = net.members[2].client.rotate(&gid, t + 1, &mut net.rng).unwrap();
+    let pc = net.members[2]
+        .client
+        .rotate(&gid, t + 1, &mut net.rng)
+        .unwrap();
     let ec = pc.outgoing.event.clone();
     net.inject(ec.clone());
     // Alice receives carol's commit while hers is unknown: it waits.
     let out = net.deliver(0, &ec);
     assert!(
-        out.iter().any(|o| matches!(o, Outcome::Ignored(nipee::IgnoreReason::HeldForPendingCommit))),
+        out.iter().any(|o| matches!(
+            o,
+            Outcome::Ignored(nipee::IgnoreReason::HeldForPendingCommit)
+        )),
         "{out:?}"
     );
     // Her commit is then acknowledged; carol's lost; everyone converges on alice's.
@@ -170,11 +216,20 @@ fn a_competing_commit_waits_while_ours_is_unknown_and_the_race_rule_decides_afte
 fn an_explicit_discard_drops_the_pending_commit_and_lets_others_through() {
     let (mut net, gid) = three(6);
     let now = net.now;
-    let _p = net.members[1].client.rotate(&gid, now, &mut net.rng).unwrap();
-    let e = net.members[1].client.discard_pending(&gid, now, &mut net.rng).unwrap();
+    let _p = net.members[1]
+        .client
+        .rotate(&gid, now, &mut net.rng)
+        .unwrap();
+    let e = net.members[1]
+        .client
+        .discard_pending(&gid, now, &mut net.rng)
+        .unwrap();
     assert!(matches!(e.outcome(), Outcome::OwnCommitDiscarded { .. }));
     assert!(net.members[1].client.outbox().unwrap().is_empty());
-    let p = net.members[0].client.rotate(&gid, now, &mut net.rng).unwrap();
+    let p = net.members[0]
+        .client
+        .rotate(&gid, now, &mut net.rng)
+        .unwrap();
     net.commit(0, p);
     net.sync_all();
     net.assert_converged(&gid, &[0, 1, 2]);
@@ -184,7 +239,10 @@ fn an_explicit_discard_drops_the_pending_commit_and_lets_others_through() {
 fn only_an_acknowledgement_from_a_group_relay_confirms_a_commit() {
     let (mut net, gid) = three(7);
     let now = net.now;
-    let p = net.members[0].client.rotate(&gid, now, &mut net.rng).unwrap();
+    let p = net.members[0]
+        .client
+        .rotate(&gid, now, &mut net.rng)
+        .unwrap();
     let e = net.members[0]
         .client
         .published(
@@ -221,10 +279,17 @@ fn welcome_wraps_stay_in_the_outbox_until_a_relay_took_them() {
     let gid = net.group(a, &[b]);
     let kp = net.key_package(c, false);
     let now = net.now;
-    let p = net.members[a].client.invite(&gid, &[kp], now, &mut net.rng).unwrap();
+    let p = net.members[a]
+        .client
+        .invite(&gid, &[kp], now, &mut net.rng)
+        .unwrap();
     let e = net.publish(a, &p.outgoing, true);
     // Confirmed: the Welcome wrap is handed out and persisted before anyone publishes it.
-    assert!(e.publish.iter().any(|o| matches!(o.purpose, Purpose::Welcome { .. })));
+    assert!(
+        e.publish
+            .iter()
+            .any(|o| matches!(o.purpose, Purpose::Welcome { .. }))
+    );
     restart(&mut net, a);
     let outbox = net.members[a].client.outbox().unwrap();
     let wrap = outbox

@@ -30,7 +30,6 @@ fn stolen_state(net: &Net, who: usize) -> MemoryStorage {
     MemoryStorage::from_rows(rows, false)
 }
 
-
 /// A re-encryption of a group event under the epoch key `exporter` (what any member of
 /// that epoch can make): same MLS bytes, fresh nonce, fresh signer, new date.
 fn re_encrypt(ev: &Event, exporter: &[u8; 32], created_at: u64, net: &mut Net) -> Event {
@@ -40,7 +39,10 @@ fn re_encrypt(ev: &Event, exporter: &[u8; 32], created_at: u64, net: &mut Net) -
     let tags: Vec<Tag> = ev.tags().iter().cloned().collect();
     EventBuilder::new(ev.kind(), content)
         .tags(tags)
-        .sign(&Keys::generate(&mut net.rng), Timestamp::from_secs(created_at))
+        .sign(
+            &Keys::generate(&mut net.rng),
+            Timestamp::from_secs(created_at),
+        )
         .unwrap()
 }
 
@@ -57,7 +59,10 @@ fn forged_commit(ev: &Event, exporter: &[u8; 32], created_at: u64, net: &mut Net
     let tags: Vec<Tag> = ev.tags().iter().cloned().collect();
     EventBuilder::new(ev.kind(), content)
         .tags(tags)
-        .sign(&Keys::generate(&mut net.rng), Timestamp::from_secs(created_at))
+        .sign(
+            &Keys::generate(&mut net.rng),
+            Timestamp::from_secs(created_at),
+        )
         .unwrap()
 }
 
@@ -240,10 +245,21 @@ fn attack_2_without_bindings_the_copy_is_recognised_by_its_mls_content() {
     net.sync_all();
     assert_eq!(net.auths(&gid, &[0, 1, 2]), before);
     for m in 0..3 {
-        let dup = net.members[m].outcomes.iter().filter(|o| {
-            matches!(o, Outcome::Ignored(IgnoreReason::Duplicate))
-        }).count();
-        assert!(dup >= 2, "{}: copies not seen as duplicates", net.members[m].name);
+        let dup = net.members[m]
+            .outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Ignored(IgnoreReason::Duplicate)))
+            .count();
+        assert!(
+            dup >= 2,
+            "{}: copies not seen as duplicates",
+            net.members[m].name
+        );
+        assert!(
+            net.members[m].errors.is_empty(),
+            "{:?}",
+            net.members[m].errors
+        );
     }
     net.now += 5;
     rotate(&mut net, 1, &gid);
@@ -267,12 +283,22 @@ fn attack_3_a_forged_commit_header_from_a_removed_member_rolls_nothing_back() {
     net.sync_all();
     let before = net.auths(&gid, &[0, 1]);
     // Random bytes behind a valid outer layer and a "commit, epoch N" header, backdated.
-    let forged = forged_commit(&removal, &old_exporter, removal.created_at().as_u64() - 30, &mut net);
+    let forged = forged_commit(
+        &removal,
+        &old_exporter,
+        removal.created_at().as_u64() - 30,
+        &mut net,
+    );
     net.inject(forged);
     net.sync_all();
     assert_eq!(net.auths(&gid, &[0, 1]), before);
     assert!(
-        net.members[0].client.members(&gid).unwrap().iter().all(|m| m.pubkey != carol),
+        net.members[0]
+            .client
+            .members(&gid)
+            .unwrap()
+            .iter()
+            .all(|m| m.pubkey != carol),
         "carol is back"
     );
     net.say(1, &gid, "after the forgery");
@@ -304,9 +330,10 @@ fn attacks_4_and_5_a_timestamp_lowering_replay_does_not_stop_a_genuinely_earlier
     net.commit(1, pb);
     net.sync_all();
     net.assert_converged(&gid, &[0, 1, 2]);
-    let rolled = net.members[0].outcomes.iter().any(
-        |o| matches!(o, Outcome::Commit(i) if i.rolled_back_from.is_some()),
-    );
+    let rolled = net.members[0]
+        .outcomes
+        .iter()
+        .any(|o| matches!(o, Outcome::Commit(i) if i.rolled_back_from.is_some()));
     assert!(rolled, "alice did not roll back her own losing commit");
     net.now += 5;
     rotate(&mut net, 2, &gid);
@@ -344,7 +371,10 @@ fn a_genuine_race_converges_on_the_lowest_created_at_then_id() {
         net.sync_all();
         net.assert_converged(&gid, &[0, 1, 2]);
         let epoch = net.members[1].client.epoch(&gid).unwrap();
-        let winner_applied = net.members[1].outcomes.iter().any(|o| is_commit_to(o, epoch));
+        let winner_applied = net.members[1]
+            .outcomes
+            .iter()
+            .any(|o| is_commit_to(o, epoch));
         assert!(winner_applied);
         let _ = expected;
     }
@@ -363,15 +393,7 @@ fn a_non_admin_commit_of_admin_proposals_is_refused_before_publishing() {
     assert!(matches!(err, nipee::Error::Policy(_)), "{err}");
     let err = net.members[1]
         .client
-        .update_group_data(
-            &gid,
-            GroupDataUpdate {
-                name: Some("mine".into()),
-                ..Default::default()
-            },
-            now,
-            &mut net.rng,
-        )
+        .update_group_data(&gid, GroupDataUpdate::new().name("mine"), now, &mut net.rng)
         .unwrap_err();
     assert!(matches!(err, nipee::Error::Policy(_)), "{err}");
     assert_eq!(net.members[1].client.outbox().unwrap().len(), outbox_before);
@@ -432,7 +454,11 @@ fn rotate_changes_the_leaf_signature_key_for_everyone() {
             .member(leaf)
             .unwrap()
             .signature_key;
-        assert_ne!(now_key, before, "{} still sees the old key", net.members[m].name);
+        assert_ne!(
+            now_key, before,
+            "{} still sees the old key",
+            net.members[m].name
+        );
     }
     net.say(1, &gid, "signed with the new key");
     net.sync_all();
@@ -452,10 +478,7 @@ fn a_fake_group_copying_the_public_id_cannot_block_the_real_invite() {
         .client
         .update_group_data(
             &fake,
-            GroupDataUpdate {
-                nostr_group_id: Some(h),
-                ..Default::default()
-            },
+            GroupDataUpdate::new().nostr_group_id(h),
             now,
             &mut net.rng,
         )
@@ -496,7 +519,12 @@ fn a_welcome_re_sealed_by_someone_else_is_refused() {
     let mallory_keys = net.members[m].client.keys().clone();
     let forged = opened
         .rumor
-        .gift_wrap(&mallory_keys, &bob_keys.public_key(), Timestamp::from_secs(now), &mut net.rng)
+        .gift_wrap(
+            &mallory_keys,
+            &bob_keys.public_key(),
+            Timestamp::from_secs(now),
+            &mut net.rng,
+        )
         .unwrap();
     let err = net.members[b]
         .client
@@ -505,7 +533,10 @@ fn a_welcome_re_sealed_by_someone_else_is_refused() {
     assert!(matches!(err, nipee::Error::WelcomeSender { .. }), "{err}");
     assert!(net.members[b].client.groups().is_empty());
     // The genuine Welcome still works afterwards.
-    let ok = net.members[b].client.process(&wrap, now, &mut net.rng).unwrap();
+    let ok = net.members[b]
+        .client
+        .process(&wrap, now, &mut net.rng)
+        .unwrap();
     assert!(matches!(ok.outcome(), Outcome::Joined { .. }));
 }
 
@@ -514,13 +545,19 @@ fn a_commit_copy_under_another_signer_is_refused_not_applied() {
     let (mut net, gid) = three(95);
     net.now += 10;
     let now = net.now;
-    let p = net.members[1].client.rotate(&gid, now, &mut net.rng).unwrap();
+    let p = net.members[1]
+        .client
+        .rotate(&gid, now, &mut net.rng)
+        .unwrap();
     // The genuine event is dropped by the relay; only a copy with the same created_at but
     // another signer (and so another id) is seen.
     let copy = re_sign(&p.outgoing.event, now, &mut net.rng);
     net.inject(copy.clone());
     let r = net.members[0].client.process(&copy, now, &mut net.rng);
     assert!(matches!(r, Err(nipee::Error::CommitCopy)), "{r:?}");
-    assert_eq!(net.members[0].client.epoch(&gid).unwrap(), net.members[2].client.epoch(&gid).unwrap());
+    assert_eq!(
+        net.members[0].client.epoch(&gid).unwrap(),
+        net.members[2].client.epoch(&gid).unwrap()
+    );
     let _ = IgnoreReason::Duplicate;
 }

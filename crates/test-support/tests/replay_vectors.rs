@@ -9,7 +9,7 @@ const FILE: &str = concat!(
 #[test]
 fn nostr_mls_basic_replays_as_every_member() {
     let json = std::fs::read_to_string(FILE).unwrap();
-    let report = nipee::replay::replay(&json).unwrap();
+    let report = nipee_test_support::replay::replay(&json).unwrap();
     for f in report.failures() {
         eprintln!(
             "step {} as {} ({}): {:?}",
@@ -71,7 +71,7 @@ fn bobs_own_commit_fails_with_a_wrong_committer_secret_and_the_rest_of_his_repla
         &ps[1..]
     );
     d["steps"][13]["committer_secrets"]["update_path"][0]["path_secret"] = flipped.into();
-    let report = nipee::replay::replay(&d.to_string()).unwrap();
+    let report = nipee_test_support::replay::replay(&d.to_string()).unwrap();
     let bob_failures: Vec<(usize, String)> = report
         .failures()
         .filter(|r| r.member == "bob")
@@ -91,9 +91,9 @@ fn bobs_own_commit_fails_with_a_wrong_committer_secret_and_the_rest_of_his_repla
 
 #[test]
 fn the_runner_rejects_files_of_another_schema() {
-    assert!(nipee::replay::replay("{}").is_err());
-    assert!(nipee::replay::replay("not json").is_err());
-    assert!(nipee::replay::replay(r#"{"format":"nipee-interop-vectors/1"}"#).is_err());
+    assert!(nipee_test_support::replay::replay("{}").is_err());
+    assert!(nipee_test_support::replay::replay("not json").is_err());
+    assert!(nipee_test_support::replay::replay(r#"{"format":"nipee-interop-vectors/1"}"#).is_err());
 }
 
 #[test]
@@ -105,7 +105,7 @@ fn the_runner_reports_tampered_expectations_as_failures() {
     d["steps"][11]["application_data"] = "tampered".into();
     d["steps"][9]["epoch_authenticator_after"] = "00".repeat(32).into();
     d["steps"][18]["expect"]["carol"] = "application".into();
-    let report = nipee::replay::replay(&d.to_string()).unwrap();
+    let report = nipee_test_support::replay::replay(&d.to_string()).unwrap();
     let failed: Vec<(usize, String)> = report
         .failures()
         .filter(|r| r.step < 13 || r.member == "carol")

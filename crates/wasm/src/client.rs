@@ -120,9 +120,16 @@ impl NipeeClient {
     ///
     /// # Errors
     /// As [`Client::create_key_package`].
-    pub fn create_key_package_native(&mut self, last_resort: bool, now: f64) -> FacadeResult<Value> {
+    pub fn create_key_package_native(
+        &mut self,
+        last_resort: bool,
+        now: f64,
+    ) -> FacadeResult<Value> {
         let now = secs(now)?;
-        match self.client.create_key_package(last_resort, now, &mut rand::rng()) {
+        match self
+            .client
+            .create_key_package(last_resort, now, &mut rand::rng())
+        {
             Ok(out) => {
                 let effects = nipee::Effects {
                     publish: vec![out.clone()],
@@ -159,7 +166,10 @@ impl NipeeClient {
     pub fn create_group_native(&mut self, params: &Value, now: f64) -> FacadeResult<Value> {
         let now = secs(now)?;
         let mut new = NewGroup::new(
-            params.get("name").and_then(Value::as_str).unwrap_or_default(),
+            params
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
             events(params.get("invitees"))?,
         );
         new.description = params
@@ -185,7 +195,10 @@ impl NipeeClient {
                     publish: vec![p.outgoing.clone()],
                     ..Default::default()
                 };
-                Ok(self.finish(json!({ "epoch": p.epoch, "eventId": p.outgoing.event.id().to_hex() }), &effects))
+                Ok(self.finish(
+                    json!({ "epoch": p.epoch, "eventId": p.outgoing.event.id().to_hex() }),
+                    &effects,
+                ))
             }
             Err(e) => self.fail(e),
         }
@@ -202,7 +215,12 @@ impl NipeeClient {
     ///
     /// # Errors
     /// As [`Client::invite`].
-    pub fn invite_native(&mut self, group: &str, key_packages: &Value, now: f64) -> FacadeResult<Value> {
+    pub fn invite_native(
+        &mut self,
+        group: &str,
+        key_packages: &Value,
+        now: f64,
+    ) -> FacadeResult<Value> {
         let (gid, now) = (parse_group_id(group)?, secs(now)?);
         let kps = events(Some(key_packages))?;
         let r = self.client.invite(&gid, &kps, now, &mut rand::rng());
@@ -237,9 +255,15 @@ impl NipeeClient {
     ///
     /// # Errors
     /// As [`Client::commit_pending_proposals`].
-    pub fn commit_pending_proposals_native(&mut self, group: &str, now: f64) -> FacadeResult<Value> {
+    pub fn commit_pending_proposals_native(
+        &mut self,
+        group: &str,
+        now: f64,
+    ) -> FacadeResult<Value> {
         let (gid, now) = (parse_group_id(group)?, secs(now)?);
-        let r = self.client.commit_pending_proposals(&gid, now, &mut rand::rng());
+        let r = self
+            .client
+            .commit_pending_proposals(&gid, now, &mut rand::rng());
         self.pending(r)
     }
 
@@ -247,10 +271,18 @@ impl NipeeClient {
     ///
     /// # Errors
     /// As [`Client::update_group_data`].
-    pub fn update_group_data_native(&mut self, group: &str, update: &Value, now: f64) -> FacadeResult<Value> {
+    pub fn update_group_data_native(
+        &mut self,
+        group: &str,
+        update: &Value,
+        now: f64,
+    ) -> FacadeResult<Value> {
         let (gid, now) = (parse_group_id(group)?, secs(now)?);
         let mut u = GroupDataUpdate::default();
-        u.name = update.get("name").and_then(Value::as_str).map(str::to_owned);
+        u.name = update
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         u.description = update
             .get("description")
             .and_then(Value::as_str)
@@ -269,7 +301,9 @@ impl NipeeClient {
         if let Some(h) = update.get("nostrGroupId").and_then(Value::as_str) {
             u.nostr_group_id = Some(NostrGroupId::from_hex(h)?);
         }
-        let r = self.client.update_group_data(&gid, u, now, &mut rand::rng());
+        let r = self
+            .client
+            .update_group_data(&gid, u, now, &mut rand::rng());
         self.pending(r)
     }
 
@@ -291,7 +325,12 @@ impl NipeeClient {
         }
     }
 
-    fn send_inner(&mut self, gid: &GroupId, inner: &UnsignedEvent, now: u64) -> FacadeResult<Value> {
+    fn send_inner(
+        &mut self,
+        gid: &GroupId,
+        inner: &UnsignedEvent,
+        now: u64,
+    ) -> FacadeResult<Value> {
         match self.client.send(gid, inner, now, &mut rand::rng()) {
             Ok(out) => {
                 let effects = nipee::Effects {
@@ -308,7 +347,12 @@ impl NipeeClient {
     ///
     /// # Errors
     /// As [`Client::send`].
-    pub fn send_message_native(&mut self, group: &str, text: &str, now: f64) -> FacadeResult<Value> {
+    pub fn send_message_native(
+        &mut self,
+        group: &str,
+        text: &str,
+        now: f64,
+    ) -> FacadeResult<Value> {
         let (gid, now) = (parse_group_id(group)?, secs(now)?);
         let inner = chat_message(self.client.public_key(), text, Timestamp::from_secs(now));
         self.send_inner(&gid, &inner, now)
@@ -318,10 +362,21 @@ impl NipeeClient {
     ///
     /// # Errors
     /// As [`Client::send`].
-    pub fn react_native(&mut self, group: &str, target: &str, emoji: &str, now: f64) -> FacadeResult<Value> {
+    pub fn react_native(
+        &mut self,
+        group: &str,
+        target: &str,
+        emoji: &str,
+        now: f64,
+    ) -> FacadeResult<Value> {
         let (gid, now) = (parse_group_id(group)?, secs(now)?);
         let target = EventId::from_hex(target)?;
-        let inner = reaction(self.client.public_key(), &target, emoji, Timestamp::from_secs(now));
+        let inner = reaction(
+            self.client.public_key(),
+            &target,
+            emoji,
+            Timestamp::from_secs(now),
+        );
         self.send_inner(&gid, &inner, now)
     }
 
@@ -329,7 +384,12 @@ impl NipeeClient {
     ///
     /// # Errors
     /// As [`Client::send`]; `malformed` for a bad shape.
-    pub fn send_event_native(&mut self, group: &str, inner: &Value, now: f64) -> FacadeResult<Value> {
+    pub fn send_event_native(
+        &mut self,
+        group: &str,
+        inner: &Value,
+        now: f64,
+    ) -> FacadeResult<Value> {
         let (gid, now) = (parse_group_id(group)?, secs(now)?);
         let kind = inner
             .get("kind")
@@ -342,7 +402,10 @@ impl NipeeClient {
                 tags.push(Tag::new(json::strings(Some(t))?));
             }
         }
-        let content = inner.get("content").and_then(Value::as_str).unwrap_or_default();
+        let content = inner
+            .get("content")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let ev = UnsignedEvent::new(
             self.client.public_key(),
             Timestamp::from_secs(now),
@@ -368,7 +431,12 @@ impl NipeeClient {
     ///
     /// # Errors
     /// As [`Client::published`].
-    pub fn published_native(&mut self, event_id: &str, answers: &Value, now: f64) -> FacadeResult<Value> {
+    pub fn published_native(
+        &mut self,
+        event_id: &str,
+        answers: &Value,
+        now: f64,
+    ) -> FacadeResult<Value> {
         let now = secs(now)?;
         let id = EventId::from_hex(event_id)?;
         let answers = json::parse_answers(answers)?;
@@ -380,14 +448,21 @@ impl NipeeClient {
     ///
     /// # Errors
     /// As [`Client::fetched`].
-    pub fn fetched_native(&mut self, request: &Value, report: &Value, now: f64) -> FacadeResult<Value> {
+    pub fn fetched_native(
+        &mut self,
+        request: &Value,
+        report: &Value,
+        now: f64,
+    ) -> FacadeResult<Value> {
         let now = secs(now)?;
         let request = json::parse_fetch_request(request)?;
         let report = nipee::FetchReport {
             events: events(report.get("events"))?,
             complete: json::strings(report.get("complete"))?,
         };
-        let r = self.client.fetched(&request, &report, now, &mut rand::rng());
+        let r = self
+            .client
+            .fetched(&request, &report, now, &mut rand::rng());
         self.effects(r)
     }
 
@@ -421,7 +496,9 @@ impl NipeeClient {
     /// # Errors
     /// As [`Client::members`].
     pub fn members_native(&self, group: &str) -> FacadeResult<Value> {
-        Ok(json::members(&self.client.members(&parse_group_id(group)?)?))
+        Ok(json::members(
+            &self.client.members(&parse_group_id(group)?)?,
+        ))
     }
 
     /// Epoch and epoch authenticator (hex).
@@ -452,7 +529,13 @@ impl NipeeClient {
 
     /// The subscriptions to hold.
     pub fn subscriptions_native(&self) -> Value {
-        Value::Array(self.client.subscriptions().iter().map(json::subscription).collect())
+        Value::Array(
+            self.client
+                .subscriptions()
+                .iter()
+                .map(json::subscription)
+                .collect(),
+        )
     }
 
     /// Events still to publish (after a reload).
@@ -460,7 +543,9 @@ impl NipeeClient {
     /// # Errors
     /// Storage errors.
     pub fn outbox_native(&self) -> FacadeResult<Value> {
-        Ok(Value::Array(self.client.outbox()?.iter().map(json::outgoing).collect()))
+        Ok(Value::Array(
+            self.client.outbox()?.iter().map(json::outgoing).collect(),
+        ))
     }
 }
 
@@ -497,8 +582,16 @@ impl NipeeClient {
     /// A client for `identity` over `rows` (what the host's store holds; `[]` for a new
     /// one). `config = { relays: string[], clientName?: string }`.
     #[wasm_bindgen(js_name = create)]
-    pub fn create_js(identity: &Identity, rows: JsValue, config: JsValue) -> Result<NipeeClient, JsValue> {
-        js(Self::create_native(identity, &from_js(&rows)?, &from_js(&config)?))
+    pub fn create_js(
+        identity: &Identity,
+        rows: JsValue,
+        config: JsValue,
+    ) -> Result<NipeeClient, JsValue> {
+        js(Self::create_native(
+            identity,
+            &from_js(&rows)?,
+            &from_js(&config)?,
+        ))
     }
 
     /// The client whose identity `rows` hold.
@@ -549,8 +642,17 @@ impl NipeeClient {
     }
 
     /// Invites the owners of KeyPackage events.
-    pub fn invite(&mut self, group: &str, key_packages: JsValue, now: f64) -> Result<JsValue, JsValue> {
-        to_js(&js(self.invite_native(group, &from_js(&key_packages)?, now))?)
+    pub fn invite(
+        &mut self,
+        group: &str,
+        key_packages: JsValue,
+        now: f64,
+    ) -> Result<JsValue, JsValue> {
+        to_js(&js(self.invite_native(
+            group,
+            &from_js(&key_packages)?,
+            now,
+        ))?)
     }
 
     /// Removes members.
@@ -576,8 +678,17 @@ impl NipeeClient {
 
     /// Changes the group data.
     #[wasm_bindgen(js_name = updateGroupData)]
-    pub fn update_group_data(&mut self, group: &str, update: JsValue, now: f64) -> Result<JsValue, JsValue> {
-        to_js(&js(self.update_group_data_native(group, &from_js(&update)?, now))?)
+    pub fn update_group_data(
+        &mut self,
+        group: &str,
+        update: JsValue,
+        now: f64,
+    ) -> Result<JsValue, JsValue> {
+        to_js(&js(self.update_group_data_native(
+            group,
+            &from_js(&update)?,
+            now,
+        ))?)
     }
 
     /// Sends a chat message.
@@ -587,13 +698,24 @@ impl NipeeClient {
     }
 
     /// Reacts to an inner event.
-    pub fn react(&mut self, group: &str, target: &str, emoji: &str, now: f64) -> Result<JsValue, JsValue> {
+    pub fn react(
+        &mut self,
+        group: &str,
+        target: &str,
+        emoji: &str,
+        now: f64,
+    ) -> Result<JsValue, JsValue> {
         to_js(&js(self.react_native(group, target, emoji, now))?)
     }
 
     /// Sends any inner event.
     #[wasm_bindgen(js_name = sendEvent)]
-    pub fn send_event(&mut self, group: &str, inner: JsValue, now: f64) -> Result<JsValue, JsValue> {
+    pub fn send_event(
+        &mut self,
+        group: &str,
+        inner: JsValue,
+        now: f64,
+    ) -> Result<JsValue, JsValue> {
         to_js(&js(self.send_event_native(group, &from_js(&inner)?, now))?)
     }
 
@@ -603,13 +725,31 @@ impl NipeeClient {
     }
 
     /// Reports relays' answers to a publication.
-    pub fn published(&mut self, event_id: &str, answers: JsValue, now: f64) -> Result<JsValue, JsValue> {
-        to_js(&js(self.published_native(event_id, &from_js(&answers)?, now))?)
+    pub fn published(
+        &mut self,
+        event_id: &str,
+        answers: JsValue,
+        now: f64,
+    ) -> Result<JsValue, JsValue> {
+        to_js(&js(self.published_native(
+            event_id,
+            &from_js(&answers)?,
+            now,
+        ))?)
     }
 
     /// Reports the result of a read the client asked for.
-    pub fn fetched(&mut self, request: JsValue, report: JsValue, now: f64) -> Result<JsValue, JsValue> {
-        to_js(&js(self.fetched_native(&from_js(&request)?, &from_js(&report)?, now))?)
+    pub fn fetched(
+        &mut self,
+        request: JsValue,
+        report: JsValue,
+        now: f64,
+    ) -> Result<JsValue, JsValue> {
+        to_js(&js(self.fetched_native(
+            &from_js(&request)?,
+            &from_js(&report)?,
+            now,
+        ))?)
     }
 
     /// Drops our pending commit.

@@ -1,59 +1,55 @@
-//! The WebAssembly facade of nipee: what JavaScript sees.
+//! The WebAssembly facade of nipee: the whole NIP-EE client for JavaScript, in browsers
+//! and in Node.
 //!
-//! Every function returns a `Result` whose error reaches JavaScript as an
-//! `Error` with a stable `code` in its message prefix (`"malformed: ..."`),
-//! taken from the crate error's `kind()`, so callers can branch on it
-//! without parsing prose.
+//! * [`NipeeClient`]: the sans-IO client core. Every operation returns what to publish,
+//!   what to read and one storage write (rows to put and delete) that the host persists
+//!   before it publishes; loading the rows back gives the same client. Time is passed in
+//!   by the host; randomness comes from `crypto.getRandomValues`.
+//! * [`Identity`]: generate or import a Nostr identity.
+//! * Nostr primitives: event ids, signing, verification, NIP-44, NIP-59, NIP-19.
+//! * Beside the generated bindings, the package ships plain JavaScript (`host.js`: a relay
+//!   host that moves events and makes no protocol decision; `storage.js`: IndexedDB and
+//!   in-memory stores) and TypeScript types for all of it (`nipee.d.ts`).
+//!
+//! Every error reaches JavaScript as an `Error` whose `code` property is a stable category
+//! (`malformed`, `invalid`, `misuse`, `storage`, `unsupported`, `network`, `internal`),
+//! taken from the crate errors' `kind()`. A failed call changes nothing.
 //!
 //! ```
-//! // The same functions work natively (the rlib), which is how the facade's
-//! // logic is unit-tested outside a JavaScript engine.
-//! let bytes = nipee_wasm::varint_encode_native(300).unwrap();
-//! assert_eq!(bytes, [0x41, 0x2c]);
-//! assert_eq!(nipee_wasm::varint_decode_native(&bytes).unwrap(), 300);
-//! assert_eq!(
-//!     nipee_wasm::varint_decode_native(&[0x40, 0x01]).unwrap_err().code(),
-//!     "malformed"
-//! );
+//! // The same logic runs natively (the rlib), which is how the facade is unit-tested
+//! // outside a JavaScript engine.
+//! use nipee_wasm::{Identity, NipeeClient};
+//! use serde_json::json;
+//!
+//! let alice = Identity::generate();
+//! let config = json!({ "relays": ["wss://relay.example"] });
+//! let mut client = NipeeClient::create_native(&alice, &json!([]), &config).unwrap();
+//! let kp = client.create_key_package_native(true, 1_800_000_000.0).unwrap();
+//! assert_eq!(kp["value"]["kind"], 443);
+//! // The write carries the KeyPackage's private keys and the outbox row.
+//! assert!(kp["write"].as_array().unwrap().len() >= 2);
+//! let again = NipeeClient::open_native(&client.rows_native(), &config).unwrap();
+//! assert_eq!(again.inner().public_key(), client.inner().public_key());
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod client;
+mod error;
+mod identity;
+mod json;
+mod nostr;
+
 use wasm_bindgen::prelude::*;
 
-/// An error as the facade reports it: a stable code and a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FacadeError {
-    code: &'static str,
-    message: String,
-}
-
-impl FacadeError {
-    /// The stable code (`malformed`, `misuse`, `internal`, ...).
-    pub fn code(&self) -> &'static str {
-        self.code
-    }
-
-    /// The human-readable message.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl From<nipee_codec::Error> for FacadeError {
-    fn from(e: nipee_codec::Error) -> Self {
-        FacadeError {
-            code: e.kind().as_str(),
-            message: e.to_string(),
-        }
-    }
-}
-
-impl From<FacadeError> for JsError {
-    fn from(e: FacadeError) -> Self {
-        JsError::new(&format!("{}: {}", e.code, e.message))
-    }
-}
+pub use client::NipeeClient;
+pub use error::FacadeError;
+pub use identity::Identity;
+pub use nostr::{
+    event_id_native, gift_wrap_native, nip19_decode_native, nip19_encode_native,
+    nip44_decrypt_native, nip44_encrypt_native, sign_event_native, unwrap_gift_wrap_native,
+    verify_event_native,
+};
 
 /// Encodes `value` as an MLS variable-length integer (native API).
 ///
@@ -82,17 +78,13 @@ pub fn varint_decode_native(bytes: &[u8]) -> Result<u64, FacadeError> {
 /// # Errors
 /// A JavaScript `Error` whose message starts with `misuse:`.
 #[wasm_bindgen(js_name = varintEncode)]
-pub fn varint_encode(value: f64) -> Result<Vec<u8>, JsError> {
+pub fn varint_encode(value: f64) -> Result<Vec<u8>, JsValue> {
     if !(value.is_finite()
         && value >= 0.0
         && value.fract() == 0.0
         && value <= 9.007_199_254_740_991e15)
     {
-        return Err(FacadeError {
-            code: "misuse",
-            message: format!("{value} is not a non-negative integer"),
-        }
-        .into());
+        return Err(FacadeError::misuse(format!("{value} is not a non-negative integer")).into());
     }
     Ok(varint_encode_native(value as u64)?)
 }
@@ -102,7 +94,7 @@ pub fn varint_encode(value: f64) -> Result<Vec<u8>, JsError> {
 /// # Errors
 /// A JavaScript `Error` whose message starts with `malformed:`.
 #[wasm_bindgen(js_name = varintDecode)]
-pub fn varint_decode(bytes: &[u8]) -> Result<f64, JsError> {
+pub fn varint_decode(bytes: &[u8]) -> Result<f64, JsValue> {
     Ok(varint_decode_native(bytes)? as f64)
 }
 

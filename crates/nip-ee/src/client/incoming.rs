@@ -4,7 +4,7 @@
 //! checked, and merged; the new state, the processed mark and anything to publish are
 //! written in one batch. A rejected event changes nothing.
 
-use nipee_mls::crypto::RustCryptoSuite1;
+use nipee_mls::RustCryptoSuite1;
 use nipee_mls::group::{Group, JoinKeys, Sender, Staged, StagedCommit};
 use nipee_mls::{ContentType, MlsMessageIn};
 use nipee_nostr::nips::nip09::DeletionRequest;
@@ -13,18 +13,21 @@ use rand_core::CryptoRng;
 
 use super::outgoing::group_config;
 use super::races::{self, Decision, LateCandidate, Limits};
-use super::session::{CommitRecord, Live, OrderKey, RaceRecord, Session, Tombstone};
+use super::session::{CommitRecord, Live, OrderKey, RaceRecord, Session, Tombstone, mls_digest};
 use super::types::{CommitInfo, Effects, IgnoreReason, Outcome, Outgoing, Purpose};
 use super::{Client, leaf_pubkey, outbox, policy, storage_err};
 use crate::error::{Error, Result};
 use crate::ids::{GroupId, NostrGroupId};
 use crate::key_package_event::credential_pubkey;
 use crate::storage::{
-    Blob, Storage, Table, WriteBatch, buffer_key, fork_key, group_key, is_processed,
-    mark_processed,
+    Blob, Storage, Table, WriteBatch, buffer_key, fork_key, group_key, is_processed, mark_processed,
 };
 
 const BUFFER_VERSION: u8 = 1;
+
+/// Which group and epoch key opened a group event (the group and the MLS bytes), or, when
+/// none did, the active groups that use its `h` tag.
+type Opened = std::result::Result<(GroupId, Vec<u8>), Vec<GroupId>>;
 
 /// The facts of a commit the race rule needs, read before the staged commit is merged.
 fn record_of(sc: &StagedCommit, key: OrderKey) -> CommitRecord {
@@ -164,7 +167,7 @@ impl<S: Storage> Client<S> {
         }
         let data = profile.group_data(staged.group().extensions())?;
         if !data.is_admin(&inviter) {
-            return Err(Error::Policy(policy::PolicyViolation::NotAdmin {
+            return Err(Error::from(policy::PolicyViolation::NotAdmin {
                 who: inviter,
                 action: "add members",
             }));
@@ -259,11 +262,7 @@ impl<S: Storage> Client<S> {
     // ----- group events -----
 
     /// Finds the group and epoch whose key opens `event`: `(group, epoch, MLS bytes)`.
-    fn open_group_event(
-        &self,
-        h: &NostrGroupId,
-        event: &Event,
-    ) -> Result<std::result::Result<(GroupId, Vec<u8>), Vec<GroupId>>> {
+    fn open_group_event(&self, h: &NostrGroupId, event: &Event) -> Result<Opened> {
         let candidates = self.routes.get(h).cloned().unwrap_or_default();
         if candidates.is_empty() {
             return Err(Error::UnknownGroup {
@@ -410,7 +409,7 @@ impl<S: Storage> Client<S> {
             .and_then(|c| credential_pubkey(c).ok());
         let leave_request = matches!(
             (p.sender(), p.proposal()),
-            (Sender::Member(s), nipee_mls::framing::Proposal::Remove { removed }) if s == *removed
+            (Sender::Member(s), nipee_mls::Proposal::Remove { removed }) if s == *removed
         );
         self.live_mut(gid)?.group.merge(Staged::Proposal(p))?;
         let mut batch = WriteBatch::new();
@@ -456,39 +455,55 @@ impl<S: Storage> Client<S> {
             });
         };
         let key: OrderKey = (event.created_at().as_u64(), event.id().to_bytes());
-        races::check_binding(
-            sc.authenticated_data(),
-            key.0,
-            event.pubkey().as_bytes(),
-        )?;
+        races::check_binding(sc.authenticated_data(), key.0, event.pubkey().as_bytes())?;
         if sc.is_own() {
             // Our commit's bytes under another event: only without a binding (which would
             // have refused a copy) can this be the event we published; confirm it.
             return self.merge_own(gid, now, rng);
         }
         policy::check_commit(live.profile, &live.group, &sc)?;
+        let mut sc = sc;
         let mut superseded_own = false;
         if let Some(p) = &live.pending {
-            if key < p.key() {
-                // Theirs wins whether or not a relay stored ours: drop ours.
-                superseded_own = true;
-            } else {
+            if key >= p.key() {
                 // Ours wins if a relay has it; until we know, theirs waits.
                 self.buffer(gid, event)?;
                 let mut e = Effects::default();
                 e.push(Outcome::Ignored(IgnoreReason::HeldForPendingCommit));
                 return Ok(e);
             }
+            // Theirs (authenticated, and earlier) wins whether or not a relay stored
+            // ours: drop ours, and stage theirs again on the state without it.
+            superseded_own = true;
+            let live = self.live_mut(gid)?;
+            let own = live.pending.take().map(|p| p.event.id());
+            live.group.discard_pending_commit();
+            let restaged = live.group.stage(msg);
+            let Ok(Staged::Commit(again)) = restaged else {
+                self.reload(gid)?;
+                return Err(Error::Internal {
+                    reason: "a commit staged before our pending commit was dropped no longer stages",
+                });
+            };
+            sc = again;
+            if let Some(id) = own {
+                let mut batch = WriteBatch::new();
+                batch.delete(Table::Outbox, id.as_bytes().to_vec());
+                self.storage.apply(batch)?;
+            }
         }
-        self.apply_commit(gid, *sc, key, event, now, superseded_own)
+        let digest = mls_digest(msg.as_bytes());
+        self.apply_commit(gid, *sc, key, digest, event, now, superseded_own)
     }
 
     /// Applies a staged commit for the current epoch, recording it for races.
+    #[allow(clippy::too_many_arguments)]
     fn apply_commit(
         &mut self,
         gid: &GroupId,
         sc: StagedCommit,
         key: OrderKey,
+        digest: [u8; 32],
         event: &Event,
         now: u64,
         superseded_own: bool,
@@ -501,19 +516,9 @@ impl<S: Storage> Client<S> {
         let by = info.committer;
         let record = record_of(&sc, key);
         let removes_us = sc.removes_us();
-        let own_event = live.pending.as_ref().map(|p| p.event.id());
-        if superseded_own {
-            live.group.discard_pending_commit();
-            live.pending = None;
-        }
         let snapshot = live.group.to_bytes()?;
         live.group.merge(Staged::Commit(Box::new(sc)))?;
         let mut batch = WriteBatch::new();
-        if let Some(id) = own_event
-            && superseded_own
-        {
-            batch.delete(Table::Outbox, id.as_bytes().to_vec());
-        }
         mark_processed(&mut batch, &event.id().to_bytes(), now);
         let outcome = if removes_us {
             self.retire(gid, &mut batch, now)?;
@@ -523,13 +528,8 @@ impl<S: Storage> Client<S> {
             }
         } else {
             let live = self.live_mut(gid)?;
-            live.races.insert(
-                epoch_before,
-                RaceRecord {
-                    applied: record,
-                    losers: Vec::new(),
-                },
-            );
+            live.races
+                .insert(epoch_before, RaceRecord::new(record, digest));
             live.push_current_key(retained)?;
             batch.put(
                 Table::Fork,
@@ -592,6 +592,16 @@ impl<S: Storage> Client<S> {
         let Some(record) = live.races.get(&epoch).cloned() else {
             return too_late(self);
         };
+        // A copy carrying a commit message already authenticated (or made by us).
+        let digest = mls_digest(msg.as_bytes());
+        if record.digests.contains(&digest) {
+            let mut batch = WriteBatch::new();
+            mark_processed(&mut batch, &event.id().to_bytes(), now);
+            self.storage.apply(batch)?;
+            let mut e = Effects::default();
+            e.push(Outcome::Ignored(IgnoreReason::Duplicate));
+            return Ok(e);
+        }
         let Some(blob) = self
             .storage
             .get(Table::Fork, &fork_key(gid.as_bytes(), epoch))?
@@ -630,13 +640,14 @@ impl<S: Storage> Client<S> {
         match races::decide_late(&candidate, &record, &limits) {
             Decision::Keep { reason, remember } => {
                 let mut batch = WriteBatch::new();
-                if remember {
-                    let content_id = sc.content_id().to_vec();
-                    if let Some(r) = self.live_mut(gid)?.races.get_mut(&epoch) {
+                let content_id = sc.content_id().to_vec();
+                if let Some(r) = self.live_mut(gid)?.races.get_mut(&epoch) {
+                    if remember {
                         r.add_loser(content_id, key);
                     }
-                    self.save(&mut batch, gid)?;
+                    r.add_digest(digest);
                 }
+                self.save(&mut batch, gid)?;
                 mark_processed(&mut batch, &event.id().to_bytes(), now);
                 self.commit_batch(Some(gid), batch)?;
                 let mut e = Effects::default();
@@ -646,7 +657,7 @@ impl<S: Storage> Client<S> {
             Decision::Replace => {
                 let profile = live.profile;
                 policy::check_commit(profile, &resumed, &sc)?;
-                self.roll_back(gid, resumed, *sc, record, key, event, now)
+                self.roll_back(gid, resumed, *sc, record, key, digest, event, now)
             }
         }
     }
@@ -662,6 +673,7 @@ impl<S: Storage> Client<S> {
         sc: StagedCommit,
         old: RaceRecord,
         key: OrderKey,
+        digest: [u8; 32],
         event: &Event,
         now: u64,
     ) -> Result<Effects> {
@@ -696,10 +708,12 @@ impl<S: Storage> Client<S> {
         let live = self.live_mut(gid)?;
         live.group = resumed;
         live.pending = None;
-        live.keys.retain(|k| k.epoch < epoch);
+        live.keys.retain(|k| k.epoch <= epoch);
         live.races.retain(|e, _| *e < epoch);
         let mut losers = old.losers;
         losers.push((old.applied.content_id, old.applied.key));
+        let mut digests = old.digests;
+        digests.push(digest);
         let outcome = if removes_us {
             self.retire(gid, &mut batch, now)?;
             Outcome::Removed {
@@ -712,6 +726,7 @@ impl<S: Storage> Client<S> {
                 RaceRecord {
                     applied: record,
                     losers,
+                    digests,
                 },
             );
             live.push_current_key(retained)?;
@@ -763,7 +778,8 @@ impl<S: Storage> Client<S> {
         let key: OrderKey = (event.created_at().as_u64(), event.id().to_bytes());
         races::check_binding(sc.authenticated_data(), key.0, event.pubkey().as_bytes())?;
         policy::check_commit(live.profile, &live.group, &sc)?;
-        self.apply_commit(&gid, sc, key, event, now, false)
+        let digest = mls_digest(msg.as_bytes());
+        self.apply_commit(&gid, sc, key, digest, event, now, false)
     }
 
     // ----- the buffer -----
@@ -776,7 +792,9 @@ impl<S: Storage> Client<S> {
         if held.len() >= self.config.max_buffered_per_group {
             let mut oldest: Vec<(u64, Vec<u8>)> = held
                 .iter()
-                .filter_map(|(k, v)| Some((decode_buffered(v).ok()?.created_at().as_u64(), k.clone())))
+                .filter_map(|(k, v)| {
+                    Some((decode_buffered(v).ok()?.created_at().as_u64(), k.clone()))
+                })
                 .collect();
             oldest.sort();
             let excess = held.len() + 1 - self.config.max_buffered_per_group;
@@ -863,18 +881,5 @@ impl<S: Storage> Client<S> {
             ..Default::default()
         };
         self.build_own_commit(gid, options, vec![], true, now, rng, batch)
-    }
-}
-
-/// Whether an outcome is about `gid` (for hosts that filter).
-pub(crate) fn outcome_group(o: &Outcome) -> Option<&GroupId> {
-    match o {
-        Outcome::Message { group_id, .. }
-        | Outcome::Proposal { group_id, .. }
-        | Outcome::Joined { group_id, .. }
-        | Outcome::OwnCommitDiscarded { group_id, .. }
-        | Outcome::Removed { group_id, .. } => Some(group_id),
-        Outcome::Commit(i) | Outcome::OwnCommitConfirmed(i) => Some(&i.group_id),
-        _ => None,
     }
 }

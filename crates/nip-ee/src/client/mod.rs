@@ -36,8 +36,8 @@ mod types;
 
 use std::collections::BTreeMap;
 
-use nipee_mls::tree::math::LeafIndex;
-use nipee_nostr::{Event, Filter, Keys, Kind, PublicKey, SecretKey};
+use nipee_mls::LeafIndex;
+use nipee_nostr::{Filter, Keys, Kind, PublicKey, SecretKey};
 use zeroize::Zeroizing;
 
 pub use config::{
@@ -130,7 +130,10 @@ impl<S: Storage> Client<S> {
                 batch.put(
                     Table::Meta,
                     IDENTITY_KEY.to_vec(),
-                    Blob::encode(IDENTITY_VERSION, keys.to_secret_bytes().as_slice()),
+                    Blob::encode(
+                        IDENTITY_VERSION,
+                        keys.secret_key().to_secret_bytes().as_slice(),
+                    ),
                 );
                 storage.apply(batch)?;
             }
@@ -399,7 +402,7 @@ impl<S: Storage> Client<S> {
             .map(|n| TreeNode {
                 index: n.index,
                 blank: n.blank,
-                public_key_fingerprint: n.public_key.map(|k| hex::encode(&k[..8])),
+                public_key_fingerprint: n.encryption_key.map(|k| hex::encode(&k[..8])),
                 parent_hash: n.parent_hash.as_ref().map(hex::encode),
                 unmerged_leaves: n.unmerged_leaves.clone(),
                 member: n
@@ -500,10 +503,4 @@ pub(crate) fn leaf_pubkey(group: &nipee_mls::group::Group, leaf: u32) -> Option<
     group
         .member(LeafIndex(leaf))
         .and_then(|m| credential_pubkey(&m.credential).ok())
-}
-
-/// Whether `event` is ours (published by this client): not used for group events, whose
-/// signers are throwaway keys.
-pub(crate) fn is_from(event: &Event, pk: &PublicKey) -> bool {
-    event.pubkey() == *pk
 }

@@ -109,7 +109,7 @@ mod tests {
     #[test]
     fn every_purpose_round_trips() {
         let keys = Keys::generate(&mut rand::rng());
-        let event = EventBuilder::new(Kind::from_u16(1), "x")
+        let event = EventBuilder::new(Kind::new(1), "x")
             .sign(&keys, Timestamp::from_secs(1_700_000_000))
             .unwrap();
         let g = GroupId::new(vec![1, 2, 3]);

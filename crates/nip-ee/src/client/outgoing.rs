@@ -1,8 +1,8 @@
 //! Operations that produce events: KeyPackages, groups, own commits, messages.
 
 use nipee_keypackage::{ExtensionType, KeyPackageBundle, ValidationPolicy};
-use nipee_mls::crypto::RustCryptoSuite1;
-use nipee_mls::framing::Proposal;
+use nipee_mls::Proposal;
+use nipee_mls::RustCryptoSuite1;
 use nipee_mls::group::{CommitOptions, Group, GroupConfig, RequiredCapabilities};
 use nipee_nostr::nips::nipee_relays::KeyPackageRelays;
 use nipee_nostr::{EventId, Keys, PublicKey, Timestamp, UnsignedEvent};
@@ -152,7 +152,11 @@ impl<S: Storage> Client<S> {
         Ok(out)
     }
 
-    pub(crate) fn parse_invitees(&self, events: &[nipee_nostr::Event], now: u64) -> Result<Vec<KeyPackageEvent>> {
+    pub(crate) fn parse_invitees(
+        &self,
+        events: &[nipee_nostr::Event],
+        now: u64,
+    ) -> Result<Vec<KeyPackageEvent>> {
         let policy = ValidationPolicy::at(now);
         events
             .iter()
@@ -239,7 +243,8 @@ impl<S: Storage> Client<S> {
                 outbox::put(&mut batch, o)?;
             }
         }
-        self.sessions.insert(gid.clone(), Session::Active(Box::new(live)));
+        self.sessions
+            .insert(gid.clone(), Session::Active(Box::new(live)));
         self.save(&mut batch, &gid)?;
         if let Err(e) = self.storage.apply(batch) {
             self.sessions.remove(&gid);
@@ -313,8 +318,7 @@ impl<S: Storage> Client<S> {
         rng: &mut R,
     ) -> Result<PendingCommit> {
         let mut batch = WriteBatch::new();
-        let pending =
-            self.build_own_commit(gid, options, invitees, true, now, rng, &mut batch)?;
+        let pending = self.build_own_commit(gid, options, invitees, true, now, rng, &mut batch)?;
         self.commit_batch(Some(gid), batch)?;
         Ok(pending)
     }
@@ -397,6 +401,7 @@ impl<S: Storage> Client<S> {
             event: event.clone(),
             epoch,
             content_id,
+            mls_digest: super::session::mls_digest(&out.commit),
             welcome,
             invitees,
             relays: relays.clone(),
@@ -676,6 +681,47 @@ pub struct GroupDataUpdate {
 }
 
 impl GroupDataUpdate {
+    /// No change yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A new name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// A new description.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// New image fields.
+    pub fn image(mut self, image: GroupImage) -> Self {
+        self.image = Some(image);
+        self
+    }
+
+    /// A new relay list.
+    pub fn relays(mut self, relays: Vec<String>) -> Self {
+        self.relays = Some(relays);
+        self
+    }
+
+    /// A new admin list.
+    pub fn admins(mut self, admins: Vec<PublicKey>) -> Self {
+        self.admins = Some(admins);
+        self
+    }
+
+    /// A new public id.
+    pub fn nostr_group_id(mut self, id: NostrGroupId) -> Self {
+        self.nostr_group_id = Some(id);
+        self
+    }
+
     fn apply_to(self, data: &mut NostrGroupData) {
         if let Some(n) = self.name {
             data.name = n;
@@ -710,7 +756,11 @@ fn invitee_of(k: &KeyPackageEvent) -> Invitee {
     }
 }
 
-fn put_key_package(batch: &mut WriteBatch, event_id: &EventId, bundle: &KeyPackageBundle) -> Result<()> {
+fn put_key_package(
+    batch: &mut WriteBatch,
+    event_id: &EventId,
+    bundle: &KeyPackageBundle,
+) -> Result<()> {
     batch.put(
         Table::KeyPackage,
         event_id.as_bytes().to_vec(),

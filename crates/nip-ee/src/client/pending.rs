@@ -22,7 +22,8 @@ use crate::storage::{Storage, Table, WriteBatch, fork_key, group_key, mark_proce
 
 /// Relay URLs compared as NIP-65 does: scheme and host case-insensitive, no trailing slash.
 pub(crate) fn same_relay(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/').eq_ignore_ascii_case(b.trim_end_matches('/'))
+    a.trim_end_matches('/')
+        .eq_ignore_ascii_case(b.trim_end_matches('/'))
 }
 
 impl<S: Storage> Client<S> {
@@ -238,13 +239,8 @@ impl<S: Storage> Client<S> {
         let epoch_before = live.group.epoch();
         let snapshot = live.group.to_bytes()?;
         live.group.merge_pending_commit()?;
-        live.races.insert(
-            epoch_before,
-            RaceRecord {
-                applied: record,
-                losers: Vec::new(),
-            },
-        );
+        live.races
+            .insert(epoch_before, RaceRecord::new(record, p.mls_digest));
         live.push_current_key(retained)?;
         let stale_forks: Vec<u64> = live
             .races

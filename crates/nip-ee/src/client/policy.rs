@@ -13,9 +13,9 @@
 
 use std::collections::BTreeSet;
 
-use nipee_mls::framing::Proposal;
+use nipee_mls::LeafIndex;
+use nipee_mls::Proposal;
 use nipee_mls::group::{Group, Sender, StagedCommit};
-use nipee_mls::tree::math::LeafIndex;
 use nipee_nostr::PublicKey;
 
 use crate::error::{Error, Result};
@@ -65,10 +65,10 @@ fn member_key(group: &Group, sender: &Sender) -> Result<PublicKey> {
         Sender::Member(i) => {
             let m = group
                 .member(LeafIndex(*i))
-                .ok_or(Error::Policy(PolicyViolation::NotAMember))?;
+                .ok_or(Error::from(PolicyViolation::NotAMember))?;
             credential_pubkey(&m.credential)
         }
-        _ => Err(Error::Policy(PolicyViolation::NotAMember)),
+        _ => Err(Error::from(PolicyViolation::NotAMember)),
     }
 }
 
@@ -88,7 +88,6 @@ fn proposal_name(p: &Proposal) -> &'static str {
         Proposal::ReInit(_) => "reinit",
         Proposal::ExternalInit { .. } => "external_init",
         Proposal::GroupContextExtensions(_) => "group_context_extensions",
-        _ => "unknown",
     }
 }
 
@@ -110,7 +109,7 @@ pub(crate) fn check_proposal(
             if new == who {
                 Ok(())
             } else {
-                Err(Error::Policy(PolicyViolation::IdentityChanged {
+                Err(Error::from(PolicyViolation::IdentityChanged {
                     leaf: leaf_of(sender).unwrap_or(u32::MAX),
                     from: who,
                     to: new,
@@ -122,13 +121,13 @@ pub(crate) fn check_proposal(
             if data.is_admin(&who) {
                 Ok(())
             } else {
-                Err(Error::Policy(PolicyViolation::NotAdmin {
+                Err(Error::from(PolicyViolation::NotAdmin {
                     who,
                     action: "add, remove others or change the group data",
                 }))
             }
         }
-        other => Err(Error::Policy(PolicyViolation::ProposalNotAllowed(
+        other => Err(Error::from(PolicyViolation::ProposalNotAllowed(
             proposal_name(other),
         ))),
     }
@@ -155,7 +154,7 @@ pub(crate) fn check_commit(
             Proposal::Update(_) => {}
             Proposal::Remove { removed } => {
                 if !admin && Some(*removed) != leaf_of(by) {
-                    return Err(Error::Policy(PolicyViolation::NotAdmin {
+                    return Err(Error::from(PolicyViolation::NotAdmin {
                         who,
                         action: "commit the removal of another member",
                     }));
@@ -163,7 +162,7 @@ pub(crate) fn check_commit(
             }
             Proposal::Add(_) => {
                 if !admin {
-                    return Err(Error::Policy(PolicyViolation::NotAdmin {
+                    return Err(Error::from(PolicyViolation::NotAdmin {
                         who,
                         action: "commit an Add",
                     }));
@@ -171,17 +170,17 @@ pub(crate) fn check_commit(
             }
             Proposal::GroupContextExtensions(_) => {
                 if !admin {
-                    return Err(Error::Policy(PolicyViolation::NotAdmin {
+                    return Err(Error::from(PolicyViolation::NotAdmin {
                         who,
                         action: "commit a change of the group data",
                     }));
                 }
                 new_data = profile
                     .group_data(staged.extensions())
-                    .map_err(|e| Error::Policy(PolicyViolation::BadGroupData(e.to_string())))?;
+                    .map_err(|e| Error::from(PolicyViolation::BadGroupData(e.to_string())))?;
             }
             other => {
-                return Err(Error::Policy(PolicyViolation::ProposalNotAllowed(
+                return Err(Error::from(PolicyViolation::ProposalNotAllowed(
                     proposal_name(other),
                 )));
             }
@@ -191,7 +190,7 @@ pub(crate) fn check_commit(
     if let Some(leaf) = staged.committer_new_leaf() {
         let new = credential_pubkey(&leaf.credential)?;
         if new != who {
-            return Err(Error::Policy(PolicyViolation::IdentityChanged {
+            return Err(Error::from(PolicyViolation::IdentityChanged {
                 leaf: leaf_of(&committer).unwrap_or(u32::MAX),
                 from: who,
                 to: new,
@@ -206,7 +205,7 @@ pub(crate) fn check_commit(
         .filter_map(|m| credential_pubkey(&m.credential).ok())
         .any(|pk| admins.contains(&pk));
     if !any_admin && !staged.removes_us() {
-        return Err(Error::Policy(PolicyViolation::NoAdminLeft));
+        return Err(Error::from(PolicyViolation::NoAdminLeft));
     }
     if !any_admin {
         // Seen from a member being removed the new member list is unknown to us; the rule
@@ -219,7 +218,7 @@ pub(crate) fn check_commit(
             .filter_map(|m| credential_pubkey(&m.credential).ok())
             .any(|pk| admins.contains(&pk));
         if !remains {
-            return Err(Error::Policy(PolicyViolation::NoAdminLeft));
+            return Err(Error::from(PolicyViolation::NoAdminLeft));
         }
     }
     Ok(new_data)

@@ -158,6 +158,7 @@ mod tests {
                 removed: vec![2],
             },
             losers: vec![(vec![9], (1_010, [1; 32]))],
+            digests: vec![],
         }
     }
 

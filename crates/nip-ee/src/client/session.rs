@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use nipee_codec::{Reader, Writer};
-use nipee_mls::crypto::RustCryptoSuite1;
+use nipee_mls::RustCryptoSuite1;
 use nipee_mls::group::Group;
 use nipee_nostr::{Event, EventId, PublicKey};
 use zeroize::Zeroizing;
@@ -58,9 +58,35 @@ pub(crate) struct RaceRecord {
     pub(crate) applied: CommitRecord,
     /// Commits for this epoch that lost: content id and the order key they lost with.
     pub(crate) losers: Vec<(Vec<u8>, OrderKey)>,
+    /// Digests of the MLS messages of the commits above (already authenticated, or made by
+    /// us). A copy carrying the same MLS message cannot be staged again — its handshake
+    /// key was used, and MLS does not process our own leaf's messages — so it is
+    /// recognised by these bytes; a re-encryption under another key is staged and
+    /// recognised by its content id.
+    pub(crate) digests: Vec<[u8; 32]>,
 }
 
 impl RaceRecord {
+    /// A record of `applied`, nothing else known yet.
+    pub(crate) fn new(applied: CommitRecord, digest: [u8; 32]) -> Self {
+        RaceRecord {
+            applied,
+            losers: Vec::new(),
+            digests: vec![digest],
+        }
+    }
+
+    /// Remembers the digest of an authenticated commit message of this epoch.
+    pub(crate) fn add_digest(&mut self, digest: [u8; 32]) {
+        if self.digests.contains(&digest) {
+            return;
+        }
+        if self.digests.len() > 2 * MAX_LOSERS {
+            self.digests.remove(0);
+        }
+        self.digests.push(digest);
+    }
+
     pub(crate) fn knows(&self, content_id: &[u8]) -> bool {
         self.applied.content_id == content_id || self.losers.iter().any(|(c, _)| c == content_id)
     }
@@ -91,6 +117,8 @@ pub(crate) struct PendingOwn {
     pub(crate) event: Event,
     pub(crate) epoch: u64,
     pub(crate) content_id: Vec<u8>,
+    /// Digest of the commit's MLS message (see [`RaceRecord::own`]).
+    pub(crate) mls_digest: [u8; 32],
     pub(crate) welcome: Option<Vec<u8>>,
     pub(crate) invitees: Vec<Invitee>,
     /// The group's relays when the commit was made: only they can acknowledge it.
@@ -185,13 +213,6 @@ impl Live {
 
 impl Session {
     pub(crate) fn live(&self) -> Option<&Live> {
-        match self {
-            Session::Active(l) => Some(l),
-            Session::Left(_) => None,
-        }
-    }
-
-    pub(crate) fn live_mut(&mut self) -> Option<&mut Live> {
         match self {
             Session::Active(l) => Some(l),
             Session::Left(_) => None,
@@ -293,6 +314,12 @@ fn encode_live(w: &mut Writer, l: &Live) -> Result<()> {
                 }
                 Ok::<(), Error>(())
             })?;
+            w.vl("digests", |w| {
+                for d in &rec.digests {
+                    w.bytes(d);
+                }
+                Ok::<(), Error>(())
+            })?;
         }
         Ok::<(), Error>(())
     })?;
@@ -300,6 +327,7 @@ fn encode_live(w: &mut Writer, l: &Live) -> Result<()> {
         w.vl_bytes("event", p.event.to_json().as_bytes())?;
         w.u64(p.epoch);
         w.vl_bytes("content_id", &p.content_id)?;
+        w.bytes(&p.mls_digest);
         w.optional(p.welcome.as_ref(), |w, b| {
             w.vl_bytes("welcome", b)?;
             Ok::<(), Error>(())
@@ -359,7 +387,17 @@ fn decode_live(r: &mut Reader<'_>) -> Result<Live> {
                     (r.u64("created_at")?, r.array::<32>("event_id")?),
                 ))
             })?;
-            Ok::<_, Error>((epoch, RaceRecord { applied, losers }))
+            let digests = r.vl_vec("digests", 2 * MAX_LOSERS + 1, |r| {
+                Ok::<_, Error>(r.array::<32>("digest")?)
+            })?;
+            Ok::<_, Error>((
+                epoch,
+                RaceRecord {
+                    applied,
+                    losers,
+                    digests,
+                },
+            ))
         })?
         .into_iter()
         .collect();
@@ -369,7 +407,10 @@ fn decode_live(r: &mut Reader<'_>) -> Result<Live> {
         let event = Event::from_json(json)?;
         let epoch = r.u64("epoch")?;
         let content_id = r.vl_bytes("content_id")?.to_vec();
-        let welcome = r.optional("welcome", |r| Ok::<_, Error>(r.vl_bytes("welcome")?.to_vec()))?;
+        let mls_digest = r.array::<32>("mls_digest")?;
+        let welcome = r.optional("welcome", |r| {
+            Ok::<_, Error>(r.vl_bytes("welcome")?.to_vec())
+        })?;
         let invitees = r.vl_vec("invitees", 65_536, |r| {
             Ok::<_, Error>(Invitee {
                 pubkey: PublicKey::from_bytes(&r.array::<32>("pubkey")?)?,
@@ -382,6 +423,7 @@ fn decode_live(r: &mut Reader<'_>) -> Result<Live> {
             event,
             epoch,
             content_id,
+            mls_digest,
             welcome,
             invitees,
             relays,
@@ -395,4 +437,14 @@ fn decode_live(r: &mut Reader<'_>) -> Result<Live> {
         pending,
         joined_epoch,
     })
+}
+
+/// The digest of an MLS message (SHA-256, the suite's hash).
+pub(crate) fn mls_digest(mls: &[u8]) -> [u8; 32] {
+    use nipee_mls::CryptoProvider;
+    let h = RustCryptoSuite1::new().hash(mls);
+    let mut out = [0u8; 32];
+    let n = h.len().min(32);
+    out[..n].copy_from_slice(&h[..n]);
+    out
 }

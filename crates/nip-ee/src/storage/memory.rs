@@ -143,7 +143,10 @@ mod tests {
             .map(|(t, k, v)| (t, k.to_vec(), Zeroizing::new(v.to_vec())))
             .collect();
         let copy = MemoryStorage::from_rows(rows, false);
-        assert_eq!(copy.get(Table::Outbox, b"k").unwrap().unwrap().as_slice(), b"2");
+        assert_eq!(
+            copy.get(Table::Outbox, b"k").unwrap().unwrap().as_slice(),
+            b"2"
+        );
         assert_eq!(copy.get(Table::Meta, b"a").unwrap(), None);
     }
 }

@@ -300,7 +300,6 @@ pub fn mark_processed(batch: &mut WriteBatch, event_id: &[u8; 32], seen_at: u64)
 #[cfg(any(test, feature = "test-utils"))]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 pub mod conformance {
-    //! Tests every implementation must pass.
     use super::*;
 
     fn v(b: &[u8]) -> Zeroizing<Vec<u8>> {
