@@ -8,7 +8,7 @@
 use nipee::inner::{chat_message, reaction};
 use nipee::storage::MemoryStorage;
 use nipee::{Client, ClientConfig, GroupDataUpdate, GroupId, NewGroup, NostrGroupId};
-use nipee_nostr::{EventId, Keys, Kind, Tag, Tags, Timestamp, UnsignedEvent};
+use nipee_nostr::{EventId, Kind, Tag, Tags, Timestamp, UnsignedEvent};
 use serde_json::{Value, json};
 use wasm_bindgen::prelude::*;
 

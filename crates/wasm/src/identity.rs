@@ -72,6 +72,6 @@ impl Identity {
     /// The secret as hex. Handle with care.
     #[wasm_bindgen(js_name = exportHex)]
     pub fn export_hex(&self) -> String {
-        self.keys.to_secret_hex().to_string()
+        self.keys.secret_key().to_secret_hex().to_string()
     }
 }

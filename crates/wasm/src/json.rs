@@ -31,8 +31,11 @@ fn str_field<'a>(v: &'a Value, name: &str) -> FacadeResult<&'a str> {
         .ok_or_else(|| FacadeError::malformed(format!("missing string field {name:?}")))
 }
 
+/// A stored row as the storage layer takes it.
+pub type StoredRow = (Table, Vec<u8>, Zeroizing<Vec<u8>>);
+
 /// Reads rows written by [`row`] (what a host loads back from its store).
-pub fn parse_rows(rows: &Value) -> FacadeResult<Vec<(Table, Vec<u8>, Zeroizing<Vec<u8>>)>> {
+pub fn parse_rows(rows: &Value) -> FacadeResult<Vec<StoredRow>> {
     let list = match rows {
         Value::Null => return Ok(Vec::new()),
         Value::Array(a) => a,
@@ -346,7 +349,7 @@ pub fn subscription(s: &SubscriptionSpec) -> Value {
 pub fn tree_node(n: &TreeNode) -> Value {
     json!({
         "index": n.index,
-        "leaf": n.index % 2 == 0,
+        "leaf": n.index.is_multiple_of(2),
         "blank": n.blank,
         "publicKey": n.public_key_fingerprint,
         "parentHash": n.parent_hash,

@@ -171,7 +171,7 @@ pub fn nip19_decode_native(s: &str) -> FacadeResult<Value> {
         "npub" => json!({ "type": "npub", "value": PublicKey::from_bech32(s)?.to_hex() }),
         "nsec" => {
             let k = Keys::parse(s).map_err(|e| FacadeError::malformed(e.to_string()))?;
-            json!({ "type": "nsec", "value": k.to_secret_hex().to_string() })
+            json!({ "type": "nsec", "value": k.secret_key().to_secret_hex().to_string() })
         }
         "note" => json!({ "type": "note", "value": EventId::from_bech32(s)?.to_hex() }),
         "nprofile" => {
