@@ -11,6 +11,8 @@ use super::proposals::{
 };
 use super::staged::{CommitSummary, StagedCommit};
 use super::state::Group;
+#[cfg(feature = "own-commit-recovery")]
+use crate::crypto::SignatureSecretKey;
 use crate::crypto::{GroupProvider, HpkePrivateKey, Secret};
 use crate::error::{Error, Result};
 use crate::framing::{
@@ -24,13 +26,37 @@ use crate::tree::RatchetTree;
 use crate::tree::math::{self, LeafIndex, NodeIndex};
 use crate::tree::treekem::{self, TreeKemPrivate};
 
+#[cfg(feature = "own-commit-recovery")]
+/// What the committer generated for the UpdatePath of one of our commits.
+///
+/// Holds secrets: not `Debug`-printable beyond its type, zeroized on drop (each field is).
+pub struct OwnCommitSecrets {
+    /// The HPKE private key of our new leaf (the UpdatePath's `leaf_node.encryption_key`).
+    pub leaf_encryption_private_key: HpkePrivateKey,
+    /// Our signature private key after the commit: the new one if the commit rotated it,
+    /// else the current one. Its public key must be the new leaf's `signature_key`.
+    pub signature_private_key: SignatureSecretKey,
+    /// The path secret of the first node of our filtered direct path; the nodes above it
+    /// and `commit_secret` follow by `DeriveSecret(·, "path")`. With an empty filtered
+    /// direct path (we are alone in the group) it is the secret `commit_secret` is derived
+    /// from, and only the confirmation tag checks it.
+    pub path_secret: Secret,
+}
+
+#[cfg(feature = "own-commit-recovery")]
+impl core::fmt::Debug for OwnCommitSecrets {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OwnCommitSecrets").finish_non_exhaustive()
+    }
+}
+
 /// Where the private side of a commit's UpdatePath comes from.
 pub(crate) enum PathKeys {
     /// Another member's path: we decrypt our path secret from it (§12.4.2).
     Decrypt,
     /// Our own path, from the secrets we generated for it (the commit is ours).
     #[cfg(feature = "own-commit-recovery")]
-    Own(Box<super::own_commit::OwnCommitSecrets>),
+    Own(Box<OwnCommitSecrets>),
 }
 
 /// The proposals a commit applies, by-reference ones resolved with their original senders,
