@@ -123,7 +123,8 @@
 //!
 //! The crate root exports what an application needs. The building blocks (tree math,
 //! TreeKEM, key schedule, secret tree, framing, Welcome structures, labelled crypto) are
-//! crate-internal, reachable only through [`hazmat`] with the feature of that name.
+//! crate-internal, reachable only through the module `hazmat` with the feature of that
+//! name.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -50,7 +50,10 @@ fn timings_of_the_main_operations_at_size_n() {
             ..Default::default()
         })
         .unwrap();
+    println!("add {} (commit): {:?}", n - 1, t.elapsed());
+    let t2 = Instant::now();
     g.merge_pending_commit().unwrap();
+    println!("add {} (merge): {:?}", n - 1, t2.elapsed());
     println!("add {}: {:?}", n - 1, t.elapsed());
     let w = out.welcome.unwrap();
     let last = rest.into_iter().last().unwrap();
@@ -99,4 +102,15 @@ fn timings_of_the_main_operations_at_size_n() {
     let t = Instant::now();
     j.process_message(&out.commit).unwrap();
     println!("update process: {:?}", t.elapsed());
+
+    // Application messages in the new epoch, each parsed, staged and merged.
+    g.merge_pending_commit().unwrap();
+    let messages: Vec<Vec<u8>> = (0..100)
+        .map(|_| g.create_message(&[7u8; 100], b"").unwrap())
+        .collect();
+    let t = Instant::now();
+    for m in &messages {
+        j.process_message(m).unwrap();
+    }
+    println!("application process (100 B): {:?} each", t.elapsed() / 100);
 }

@@ -20,9 +20,7 @@ use nipee_codec::{Decode, Encode, Reader, Writer};
 use crate::crypto::{CryptoProvider, SignatureSecretKey, sign_with_label, verify_with_label};
 use crate::error::{Error, Result};
 use crate::schedule::GroupContext;
-
-/// `ProtocolVersion mls10`.
-pub const MLS10: u16 = 1;
+pub(crate) use crate::schedule::MLS10;
 
 /// `WireFormat` (§6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

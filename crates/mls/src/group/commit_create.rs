@@ -367,26 +367,15 @@ impl<P: GroupProvider> Group<P> {
                 path_secrets: &path.path_secrets,
             },
         )?;
-        let next = EpochState {
-            keys: EpochKeys::new(
-                secrets,
-                plan.applied.tree.n_leaves(),
-                self.config.secret_tree,
-            )?,
-            last_commit_path: if path.path.is_some() {
-                path_nodes(&plan.applied.tree, me)
-            } else {
-                vec![]
-            },
-            context,
-            tree: plan.applied.tree.clone(),
-            own: path.own,
-            interim_transcript_hash: interim,
-            confirmation_tag: tag,
+        let last_commit_path = if path.path.is_some() {
+            path_nodes(&plan.applied.tree, me)
+        } else {
+            vec![]
         };
-        let staged = self.own_staged_commit(
-            plan,
-            next,
+        let mut staged = self.own_staged_commit(
+            &plan.applied,
+            core::mem::take(&mut plan.list),
+            context.clone(),
             OwnPathLeaf {
                 me,
                 path: path.path,
@@ -395,6 +384,20 @@ impl<P: GroupProvider> Group<P> {
             authenticated_data,
             external.as_ref(),
         );
+        // The applied tree moves into the next epoch (no copy of a large tree).
+        staged.next = Some(Box::new(EpochState {
+            keys: EpochKeys::new(
+                secrets,
+                plan.applied.tree.n_leaves(),
+                self.config.secret_tree,
+            )?,
+            last_commit_path,
+            context,
+            tree: plan.applied.tree,
+            own: path.own,
+            interim_transcript_hash: interim,
+            confirmation_tag: tag,
+        }));
         let summary = staged.summary.clone();
         let epoch = summary.epoch;
         self.pending = Some(Box::new(PendingState {
@@ -446,11 +449,13 @@ impl<P: GroupProvider> Group<P> {
         Ok(context)
     }
 
-    /// Our commit as a receiver will stage it.
+    /// Our commit as a receiver will stage it, but for its next epoch (which the caller
+    /// adds).
     fn own_staged_commit(
         &self,
-        plan: CommitPlan,
-        next: EpochState,
+        applied: &Applied,
+        proposals: Vec<(Sender, Proposal)>,
+        new_context: GroupContext,
         leaf: OwnPathLeaf,
         authenticated_data: &[u8],
         external: Option<&ExternalJoin>,
@@ -460,14 +465,13 @@ impl<P: GroupProvider> Group<P> {
             path,
             new_signer,
         } = leaf;
-        let applied = plan.applied;
         let committer_credential = match external {
             Some(x) => Some(x.leaf.credential.clone()),
             None => self.state.tree.leaf(me).map(|l| l.credential.clone()),
         };
         let summary = CommitSummary {
             committer: Sender::Member(me.0),
-            epoch: next.context.epoch,
+            epoch: new_context.epoch,
             added: applied.added.iter().map(|(i, _)| *i).collect(),
             removed: applied.removed.clone(),
             updated: applied.updated.clone(),
@@ -482,7 +486,7 @@ impl<P: GroupProvider> Group<P> {
             committer: summary.committer,
             committer_credential,
             committer_new_leaf: path.map(|p| p.leaf_node),
-            proposals: plan.list,
+            proposals,
             added: applied
                 .added
                 .iter()
@@ -493,10 +497,10 @@ impl<P: GroupProvider> Group<P> {
                 .iter()
                 .filter_map(|i| self.state.tree.leaf(*i).map(|l| Member::of(*i, l)))
                 .collect(),
-            new_context: next.context.clone(),
+            new_context,
             authenticated_data: authenticated_data.to_vec(),
             summary,
-            next: Some(Box::new(next)),
+            next: None,
             change: None,
             new_signer,
         }

@@ -11,6 +11,8 @@ use super::proposals::{
 };
 use super::staged::{CommitSummary, StagedCommit};
 use super::state::Group;
+#[cfg(feature = "own-commit-recovery")]
+use crate::crypto::SignatureSecretKey;
 use crate::crypto::{GroupProvider, HpkePrivateKey, Secret};
 use crate::error::{Error, Result};
 use crate::framing::{
@@ -24,13 +26,37 @@ use crate::tree::RatchetTree;
 use crate::tree::math::{self, LeafIndex, NodeIndex};
 use crate::tree::treekem::{self, TreeKemPrivate};
 
+#[cfg(feature = "own-commit-recovery")]
+/// What the committer generated for the UpdatePath of one of our commits.
+///
+/// Holds secrets: not `Debug`-printable beyond its type, zeroized on drop (each field is).
+pub struct OwnCommitSecrets {
+    /// The HPKE private key of our new leaf (the UpdatePath's `leaf_node.encryption_key`).
+    pub leaf_encryption_private_key: HpkePrivateKey,
+    /// Our signature private key after the commit: the new one if the commit rotated it,
+    /// else the current one. Its public key must be the new leaf's `signature_key`.
+    pub signature_private_key: SignatureSecretKey,
+    /// The path secret of the first node of our filtered direct path; the nodes above it
+    /// and `commit_secret` follow by `DeriveSecret(·, "path")`. With an empty filtered
+    /// direct path (we are alone in the group) it is the secret `commit_secret` is derived
+    /// from, and only the confirmation tag checks it.
+    pub path_secret: Secret,
+}
+
+#[cfg(feature = "own-commit-recovery")]
+impl core::fmt::Debug for OwnCommitSecrets {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OwnCommitSecrets").finish_non_exhaustive()
+    }
+}
+
 /// Where the private side of a commit's UpdatePath comes from.
 pub(crate) enum PathKeys {
     /// Another member's path: we decrypt our path secret from it (§12.4.2).
     Decrypt,
     /// Our own path, from the secrets we generated for it (the commit is ours).
     #[cfg(feature = "own-commit-recovery")]
-    Own(Box<super::own_commit::OwnCommitSecrets>),
+    Own(Box<OwnCommitSecrets>),
 }
 
 /// The proposals a commit applies, by-reference ones resolved with their original senders,
@@ -224,17 +250,55 @@ fn next_context<P: GroupProvider>(
     Ok(context)
 }
 
-/// The key schedule of the new epoch, checked against the commit's confirmation tag.
+/// Our private TreeKEM keys before the commit's path: the current ones, with the leaf key
+/// of our own committed Update proposal if the commit applies one.
+fn own_keys<P: GroupProvider>(
+    g: &Group<P>,
+    applied: &Applied,
+    own_update_key: Option<&HpkePrivateKey>,
+) -> Result<TreeKemPrivate> {
+    let me = g.own_leaf();
+    if applied.updated.contains(&me) {
+        let key = own_update_key.ok_or(Error::InvalidState {
+            reason: "our leaf was updated by a proposal we did not send",
+        })?;
+        return Ok(TreeKemPrivate::new(me, key.clone()));
+    }
+    Ok(g.state.own.clone())
+}
+
+/// What the next epoch is built from, besides the applied proposals.
+struct NextEpoch<'a> {
+    context: GroupContext,
+    own: TreeKemPrivate,
+    /// The committer's leaf, its UpdatePath (merged already) and where our keys for it
+    /// come from.
+    path: Option<(LeafIndex, &'a UpdatePath, &'a PathKeys)>,
+    tag: &'a [u8],
+    last_commit_path: Vec<u32>,
+}
+
+/// Our keys from the commit's path, then the key schedule of the new epoch, checked
+/// against the commit's confirmation tag.
 fn next_epoch<P: GroupProvider>(
     g: &Group<P>,
     applied: Applied,
-    context: GroupContext,
-    own: TreeKemPrivate,
-    commit_secret: Option<Secret>,
-    tag: &[u8],
-    last_commit_path: Vec<u32>,
+    next: NextEpoch<'_>,
 ) -> Result<EpochState> {
     let p = &g.provider;
+    let NextEpoch {
+        context,
+        mut own,
+        path,
+        tag,
+        last_commit_path,
+    } = next;
+    let commit_secret = match path {
+        Some((sender, path, keys)) => Some(path_commit_secret(
+            g, &applied, sender, path, &mut own, keys,
+        )?),
+        None => None,
+    };
     let psks: Vec<Psk> = applied
         .psk_ids
         .iter()
@@ -274,6 +338,62 @@ fn next_epoch<P: GroupProvider>(
     })
 }
 
+/// The committer's leaf (`None` for an external commit), after the checks on who may
+/// commit and how.
+fn check_committer<P: GroupProvider>(
+    g: &Group<P>,
+    ac: &AuthenticatedContent,
+    commit: &Commit,
+    path_keys: &PathKeys,
+) -> Result<Option<LeafIndex>> {
+    let committer = match ac.content.sender {
+        Sender::Member(i) => Some(LeafIndex(i)),
+        Sender::NewMemberCommit => None,
+        _ => {
+            return Err(Error::InvalidSender {
+                reason: "a commit must come from a member or a new member",
+            });
+        }
+    };
+    if committer.is_none() && ac.wire_format != WireFormat::PublicMessage {
+        return Err(Error::ContentNotAllowed {
+            reason: "an external commit must be a PublicMessage",
+        });
+    }
+    #[cfg(feature = "own-commit-recovery")]
+    if let PathKeys::Own(_) = path_keys {
+        if committer != Some(g.own_leaf()) {
+            return Err(Error::InvalidSender {
+                reason: "not a commit from our own leaf",
+            });
+        }
+        if commit.path.is_none() {
+            return Err(Error::Misuse(
+                "own-commit recovery applies commits with an UpdatePath",
+            ));
+        }
+    }
+    #[cfg(not(feature = "own-commit-recovery"))]
+    let _ = (g, commit, path_keys);
+    Ok(committer)
+}
+
+/// An external commit's new leaf, added at the leftmost blank of the applied tree after
+/// the checks every new leaf passes.
+fn add_external_leaf<P: GroupProvider>(
+    g: &Group<P>,
+    applied: &mut Applied,
+    commit: &Commit,
+) -> Result<LeafIndex> {
+    let path = commit.path.as_ref().ok_or(Error::InvalidState {
+        reason: "an external commit must carry a path",
+    })?;
+    let required = ext::required_capabilities(&applied.extensions)?;
+    ext::check_leaf_supports(&path.leaf_node, &applied.extensions, &required)?;
+    GroupFacts::of(&applied.tree).check_credentials(&path.leaf_node)?;
+    applied.tree.add_leaf(&g.provider, path.leaf_node.clone())
+}
+
 /// Stages another member's (or an external joiner's) commit, authenticated as `ac` and
 /// signed by a member with `credential`, without changing the group. With
 /// [`PathKeys::Own`] the commit must be ours and carry a path, which is applied from the
@@ -296,35 +416,8 @@ pub(crate) fn stage_commit<P: GroupProvider>(
         .as_deref()
         .ok_or(Error::BadConfirmationTag)?;
     let sender = ac.content.sender;
-    let committer = match sender {
-        Sender::Member(i) => Some(LeafIndex(i)),
-        Sender::NewMemberCommit => None,
-        _ => {
-            return Err(Error::InvalidSender {
-                reason: "a commit must come from a member or a new member",
-            });
-        }
-    };
+    let committer = check_committer(g, ac, commit, path_keys)?;
     let external = committer.is_none();
-    if external && ac.wire_format != WireFormat::PublicMessage {
-        return Err(Error::ContentNotAllowed {
-            reason: "an external commit must be a PublicMessage",
-        });
-    }
-    #[cfg(feature = "own-commit-recovery")]
-    if let PathKeys::Own(_) = path_keys {
-        if committer != Some(g.own_leaf()) {
-            return Err(Error::InvalidSender {
-                reason: "not a commit from our own leaf",
-            });
-        }
-        if commit.path.is_none() {
-            return Err(Error::Misuse(
-                "own-commit recovery applies commits with an UpdatePath",
-            ));
-        }
-    }
-
     let (proposals, own_update_key) = resolve_proposals(g, commit, sender, external)?;
     let mut applied = validate_and_apply(g, committer, &proposals)?;
     if applied.path_required && commit.path.is_none() {
@@ -340,18 +433,9 @@ pub(crate) fn stage_commit<P: GroupProvider>(
         .filter_map(|i| g.state.tree.leaf(*i).map(|l| Member::of(*i, l)))
         .collect();
 
-    // External commit: the joiner's leaf goes to the leftmost blank.
     let sender_leaf = match committer {
         Some(c) => c,
-        None => {
-            let path = commit.path.as_ref().ok_or(Error::InvalidState {
-                reason: "an external commit must carry a path",
-            })?;
-            let required = ext::required_capabilities(&applied.extensions)?;
-            ext::check_leaf_supports(&path.leaf_node, &applied.extensions, &required)?;
-            GroupFacts::of(&applied.tree).check_credentials(&path.leaf_node)?;
-            applied.tree.add_leaf(p, path.leaf_node.clone())?
-        }
+        None => add_external_leaf(g, &mut applied, commit)?,
     };
     let mut last_commit_path = vec![];
     if let Some(path) = &commit.path {
@@ -382,33 +466,17 @@ pub(crate) fn stage_commit<P: GroupProvider>(
     let next = if removes_us {
         None
     } else {
-        // The private keys: ours, with the leaf key of our own committed Update if any.
-        let mut own = g.state.own.clone();
-        if applied.updated.contains(&me) {
-            let key = own_update_key.ok_or(Error::InvalidState {
-                reason: "our leaf was updated by a proposal we did not send",
-            })?;
-            own = TreeKemPrivate::new(me, key.clone());
-        }
-        let commit_secret = match &commit.path {
-            Some(path) => Some(path_commit_secret(
-                g,
-                &applied,
-                sender_leaf,
-                path,
-                &mut own,
-                path_keys,
-            )?),
-            None => None,
-        };
+        let own = own_keys(g, &applied, own_update_key)?;
         Some(Box::new(next_epoch(
             g,
             applied,
-            context.clone(),
-            own,
-            commit_secret,
-            tag,
-            last_commit_path,
+            NextEpoch {
+                context: context.clone(),
+                own,
+                path: commit.path.as_ref().map(|p| (sender_leaf, p, path_keys)),
+                tag,
+                last_commit_path,
+            },
         )?))
     };
     #[cfg(feature = "own-commit-recovery")]

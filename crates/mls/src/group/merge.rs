@@ -12,7 +12,7 @@ use crate::secret_tree::SecretTree;
 use crate::tree::treekem::TreeKemPrivate;
 
 impl<P: GroupProvider> Group<P> {
-    /// Applies a result of [`Group::stage`] (or [`Group::stage_own_commit_with_secrets`]):
+    /// Applies a result of [`Group::stage`] (or `Group::stage_own_commit_with_secrets`):
     /// an application message's key is deleted (the sender's ratchet moves past it), a
     /// proposal is cached, a commit enters its epoch (or, if it removes us, the group
     /// becomes inactive and keeps only what decrypting late messages of retained epochs

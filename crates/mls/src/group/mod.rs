@@ -55,14 +55,14 @@ pub use crate::group_id::GroupId;
 pub use crate::schedule::{GroupContext, PreSharedKeyId, ResumptionPskUsage};
 pub use crate::tree::math::LeafIndex;
 pub use commit_create::{CommitOptions, CommitOutput, PendingCommit};
+#[cfg(feature = "own-commit-recovery")]
+pub use commit_stage::OwnCommitSecrets;
 pub use config::{GroupConfig, HandshakeFormat};
 pub use epoch::Member;
 pub use ext::{ExternalSender, RequiredCapabilities};
 pub use introspect::TreeNodeView;
 pub use join::{JoinKeys, StagedJoin, welcome_key_package_refs};
 pub use message_in::MlsMessageIn;
-#[cfg(feature = "own-commit-recovery")]
-pub use own_commit::OwnCommitSecrets;
 pub use persist::{STATE_MAGIC, STATE_VERSION};
 pub use staged::{
     CommitSummary, ProcessedMessage, Staged, StagedApplication, StagedCommit, StagedProposal,

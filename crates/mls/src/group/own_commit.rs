@@ -15,37 +15,15 @@
 //! Each derived public key, the new leaf's encryption key and its signature key must equal
 //! the commit's. Staging changes nothing.
 
-use super::commit_stage::{PathKeys, stage_commit};
+use super::commit_stage::{OwnCommitSecrets, PathKeys, stage_commit};
 use super::message_in::MlsMessageIn;
 use super::stage::member_leaf;
 use super::staged::StagedCommit;
 use super::state::Group;
-use crate::crypto::{GroupProvider, HpkePrivateKey, Secret, SignatureSecretKey};
+use crate::crypto::GroupProvider;
 use crate::error::{Error, Result};
 use crate::framing::{Content, MlsMessageBody, Sender};
 use crate::tree::math::LeafIndex;
-
-/// What the committer generated for the UpdatePath of one of our commits.
-///
-/// Holds secrets: not `Debug`-printable beyond its type, zeroized on drop (each field is).
-pub struct OwnCommitSecrets {
-    /// The HPKE private key of our new leaf (the UpdatePath's `leaf_node.encryption_key`).
-    pub leaf_encryption_private_key: HpkePrivateKey,
-    /// Our signature private key after the commit: the new one if the commit rotated it,
-    /// else the current one. Its public key must be the new leaf's `signature_key`.
-    pub signature_private_key: SignatureSecretKey,
-    /// The path secret of the first node of our filtered direct path; the nodes above it
-    /// and `commit_secret` follow by `DeriveSecret(·, "path")`. With an empty filtered
-    /// direct path (we are alone in the group) it is the secret `commit_secret` is derived
-    /// from, and only the confirmation tag checks it.
-    pub path_secret: Secret,
-}
-
-impl core::fmt::Debug for OwnCommitSecrets {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("OwnCommitSecrets").finish_non_exhaustive()
-    }
-}
 
 impl<P: GroupProvider> Group<P> {
     /// Stages a commit (PublicMessage or PrivateMessage) that our own leaf sent in the

@@ -1,5 +1,5 @@
-//! In-crate tests that need the group's internals (its membership key and signer) to forge
-//! messages a real attacker inside the group could send.
+//! In-crate tests that need the group's internals (its membership key, secret tree and
+//! signer) to forge or re-encrypt messages a member could send.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use nipee_keypackage::{KeyPackageBundle, KeyPackageOptions};
@@ -15,9 +15,14 @@ const NOW: u64 = 1_750_000_000;
 
 /// A group of `n` members created by the first, in PublicMessage handshake format.
 fn members(n: usize) -> Vec<Group> {
+    members_in(n, HandshakeFormat::Public)
+}
+
+/// A group of `n` members created by the first, with handshakes in `format`.
+fn members_in(n: usize, format: HandshakeFormat) -> Vec<Group> {
     let mut rng = StdRng::seed_from_u64(5);
     let mut cfg = GroupConfig::new(NOW);
-    cfg.handshake_format = HandshakeFormat::Public;
+    cfg.handshake_format = format;
     let bundle = |rng: &mut StdRng, name: &str| {
         KeyPackageBundle::generate(name.as_bytes(), &KeyPackageOptions::new(NOW), rng).unwrap()
     };
@@ -155,4 +160,82 @@ fn an_update_path_key_already_held_by_a_parent_node_is_rejected() {
     g[0].merge_pending_commit().unwrap();
     g[1].process_message(&out.commit).unwrap();
     assert_eq!(g[0].epoch_authenticator(), g[1].epoch_authenticator());
+}
+
+/// Any member can re-encrypt another member's PrivateMessage commit under a later
+/// generation of the sender's handshake ratchet: the authenticated content (FramedContent
+/// and signature) is the same, the bytes are not. Staged, both give the same content id,
+/// and both lead to the same epoch.
+#[test]
+fn a_re_encrypted_commit_has_the_same_content_id() {
+    use crate::framing::PrivateMessage;
+    use crate::group::message_in::MlsMessageIn;
+    use crate::group::staged::Staged;
+    use crate::secret_tree::RatchetType;
+    use crate::tree::math::LeafIndex;
+
+    let mut g = members_in(3, HandshakeFormat::Private);
+    let out = g[0].self_update().unwrap();
+    let MlsMessageBody::PrivateMessage(original) =
+        MlsMessage::from_bytes(&out.commit).unwrap().body
+    else {
+        panic!("the handshake format is PrivateMessage");
+    };
+    // Bob decrypts Alice's commit and encrypts the same content again, one generation
+    // later on Alice's handshake ratchet (the signature is deterministic: Alice's key
+    // signs the same content to the same bytes).
+    let bob = &g[1];
+    let alice_key = bob
+        .state
+        .tree
+        .leaf(LeafIndex(0))
+        .unwrap()
+        .signature_key
+        .to_vec();
+    let (ac, _) = original
+        .unprotect(
+            &bob.provider,
+            &bob.state.context,
+            &bob.state.keys.secret_tree,
+            &bob.state.keys.sender_data_secret,
+            |_| Ok(alice_key.clone()),
+        )
+        .unwrap();
+    let mut st = bob.state.keys.secret_tree.clone();
+    st.next_key(&bob.provider, LeafIndex(0), RatchetType::Handshake)
+        .unwrap();
+    let again = PrivateMessage::protect(
+        &bob.provider,
+        &ac.content,
+        g[0].signer().unwrap(),
+        &bob.state.context,
+        &mut st,
+        &bob.state.keys.sender_data_secret,
+        ac.auth.confirmation_tag.clone(),
+        0,
+    )
+    .unwrap();
+    let again = MlsMessage {
+        body: MlsMessageBody::PrivateMessage(Box::new(again)),
+    }
+    .to_bytes()
+    .unwrap();
+    assert_ne!(again, out.commit);
+
+    let stage = |g: &Group, bytes: &[u8]| match g.stage(&MlsMessageIn::parse(bytes).unwrap()) {
+        Ok(Staged::Commit(c)) => c,
+        other => panic!("expected a commit, got {other:?}"),
+    };
+    let carol_original = stage(&g[2], &out.commit);
+    let carol_again = stage(&g[2], &again);
+    assert_eq!(carol_original.content_id(), carol_again.content_id());
+    assert_eq!(
+        carol_again.content_id(),
+        g[0].pending_commit().unwrap().content_id()
+    );
+    g[2].merge(Staged::Commit(carol_again)).unwrap();
+    g[0].merge_pending_commit().unwrap();
+    g[1].process_message(&out.commit).unwrap();
+    assert_eq!(g[2].epoch_authenticator(), g[0].epoch_authenticator());
+    assert_eq!(g[1].epoch_authenticator(), g[0].epoch_authenticator());
 }

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::extensions::{Extension, read_extensions, write_extensions};
 use crate::group_id::GroupId;
 
-/// `ProtocolVersion mls10`.
+/// `ProtocolVersion mls10`, the only version (and what every MLSMessage carries).
 pub const MLS10: u16 = 1;
 
 /// The GroupContext (§8.1): the state every member agrees on in an epoch.

@@ -7,6 +7,7 @@ mod psk;
 mod transcript;
 
 pub use group_context::GroupContext;
+pub(crate) use group_context::MLS10;
 pub(crate) use key_schedule::mls_exporter;
 pub use key_schedule::{EpochSecrets, welcome_key_nonce, welcome_secret};
 pub use psk::{PreSharedKeyId, Psk, ResumptionPskUsage, psk_secret};

@@ -14,6 +14,8 @@ use crate::crypto::{CryptoProvider, Secret, derive_tree_secret, expand_with_labe
 use crate::error::{Error, Result};
 use crate::tree::math::{self, LeafIndex};
 
+mod persist;
+
 /// Limits for out-of-order delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SecretTreeConfig {
@@ -548,123 +550,6 @@ pub fn sender_data_key_nonce<P: CryptoProvider + ?Sized>(
         p.aead_nonce_len(),
     )?;
     Ok((key, nonce))
-}
-
-// ----- persistence (used by the group state machine) -----
-
-const MAX_PERSISTED: usize = 1 << 24;
-
-fn write_ratchet(w: &mut nipee_codec::Writer, r: &HashRatchet) -> Result<()> {
-    w.vl_bytes("ratchet_secret", r.secret.as_bytes())?;
-    w.u32(r.next_generation);
-    w.vl("skipped", |w| {
-        for kn in r.skipped.values() {
-            w.u32(kn.generation);
-            w.vl_bytes("key", kn.key.as_bytes())?;
-            w.vl_bytes("nonce", kn.nonce.as_bytes())?;
-        }
-        Ok::<(), Error>(())
-    })
-}
-
-fn read_ratchet(r: &mut nipee_codec::Reader<'_>) -> Result<HashRatchet> {
-    let secret = Secret::from_slice(r.vl_bytes("ratchet_secret")?);
-    let next_generation = r.u32("next_generation")?;
-    let list = r.vl_vec("skipped", MAX_PERSISTED, |r| {
-        Ok::<_, Error>(KeyNonce {
-            generation: r.u32("generation")?,
-            key: Secret::from_slice(r.vl_bytes("key")?),
-            nonce: Secret::from_slice(r.vl_bytes("nonce")?),
-        })
-    })?;
-    Ok(HashRatchet {
-        secret,
-        next_generation,
-        skipped: list.into_iter().map(|kn| (kn.generation, kn)).collect(),
-    })
-}
-
-impl SecretTree {
-    /// Appends the tree's whole state (remaining node secrets, ratchets, skipped keys).
-    ///
-    /// # Errors
-    /// Only for fields too long to encode.
-    pub fn write_state(&self, w: &mut nipee_codec::Writer) -> Result<()> {
-        w.u32(self.n_leaves);
-        w.u32(self.config.out_of_order_window);
-        w.u32(self.config.max_forward_distance);
-        // The stored form lists every node and leaf slot (blank ones as absent).
-        w.vl("nodes", |w| {
-            for i in 0..math::node_width(self.n_leaves) {
-                w.optional(self.nodes.get(&i), |w, s| {
-                    w.vl_bytes("node_secret", s.as_bytes())
-                })?;
-            }
-            Ok::<(), Error>(())
-        })?;
-        w.vl("leaves", |w| {
-            for i in 0..self.n_leaves {
-                w.optional(self.leaves.get(&i), |w, l| {
-                    write_ratchet(w, &l.handshake)?;
-                    write_ratchet(w, &l.application)
-                })?;
-            }
-            Ok::<(), Error>(())
-        })
-    }
-
-    /// Reads a state written by [`SecretTree::write_state`].
-    ///
-    /// # Errors
-    /// [`Error::Malformed`], [`Error::InvalidState`] for inconsistent sizes.
-    pub fn read_state(r: &mut nipee_codec::Reader<'_>) -> Result<Self> {
-        let n_leaves = r.u32("n_leaves")?;
-        let config = SecretTreeConfig {
-            out_of_order_window: r.u32("out_of_order_window")?,
-            max_forward_distance: r.u32("max_forward_distance")?,
-        };
-        let nodes = r.vl_vec("nodes", MAX_PERSISTED, |r| {
-            r.optional("node", |r| {
-                Ok::<_, Error>(Secret::from_slice(r.vl_bytes("node_secret")?))
-            })
-        })?;
-        let leaves = r.vl_vec("leaves", MAX_PERSISTED, |r| {
-            r.optional("leaf", |r| {
-                Ok::<_, Error>(LeafRatchets {
-                    handshake: read_ratchet(r)?,
-                    application: read_ratchet(r)?,
-                })
-            })
-        })?;
-        if n_leaves == 0
-            || n_leaves > 1 << 30
-            || nodes.len() != math::node_width(n_leaves) as usize
-            || leaves.len() != n_leaves as usize
-        {
-            return Err(Error::InvalidState {
-                reason: "stored secret tree has inconsistent sizes",
-            });
-        }
-        let index = |i: usize| u32::try_from(i).map_err(|_| Error::Internal("secret tree index"));
-        let mut node_map = BTreeMap::new();
-        for (i, n) in nodes.into_iter().enumerate() {
-            if let Some(n) = n {
-                node_map.insert(index(i)?, n);
-            }
-        }
-        let mut leaf_map = BTreeMap::new();
-        for (i, l) in leaves.into_iter().enumerate() {
-            if let Some(l) = l {
-                leaf_map.insert(index(i)?, l);
-            }
-        }
-        Ok(SecretTree {
-            n_leaves,
-            nodes: node_map,
-            leaves: leaf_map,
-            config,
-        })
-    }
 }
 
 #[cfg(test)]

@@ -10,160 +10,128 @@ use crate::schedule::{self, EpochSecrets, GroupContext};
 
 // ----- message-protection -----
 
-pub(super) fn message_protection(v: &Value) -> Result<(), String> {
-    use crate::framing::{
-        Content, FramedContent, MlsMessage, MlsMessageBody, PrivateMessage, PublicMessage, Sender,
-    };
-    use crate::secret_tree::{SecretTree, SecretTreeConfig};
-    use nipee_codec::{Decode, Reader, Writer};
+use crate::framing::{
+    Content, FramedContent, MlsMessage, MlsMessageBody, PrivateMessage, PublicMessage, Sender,
+};
+use crate::secret_tree::{SecretTree, SecretTreeConfig};
+use nipee_codec::{Decode, Reader, Writer};
 
-    let p = RustCryptoSuite1::new();
-    let gc = GroupContext {
-        version: 1,
-        cipher_suite: CipherSuite(1),
-        group_id: hex_field(v, "group_id")?.into(),
-        epoch: u64_field(v, "epoch")?,
-        tree_hash: hex_field(v, "tree_hash")?,
-        confirmed_transcript_hash: hex_field(v, "confirmed_transcript_hash")?,
-        extensions: vec![],
-    };
-    let sig_priv = SignatureSecretKey::from_slice(&hex_field(v, "signature_priv")?)
-        .map_err(e("signature_priv"))?;
-    let sig_pub = hex_field(v, "signature_pub")?;
-    let encryption_secret = hex_field(v, "encryption_secret")?;
-    let sender_data_secret = Secret::new(hex_field(v, "sender_data_secret")?);
-    let membership_key = Secret::new(hex_field(v, "membership_key")?);
-    let new_tree = || {
+/// The keys and context of one message-protection case.
+struct Protection {
+    p: RustCryptoSuite1,
+    gc: GroupContext,
+    sig_priv: SignatureSecretKey,
+    sig_pub: Vec<u8>,
+    encryption_secret: Vec<u8>,
+    sender_data_secret: Secret,
+    membership_key: Secret,
+}
+
+impl Protection {
+    fn new_tree(&self) -> Result<SecretTree, String> {
         SecretTree::new(
-            Secret::from_slice(&encryption_secret),
+            Secret::from_slice(&self.encryption_secret),
             2,
             SecretTreeConfig::default(),
         )
         .map_err(e("secret tree"))
-    };
-    let body_bytes = |c: &Content| -> Result<Vec<u8>, String> {
-        let mut w = Writer::new();
-        match c {
-            Content::Application(d) => w.bytes(d),
-            _ => c.write_body(&mut w).map_err(e("encode content"))?,
-        }
-        Ok(w.into_bytes())
-    };
-    let public_of = |bytes: &[u8]| -> Result<PublicMessage, String> {
-        match MlsMessage::from_bytes(bytes)
-            .map_err(e("decode MLSMessage"))?
-            .body
-        {
-            MlsMessageBody::PublicMessage(m) => Ok(*m),
-            _ => Err("not a PublicMessage".into()),
-        }
-    };
-    let private_of = |bytes: &[u8]| -> Result<PrivateMessage, String> {
-        match MlsMessage::from_bytes(bytes)
-            .map_err(e("decode MLSMessage"))?
-            .body
-        {
-            MlsMessageBody::PrivateMessage(m) => Ok(*m),
-            _ => Err("not a PrivateMessage".into()),
-        }
-    };
-    let key_of = |leaf: crate::tree::math::LeafIndex| -> crate::Result<Vec<u8>> {
+    }
+
+    fn key_of(&self, leaf: crate::tree::math::LeafIndex) -> crate::Result<Vec<u8>> {
         if leaf.0 == 1 {
-            Ok(sig_pub.clone())
+            Ok(self.sig_pub.clone())
         } else {
             Err(crate::Error::InvalidSender {
                 reason: "unknown leaf",
             })
         }
-    };
+    }
 
-    for kind in ["proposal", "commit", "application"] {
-        let raw = hex_field(v, kind)?;
-        let content = match kind {
-            "proposal" => {
-                let mut r = Reader::new(&raw);
-                let c = Content::Proposal(
-                    crate::framing::Proposal::decode(&mut r).map_err(e("proposal"))?,
-                );
-                r.finish().map_err(e("proposal"))?;
-                c
-            }
-            "commit" => {
-                let mut r = Reader::new(&raw);
-                let c = Content::Commit(Box::new(
-                    crate::framing::Commit::decode(&mut r).map_err(e("commit"))?,
-                ));
-                r.finish().map_err(e("commit"))?;
-                c
-            }
-            _ => Content::Application(raw.clone()),
-        };
-        check_eq(&format!("{kind} re-encoded"), &body_bytes(&content)?, &raw)?;
-        let framed = FramedContent {
-            group_id: gc.group_id.as_bytes().to_vec(),
-            epoch: gc.epoch,
-            sender: Sender::Member(1),
-            authenticated_data: vec![],
-            content: content.clone(),
-        };
-
-        // PublicMessage: the vector's message verifies; ours round-trips.
-        let mut confirmation_tag = None;
-        if kind != "application" {
-            let pm = public_of(&hex_field(v, &format!("{kind}_pub"))?)?;
-            let ac = pm
-                .unprotect(&p, &gc, &membership_key, &sig_pub)
-                .map_err(e("unprotect pub"))?;
-            check_eq(
-                &format!("{kind}_pub content"),
-                &body_bytes(&ac.content.content)?,
-                &raw,
-            )?;
-            confirmation_tag = ac.auth.confirmation_tag.clone();
-            let ours = PublicMessage::protect(
-                &p,
+    /// The vector's PublicMessage verifies and ours round-trips; returns the confirmation
+    /// tag it carries. Application data must not be accepted as a PublicMessage.
+    fn public(
+        &self,
+        v: &Value,
+        kind: &str,
+        raw: &[u8],
+        framed: &FramedContent,
+    ) -> Result<Option<Vec<u8>>, String> {
+        let p = &self.p;
+        if kind == "application" {
+            return match PublicMessage::protect(
+                p,
                 framed.clone(),
-                &sig_priv,
-                &gc,
-                &membership_key,
-                confirmation_tag.clone(),
-            )
-            .map_err(e("protect pub"))?;
-            let msg = MlsMessage {
-                body: MlsMessageBody::PublicMessage(Box::new(ours)),
+                &self.sig_priv,
+                &self.gc,
+                &self.membership_key,
+                None,
+            ) {
+                Ok(_) => Err("application data was accepted as a PublicMessage".into()),
+                Err(_) => Ok(None),
             };
-            let back = public_of(&msg.to_bytes().map_err(e("encode"))?)?;
-            let ac = back
-                .unprotect(&p, &gc, &membership_key, &sig_pub)
-                .map_err(e("unprotect own pub"))?;
-            if ac.content != framed {
-                return Err(format!("{kind}: own PublicMessage content differs"));
-            }
-        } else if PublicMessage::protect(&p, framed.clone(), &sig_priv, &gc, &membership_key, None)
-            .is_ok()
-        {
-            return Err("application data was accepted as a PublicMessage".into());
         }
+        let pm = public_of(&hex_field(v, &format!("{kind}_pub"))?)?;
+        let ac = pm
+            .unprotect(p, &self.gc, &self.membership_key, &self.sig_pub)
+            .map_err(e("unprotect pub"))?;
+        check_eq(
+            &format!("{kind}_pub content"),
+            &body_bytes(&ac.content.content)?,
+            raw,
+        )?;
+        let confirmation_tag = ac.auth.confirmation_tag.clone();
+        let ours = PublicMessage::protect(
+            p,
+            framed.clone(),
+            &self.sig_priv,
+            &self.gc,
+            &self.membership_key,
+            confirmation_tag.clone(),
+        )
+        .map_err(e("protect pub"))?;
+        let msg = MlsMessage {
+            body: MlsMessageBody::PublicMessage(Box::new(ours)),
+        };
+        let back = public_of(&msg.to_bytes().map_err(e("encode"))?)?;
+        let ac = back
+            .unprotect(p, &self.gc, &self.membership_key, &self.sig_pub)
+            .map_err(e("unprotect own pub"))?;
+        if ac.content != *framed {
+            return Err(format!("{kind}: own PublicMessage content differs"));
+        }
+        Ok(confirmation_tag)
+    }
 
-        // PrivateMessage: the vector's message decrypts; ours round-trips.
+    /// The vector's PrivateMessage decrypts and ours round-trips.
+    fn private(
+        &self,
+        v: &Value,
+        kind: &str,
+        raw: &[u8],
+        framed: &FramedContent,
+        confirmation_tag: Option<Vec<u8>>,
+    ) -> Result<(), String> {
+        let p = &self.p;
         let pm = private_of(&hex_field(v, &format!("{kind}_priv"))?)?;
-        let tree = new_tree()?;
+        let tree = self.new_tree()?;
         let (ac, _) = pm
-            .unprotect(&p, &gc, &tree, &sender_data_secret, key_of)
+            .unprotect(p, &self.gc, &tree, &self.sender_data_secret, |l| {
+                self.key_of(l)
+            })
             .map_err(e("unprotect priv"))?;
         check_eq(
             &format!("{kind}_priv content"),
             &body_bytes(&ac.content.content)?,
-            &raw,
+            raw,
         )?;
-        let mut send_tree = new_tree()?;
+        let mut send_tree = self.new_tree()?;
         let ours = PrivateMessage::protect(
-            &p,
-            &framed,
-            &sig_priv,
-            &gc,
+            p,
+            framed,
+            &self.sig_priv,
+            &self.gc,
             &mut send_tree,
-            &sender_data_secret,
+            &self.sender_data_secret,
             confirmation_tag,
             7,
         )
@@ -172,13 +140,102 @@ pub(super) fn message_protection(v: &Value) -> Result<(), String> {
             body: MlsMessageBody::PrivateMessage(Box::new(ours)),
         };
         let back = private_of(&msg.to_bytes().map_err(e("encode"))?)?;
-        let recv_tree = new_tree()?;
+        let recv_tree = self.new_tree()?;
         let (ac, _) = back
-            .unprotect(&p, &gc, &recv_tree, &sender_data_secret, key_of)
+            .unprotect(p, &self.gc, &recv_tree, &self.sender_data_secret, |l| {
+                self.key_of(l)
+            })
             .map_err(e("unprotect own priv"))?;
-        if ac.content != framed {
+        if ac.content != *framed {
             return Err(format!("{kind}: own PrivateMessage content differs"));
         }
+        Ok(())
+    }
+}
+
+fn body_bytes(c: &Content) -> Result<Vec<u8>, String> {
+    let mut w = Writer::new();
+    match c {
+        Content::Application(d) => w.bytes(d),
+        _ => c.write_body(&mut w).map_err(e("encode content"))?,
+    }
+    Ok(w.into_bytes())
+}
+
+fn public_of(bytes: &[u8]) -> Result<PublicMessage, String> {
+    match MlsMessage::from_bytes(bytes)
+        .map_err(e("decode MLSMessage"))?
+        .body
+    {
+        MlsMessageBody::PublicMessage(m) => Ok(*m),
+        _ => Err("not a PublicMessage".into()),
+    }
+}
+
+fn private_of(bytes: &[u8]) -> Result<PrivateMessage, String> {
+    match MlsMessage::from_bytes(bytes)
+        .map_err(e("decode MLSMessage"))?
+        .body
+    {
+        MlsMessageBody::PrivateMessage(m) => Ok(*m),
+        _ => Err("not a PrivateMessage".into()),
+    }
+}
+
+/// The content of `kind` from its raw encoding in the vector.
+fn content_of(kind: &str, raw: &[u8]) -> Result<Content, String> {
+    Ok(match kind {
+        "proposal" => {
+            let mut r = Reader::new(raw);
+            let c =
+                Content::Proposal(crate::framing::Proposal::decode(&mut r).map_err(e("proposal"))?);
+            r.finish().map_err(e("proposal"))?;
+            c
+        }
+        "commit" => {
+            let mut r = Reader::new(raw);
+            let c = Content::Commit(Box::new(
+                crate::framing::Commit::decode(&mut r).map_err(e("commit"))?,
+            ));
+            r.finish().map_err(e("commit"))?;
+            c
+        }
+        _ => Content::Application(raw.to_vec()),
+    })
+}
+
+pub(super) fn message_protection(v: &Value) -> Result<(), String> {
+    let t = Protection {
+        p: RustCryptoSuite1::new(),
+        gc: GroupContext {
+            version: 1,
+            cipher_suite: CipherSuite(1),
+            group_id: hex_field(v, "group_id")?.into(),
+            epoch: u64_field(v, "epoch")?,
+            tree_hash: hex_field(v, "tree_hash")?,
+            confirmed_transcript_hash: hex_field(v, "confirmed_transcript_hash")?,
+            extensions: vec![],
+        },
+        sig_priv: SignatureSecretKey::from_slice(&hex_field(v, "signature_priv")?)
+            .map_err(e("signature_priv"))?,
+        sig_pub: hex_field(v, "signature_pub")?,
+        encryption_secret: hex_field(v, "encryption_secret")?,
+        sender_data_secret: Secret::new(hex_field(v, "sender_data_secret")?),
+        membership_key: Secret::new(hex_field(v, "membership_key")?),
+    };
+    for kind in ["proposal", "commit", "application"] {
+        let raw = hex_field(v, kind)?;
+        let content = content_of(kind, &raw)?;
+        check_eq(&format!("{kind} re-encoded"), &body_bytes(&content)?, &raw)?;
+        let framed = FramedContent {
+            group_id: t.gc.group_id.as_bytes().to_vec(),
+            epoch: t.gc.epoch,
+            sender: Sender::Member(1),
+            authenticated_data: vec![],
+            content,
+        };
+        let confirmation_tag = t.public(v, kind, &raw, &framed)?;
+        t.private(v, kind, &raw, &framed, confirmation_tag)?;
     }
     Ok(())
 }

@@ -100,11 +100,15 @@ pub(crate) fn field<'a>(v: &'a Value, name: &str) -> Result<&'a Value, String> {
     v.get(name).ok_or_else(|| format!("missing field {name}"))
 }
 
-pub(crate) fn hex_field(v: &Value, name: &str) -> Result<Vec<u8>, String> {
-    let s = field(v, name)?
+pub(crate) fn hex_of(v: &Value, name: &str) -> Result<Vec<u8>, String> {
+    let s = v
         .as_str()
         .ok_or_else(|| format!("{name} is not a string"))?;
     hex::decode(s).map_err(|e| format!("{name}: bad hex: {e}"))
+}
+
+pub(crate) fn hex_field(v: &Value, name: &str) -> Result<Vec<u8>, String> {
+    hex_of(field(v, name)?, name)
 }
 
 pub(crate) fn str_field<'a>(v: &'a Value, name: &str) -> Result<&'a str, String> {

@@ -4,24 +4,10 @@
 
 use serde_json::Value;
 
+use super::{field, hex_field, hex_of};
 use crate::crypto::{HpkePrivateKey, RustCryptoSuite1, Secret, SignatureSecretKey, ct_eq};
 use crate::framing::{MlsMessage, MlsMessageBody};
 use crate::group::{Group, GroupConfig, JoinKeys, ProcessedMessage};
-
-fn field<'a>(v: &'a Value, name: &str) -> Result<&'a Value, String> {
-    v.get(name).ok_or_else(|| format!("missing field {name}"))
-}
-
-fn hex_of(v: &Value, name: &str) -> Result<Vec<u8>, String> {
-    let s = v
-        .as_str()
-        .ok_or_else(|| format!("{name} is not a string"))?;
-    hex::decode(s).map_err(|e| format!("{name}: bad hex: {e}"))
-}
-
-fn hex_field(v: &Value, name: &str) -> Result<Vec<u8>, String> {
-    hex_of(field(v, name)?, name)
-}
 
 /// Runs one passive-client case; the error describes the first step that failed.
 pub(super) fn passive_client(v: &Value) -> Result<(), String> {
