@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 /// The layer each workspace crate sits in, and the workspace crates it may
 /// depend on (normal, build or dev dependencies alike).
 pub fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
-    const MLS: &[&str] = &["nipee-codec", "nipee-keypackage", "nipee-mls"];
     let mut m: BTreeMap<&'static str, &'static [&'static str]> = BTreeMap::new();
     m.insert("nipee-codec", &[]);
     m.insert("nipee-keypackage", &["nipee-codec"]);
@@ -22,18 +21,32 @@ pub fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
     m.insert("nipee-nostr", &[]);
     m.insert("nipee-relay", &["nipee-nostr"]);
     // The sans-IO core joins the MLS side and the Nostr side, without the relay client.
-    m.insert("nipee", &[MLS[0], MLS[1], MLS[2], "nipee-nostr"]);
+    m.insert(
+        "nipee",
+        &[
+            "nipee-codec",
+            "nipee-keypackage",
+            "nipee-mls",
+            "nipee-nostr",
+        ],
+    );
     // Hosts of the core: storage, relays, JavaScript.
     m.insert(
         "nipee-sqlite",
-        &[MLS[0], MLS[1], MLS[2], "nipee-nostr", "nipee"],
+        &[
+            "nipee-codec",
+            "nipee-keypackage",
+            "nipee-mls",
+            "nipee-nostr",
+            "nipee",
+        ],
     );
     m.insert(
         "nipee-driver",
         &[
-            MLS[0],
-            MLS[1],
-            MLS[2],
+            "nipee-codec",
+            "nipee-keypackage",
+            "nipee-mls",
             "nipee-nostr",
             "nipee-relay",
             "nipee",
@@ -41,14 +54,20 @@ pub fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
     );
     m.insert(
         "nipee-wasm",
-        &[MLS[0], MLS[1], MLS[2], "nipee-nostr", "nipee"],
+        &[
+            "nipee-codec",
+            "nipee-keypackage",
+            "nipee-mls",
+            "nipee-nostr",
+            "nipee",
+        ],
     );
     m.insert(
         "nipee-cli",
         &[
-            MLS[0],
-            MLS[1],
-            MLS[2],
+            "nipee-codec",
+            "nipee-keypackage",
+            "nipee-mls",
             "nipee-nostr",
             "nipee-relay",
             "nipee",
@@ -60,9 +79,9 @@ pub fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
     m.insert(
         "nipee-test-support",
         &[
-            MLS[0],
-            MLS[1],
-            MLS[2],
+            "nipee-codec",
+            "nipee-keypackage",
+            "nipee-mls",
             "nipee-nostr",
             "nipee-relay",
             "nipee",

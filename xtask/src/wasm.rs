@@ -67,7 +67,7 @@ fn wasm_cargo(root: &Path, route: WasmRoute) -> Result<Command, String> {
         .env("RUSTFLAGS", "--cfg getrandom_backend=\"wasm_js\"")
         .env_remove("RUSTC_WRAPPER")
         .env_remove("RUSTC_WORKSPACE_WRAPPER");
-    c.args(["build", "--release", "--target", TARGET]);
+    c.args(["build", "--profile", "wasm", "--target", TARGET]);
     if route == WasmRoute::Debian {
         c.arg("-Zbuild-std=std,panic_abort");
     }
@@ -150,7 +150,7 @@ pub fn build_libs(root: &Path, route: WasmRoute) -> Result<(), String> {
 pub fn package(root: &Path, route: WasmRoute) -> Result<(), String> {
     let wasm = target_dir(root, route)
         .join(TARGET)
-        .join("release/nipee_wasm.wasm");
+        .join("wasm/nipee_wasm.wasm");
     if !wasm.exists() {
         return Err(format!("{} was not built", wasm.display()));
     }

@@ -1,7 +1,9 @@
 //! RFC 9180 HPKE, base mode, for DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / AES-128-GCM,
-//! single-shot seal and open written directly on x25519-dalek, HKDF and AES-GCM: the hot
-//! path of UpdatePaths and Welcomes (hpke-rs, used for key derivation and the exporter,
-//! derives the recipient's public key with a second full X25519 ladder on every open).
+//! written directly on x25519-dalek, HKDF and AES-GCM: single-shot seal and open (the hot
+//! path of UpdatePaths and Welcomes), `DeriveKeyPair` (§7.1.3) and the secret export of a
+//! sender or receiver context (§5.3, external commits). The tests check every function
+//! against hpke-rs both ways. (A general HPKE library would bring every KEM and AEAD it
+//! supports into the WebAssembly package; this suite needs one of each.)
 
 use aes_gcm::Aes128Gcm;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -52,15 +54,22 @@ pub(crate) fn labeled_extract_info_hash(info: &[u8]) -> [u8; 32] {
     labeled_extract(HPKE_SUITE_ID, &[], b"info_hash", info)
 }
 
-/// The AEAD key and base nonce of RFC 9180 §5.1 (base mode, no PSK) from the KEM's
-/// shared secret and the `info_hash`.
-fn key_schedule(shared: &[u8; 32], info_hash: &[u8]) -> Result<(Zeroizing<[u8; 16]>, [u8; 12])> {
+/// The `key_schedule_context` of RFC 9180 §5.1 (base mode, no PSK) and the context's
+/// `secret`, from the KEM's shared secret and the `info_hash`.
+fn schedule_secret(shared: &[u8; 32], info_hash: &[u8]) -> (Vec<u8>, Zeroizing<[u8; 32]>) {
     let psk_id_hash = labeled_extract(HPKE_SUITE_ID, &[], b"psk_id_hash", &[]);
     let mut ksc = Vec::with_capacity(1 + 32 + info_hash.len());
     ksc.push(0u8);
     ksc.extend_from_slice(&psk_id_hash);
     ksc.extend_from_slice(info_hash);
     let secret = Zeroizing::new(labeled_extract(HPKE_SUITE_ID, shared, b"secret", &[]));
+    (ksc, secret)
+}
+
+/// The AEAD key and base nonce of RFC 9180 §5.1 (base mode, no PSK) from the KEM's
+/// shared secret and the `info_hash`.
+fn key_schedule(shared: &[u8; 32], info_hash: &[u8]) -> Result<(Zeroizing<[u8; 16]>, [u8; 12])> {
+    let (ksc, secret) = schedule_secret(shared, info_hash);
     let mut key = Zeroizing::new([0u8; 16]);
     let mut nonce = [0u8; 12];
     labeled_expand(HPKE_SUITE_ID, &*secret, b"key", &ksc, &mut *key)?;
@@ -148,6 +157,109 @@ pub(crate) fn open(
             },
         )
         .map_err(|_| Error::HpkeDecryptionFailed)
+}
+
+/// The context's `Export(exporter_context, L)` (RFC 9180 §5.3).
+fn export(
+    shared: &[u8; 32],
+    info: &[u8],
+    exporter_context: &[u8],
+    length: usize,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let (ksc, secret) = schedule_secret(shared, &labeled_extract_info_hash(info));
+    let mut exporter_secret = Zeroizing::new([0u8; 32]);
+    labeled_expand(HPKE_SUITE_ID, &*secret, b"exp", &ksc, &mut *exporter_secret)?;
+    let mut out = Zeroizing::new(vec![0u8; length]);
+    labeled_expand(
+        HPKE_SUITE_ID,
+        &*exporter_secret,
+        b"sec",
+        exporter_context,
+        &mut out,
+    )?;
+    Ok(out)
+}
+
+/// `DeriveKeyPair(ikm)` of DHKEM(X25519, HKDF-SHA256) (RFC 9180 §7.1.3): the private key
+/// (as stored; X25519 clamps it when used) and its public key.
+///
+/// # Errors
+/// Only an internal HKDF failure.
+pub(crate) fn derive_key_pair(ikm: &[u8]) -> Result<(Zeroizing<[u8; 32]>, [u8; 32])> {
+    let dkp_prk = Zeroizing::new(labeled_extract(KEM_SUITE_ID, &[], b"dkp_prk", ikm));
+    let mut sk = Zeroizing::new([0u8; 32]);
+    labeled_expand(KEM_SUITE_ID, &*dkp_prk, b"sk", &[], &mut *sk)?;
+    let pk = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(*sk)).to_bytes();
+    Ok((sk, pk))
+}
+
+/// `SetupBaseS` with the ephemeral secret `ske`, then `Export`: the KEM output and the
+/// exported secret.
+///
+/// # Errors
+/// [`Error::BadLength`] for a key of the wrong size; [`Error::BadPublicKey`] when the DH
+/// output is zero.
+pub(crate) fn export_sender(
+    public_key: &[u8],
+    ske: &[u8; 32],
+    info: &[u8],
+    exporter_context: &[u8],
+    length: usize,
+) -> Result<([u8; 32], Zeroizing<Vec<u8>>)> {
+    let pk: [u8; 32] = public_key.try_into().map_err(|_| Error::BadLength {
+        field: "external_pub",
+        expected: 32,
+        found: public_key.len(),
+    })?;
+    let sk_e = x25519_dalek::StaticSecret::from(*ske);
+    let enc = x25519_dalek::PublicKey::from(&sk_e).to_bytes();
+    let dh = Zeroizing::new(
+        sk_e.diffie_hellman(&x25519_dalek::PublicKey::from(pk))
+            .to_bytes(),
+    );
+    if dh.iter().all(|b| *b == 0) {
+        return Err(Error::BadPublicKey {
+            field: "external_pub",
+        });
+    }
+    let shared = kem_shared_secret(&dh, &enc, &pk)?;
+    Ok((enc, export(&shared, info, exporter_context, length)?))
+}
+
+/// `SetupBaseR` with the private key `sk_r`, then `Export`.
+///
+/// # Errors
+/// [`Error::BadLength`] for a KEM output or key of the wrong size;
+/// [`Error::HpkeDecryptionFailed`] when the DH output is zero.
+pub(crate) fn export_receiver(
+    sk_r: &[u8],
+    kem_output: &[u8],
+    info: &[u8],
+    exporter_context: &[u8],
+    length: usize,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let enc: [u8; 32] = kem_output.try_into().map_err(|_| Error::BadLength {
+        field: "kem_output",
+        expected: 32,
+        found: kem_output.len(),
+    })?;
+    let sk: Zeroizing<[u8; 32]> =
+        Zeroizing::new(sk_r.try_into().map_err(|_| Error::BadLength {
+            field: "hpke_private_key",
+            expected: 32,
+            found: sk_r.len(),
+        })?);
+    let sk = x25519_dalek::StaticSecret::from(*sk);
+    let pk_r = x25519_dalek::PublicKey::from(&sk).to_bytes();
+    let dh = Zeroizing::new(
+        sk.diffie_hellman(&x25519_dalek::PublicKey::from(enc))
+            .to_bytes(),
+    );
+    if dh.iter().all(|b| *b == 0) {
+        return Err(Error::HpkeDecryptionFailed);
+    }
+    let shared = kem_shared_secret(&dh, &enc, &pk_r)?;
+    export(&shared, info, exporter_context, length)
 }
 
 /// RFC 9180 `SealBase` for DHKEM(X25519) / HKDF-SHA256 / AES-128-GCM with the ephemeral
@@ -309,5 +421,51 @@ mod tests {
             seal_with_ephemeral(&[0u8; 32], &ske, &[0u8; 32], b"", b"x"),
             Err(Error::BadPublicKey { .. })
         ));
+    }
+
+    #[test]
+    fn derive_key_pair_matches_hpke_rs() {
+        for ikm in [&b""[..], b"seed", &[7u8; 64]] {
+            let (sk, pk) = derive_key_pair(ikm).unwrap();
+            let kp = reference().derive_key_pair(ikm).unwrap();
+            let (tsk, tpk) = kp.into_keys();
+            assert_eq!(&sk[..], tsk.as_slice());
+            assert_eq!(&pk[..], tpk.as_slice());
+        }
+    }
+
+    #[test]
+    fn exports_agree_with_hpke_rs_both_ways() {
+        let (sk_r, pk_r) = derive_key_pair(b"receiver").unwrap();
+        // Ours sends, hpke-rs receives.
+        let (enc, ours) = export_sender(&pk_r, &[9u8; 32], b"info", b"ctx", 48).unwrap();
+        let ctx = reference()
+            .setup_receiver(
+                &enc,
+                &HpkePrivateKey::from(&sk_r[..]),
+                b"info",
+                None,
+                None,
+                None,
+            )
+            .unwrap();
+        assert_eq!(&ours[..], ctx.export(b"ctx", 48).unwrap().as_slice());
+        // hpke-rs sends, ours receives.
+        let mut h = reference();
+        let (enc, ctx) = h
+            .setup_sender(&HpkePublicKey::from(&pk_r[..]), b"info", None, None, None)
+            .unwrap();
+        let want = ctx.export(b"ctx", 32).unwrap();
+        let got = export_receiver(&sk_r[..], &enc, b"info", b"ctx", 32).unwrap();
+        assert_eq!(&got[..], want.as_slice());
+        // Another context or info exports something else.
+        let other = export_receiver(&sk_r[..], &enc, b"info", b"other", 32).unwrap();
+        assert_ne!(&other[..], want.as_slice());
+    }
+
+    #[test]
+    fn exports_refuse_keys_of_the_wrong_size() {
+        assert!(export_sender(&[1; 31], &[9; 32], b"", b"", 32).is_err());
+        assert!(export_receiver(&[1; 32], &[2; 33], b"", b"", 32).is_err());
     }
 }

@@ -3,10 +3,6 @@
 //! batches of HPKE seals under one precomputed `info` hash. It lives with the other crypto
 //! traits, below both `tree` and `group`, which use it.
 
-use hpke_rs::hpke_types::{AeadAlgorithm, KdfAlgorithm, KemAlgorithm};
-use hpke_rs::{Hpke, Mode};
-use hpke_rs_rust_crypto::HpkeRustCrypto;
-
 use zeroize::Zeroizing;
 
 use super::hpke::{labeled_extract_info_hash, seal_with_ephemeral};
@@ -102,16 +98,6 @@ impl core::fmt::Debug for SealJob<'_> {
 #[cfg(all(feature = "parallel", not(target_family = "wasm")))]
 const PARALLEL_SEAL_MIN: usize = 8;
 
-fn hpke() -> Result<Hpke<HpkeRustCrypto>> {
-    Hpke::<HpkeRustCrypto>::try_new(
-        Mode::Base,
-        KemAlgorithm::DhKem25519,
-        KdfAlgorithm::HkdfSha256,
-        AeadAlgorithm::Aes128Gcm,
-    )
-    .map_err(|_| Error::Internal("HPKE randomness source unavailable"))
-}
-
 impl GroupProvider for RustCryptoSuite1 {
     fn hpke_info_hash(&self, info: &[u8]) -> Vec<u8> {
         labeled_extract_info_hash(info).to_vec()
@@ -171,16 +157,11 @@ impl GroupProvider for RustCryptoSuite1 {
                 found: public_key.len(),
             });
         }
-        let mut h = hpke()?;
-        let pk = hpke_rs::HpkePublicKey::from(public_key);
-        let (enc, ctx) =
-            h.setup_sender(&pk, info, None, None, None)
-                .map_err(|_| Error::BadPublicKey {
-                    field: "external_pub",
-                })?;
-        let secret = ctx
-            .export(exporter_context, length)
-            .map_err(|_| Error::Internal("HPKE export failed"))?;
+        let mut ske = Zeroizing::new([0u8; 32]);
+        self.random_fill(&mut *ske)?;
+        let (enc, secret) =
+            super::hpke::export_sender(public_key, &ske, info, exporter_context, length)?;
+        let (enc, secret) = (enc.to_vec(), secret.to_vec());
         Ok((enc, Secret::new(secret)))
     }
 
@@ -199,14 +180,14 @@ impl GroupProvider for RustCryptoSuite1 {
                 found: kem_output.len(),
             });
         }
-        let h = hpke()?;
-        let sk = hpke_rs::HpkePrivateKey::from(private_key.as_bytes());
-        let ctx = h
-            .setup_receiver(kem_output, &sk, info, None, None, None)
-            .map_err(|_| Error::HpkeDecryptionFailed)?;
-        let secret = ctx
-            .export(exporter_context, length)
-            .map_err(|_| Error::Internal("HPKE export failed"))?;
+        let secret = super::hpke::export_receiver(
+            private_key.as_bytes(),
+            kem_output,
+            info,
+            exporter_context,
+            length,
+        )?
+        .to_vec();
         Ok(Secret::new(secret))
     }
 }

@@ -1,13 +1,10 @@
 //! Cipher suite 0x0001, MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519, on RustCrypto
-//! (sha2, hkdf, hmac, aes-gcm), hpke-rs with its RustCrypto backend, and ed25519-dalek.
+//! (sha2, hkdf, hmac, aes-gcm), x25519-dalek (HPKE in `crypto::hpke`) and ed25519-dalek.
 
 use aes_gcm::Aes128Gcm;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
-use hpke_rs::hpke_types::{AeadAlgorithm, KdfAlgorithm, KemAlgorithm};
-use hpke_rs::{Hpke, Mode};
-use hpke_rs_rust_crypto::HpkeRustCrypto;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -83,16 +80,6 @@ impl RustCryptoSuite1 {
     /// The provider.
     pub fn new() -> Self {
         RustCryptoSuite1
-    }
-
-    fn hpke(&self) -> Result<Hpke<HpkeRustCrypto>> {
-        Hpke::<HpkeRustCrypto>::try_new(
-            Mode::Base,
-            KemAlgorithm::DhKem25519,
-            KdfAlgorithm::HkdfSha256,
-            AeadAlgorithm::Aes128Gcm,
-        )
-        .map_err(|_| Error::Internal("HPKE randomness source unavailable"))
     }
 
     fn check_len(field: &'static str, bytes: &[u8], expected: usize) -> Result<()> {
@@ -257,15 +244,8 @@ impl CryptoProvider for RustCryptoSuite1 {
     }
 
     fn hpke_derive_key_pair(&self, ikm: &[u8]) -> Result<(HpkePrivateKey, Vec<u8>)> {
-        let hpke = self.hpke()?;
-        let kp = hpke
-            .derive_key_pair(ikm)
-            .map_err(|_| Error::Internal("HPKE DeriveKeyPair failed"))?;
-        let (sk, pk) = kp.into_keys();
-        Ok((
-            HpkePrivateKey::from_slice(sk.as_slice()),
-            pk.as_slice().to_vec(),
-        ))
+        let (sk, pk) = super::hpke::derive_key_pair(ikm)?;
+        Ok((HpkePrivateKey::from_slice(&sk[..]), pk.to_vec()))
     }
 
     fn hpke_public_key(&self, private_key: &HpkePrivateKey) -> Result<Vec<u8>> {
