@@ -123,10 +123,11 @@ pub enum Command {
         group: String,
     },
 
-    /// Show the identity, the relays and their connection state, and the groups.
+    /// Show the identity, the relays and their connection state, and the groups (synced
+    /// when a relay is reachable).
     #[command(after_help = "Examples:\n  nipee status\n  nipee status --offline --json")]
     Status {
-        /// Do not connect to the relays.
+        /// Do not connect to the relays: show the groups as last synced.
         #[arg(long)]
         offline: bool,
     },

@@ -3,11 +3,12 @@
 use std::time::Duration;
 
 use nipee::{Client, GroupSummary};
+use nipee_driver::Driver;
 use nipee_relay::{Notification, Pool, PoolConfig};
 use nipee_sqlite::SqliteStorage;
 use serde_json::json;
 
-use super::{Ctx, find_group, parse_person, parse_relays};
+use super::{Ctx, find_group, is_local, parse_person, parse_relays};
 use crate::args::{PetnameCommand, RelaysCommand};
 use crate::output::{Fail, short_hex};
 
@@ -116,7 +117,29 @@ pub async fn status(ctx: &mut Ctx, offline: bool) -> Result<(), Fail> {
         json!({"type": "identity", "npub": pk.to_bech32(), "pubkey": pk.to_hex(),
                "data_dir": ctx.dir.path.display().to_string()}),
     );
-    relay_states(ctx, offline).await?;
+    let client = match relay_states(ctx, offline).await? {
+        Some(pool) => {
+            // Connected anyway: show the groups as the relays have them now.
+            let mut d = Driver::new(client, pool);
+            if ctx.config.relays.iter().any(|r| is_local(r)) {
+                d.allow_private_relays();
+            }
+            ctx.out.step("syncing with the relays");
+            if let Err(e) = d.sync().await {
+                let f = Fail::from(e);
+                if f.code == crate::output::EXIT_STORAGE {
+                    return Err(f);
+                }
+                ctx.out.note(format!(
+                    "sync failed ({}); groups as last synced:",
+                    f.message
+                ));
+            }
+            ctx.out.done();
+            d.into_client()
+        }
+        None => client,
+    };
     for g in client.groups() {
         ctx.out.emit(
             format!(
@@ -145,15 +168,16 @@ pub async fn status(ctx: &mut Ctx, offline: bool) -> Result<(), Fail> {
     Ok(())
 }
 
-/// Each relay and whether it is connected (with the last reason when it is not).
-async fn relay_states(ctx: &mut Ctx, offline: bool) -> Result<(), Fail> {
+/// Each relay and whether it is connected (with the last reason when it is not); the pool
+/// when one is.
+async fn relay_states(ctx: &mut Ctx, offline: bool) -> Result<Option<Pool>, Fail> {
     let relays = ctx.config.relays.clone();
     if relays.is_empty() {
         ctx.out.emit(
             "relays    none (pass --relay URL once, or `nipee relays add URL`)",
             json!({"type": "relays", "relays": []}),
         );
-        return Ok(());
+        return Ok(None);
     }
     if offline {
         for r in &relays {
@@ -162,7 +186,7 @@ async fn relay_states(ctx: &mut Ctx, offline: bool) -> Result<(), Fail> {
                 json!({"type": "relay", "url": r, "connected": null}),
             );
         }
-        return Ok(());
+        return Ok(None);
     }
     ctx.out.step("connecting to the relays");
     let pool = Pool::connect(PoolConfig::default(), relays.iter())?;
@@ -196,8 +220,11 @@ async fn relay_states(ctx: &mut Ctx, offline: bool) -> Result<(), Fail> {
             json!({"type": "relay", "url": url, "connected": s.connected, "reason": why}),
         );
     }
+    if pool.stats().connected() > 0 {
+        return Ok(Some(pool));
+    }
     pool.close().await;
-    Ok(())
+    Ok(None)
 }
 
 pub fn relays(ctx: &mut Ctx, c: RelaysCommand) -> Result<(), Fail> {

@@ -96,7 +96,7 @@ impl Ctx {
 }
 
 /// Whether a relay URL points at a private or loopback address.
-fn is_local(url: &str) -> bool {
+pub fn is_local(url: &str) -> bool {
     check_relay_url(url, false).is_err() && check_relay_url(url, true).is_ok()
 }
 
