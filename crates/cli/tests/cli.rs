@@ -101,6 +101,13 @@ fn three_users_chat_and_manage_a_group_through_the_cli() {
     assert!(!r.stdout.contains("after carol"));
     assert!(r.stdout.contains("\"removed\""), "{}", r.stdout);
 
+    // Bob asks to leave; an admin commits the proposal.
+    ok(nipee(&b, &url, &["group", "leave", &gid]));
+    let committed = ok(nipee(&a, &url, &["group", "commit-proposals", &gid]));
+    assert_eq!(committed[0]["result"], "confirmed");
+    let got = ok(nipee(&b, &url, &["listen", "--timeout", "3"]));
+    assert!(got.iter().any(|v| v["type"] == "removed"), "{got:?}");
+
     // Status lists the relay as connected and the group with its epoch.
     let status = ok(nipee(&a, &url, &["status"]));
     let relay_line = status.iter().find(|v| v["type"] == "relay").unwrap();
@@ -108,7 +115,7 @@ fn three_users_chat_and_manage_a_group_through_the_cli() {
     let g = status.iter().find(|v| v["type"] == "group").unwrap();
     assert_eq!(
         (g["name"].as_str(), g["members"].as_u64()),
-        (Some("renamed"), Some(2))
+        (Some("renamed"), Some(1))
     );
 
     // Exit codes that mean something.

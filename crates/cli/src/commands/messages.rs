@@ -49,6 +49,11 @@ pub async fn sync(ctx: &mut Ctx) -> Result<(), Fail> {
     let mut d = ctx.connect().await?;
     ctx.out.step("syncing with the relays");
     let outcomes = d.sync().await?;
+    // Forget processed-event marks older than the retention the config names (safe: the
+    // core recognises commits by content, and used message keys do not decrypt again).
+    let retention = d.client().config().processed_retention_secs;
+    d.client_mut()
+        .prune_processed(nipee_driver::unix_now().saturating_sub(retention))?;
     let names = ctx.names(Some(d.client().public_key()));
     let mut shown = 0;
     for o in &outcomes {

@@ -253,3 +253,82 @@ pub async fn run(cli: Cli) -> Result<(), Fail> {
         Command::Completions { .. } => Ok(()),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::output::{EXIT_INPUT, EXIT_RELAY};
+
+    fn gid() -> GroupId {
+        GroupId::new(vec![7; 32])
+    }
+
+    #[test]
+    fn a_confirmed_commit_succeeds() {
+        let mut out = Out::new(true);
+        assert!(
+            report_commit(
+                &mut out,
+                "rotate",
+                &gid(),
+                CommitResult::Confirmed { epoch: 3 }
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_pending_commit_is_exit_3_and_says_sync_settles_it() {
+        let mut out = Out::new(true);
+        let e = report_commit(&mut out, "invite", &gid(), CommitResult::Pending).unwrap_err();
+        assert_eq!(e.code, EXIT_RELAY);
+        assert!(e.message.contains("`nipee sync`"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_discarded_commit_is_exit_1_with_the_reason() {
+        let mut out = Out::new(true);
+        let e = report_commit(
+            &mut out,
+            "remove",
+            &gid(),
+            CommitResult::Discarded {
+                reason: "a competing commit won".into(),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.code, EXIT_INPUT);
+        assert!(
+            e.message.contains("a competing commit won"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn relay_urls_are_checked_and_loopback_ones_recognised() {
+        assert_eq!(
+            parse_relays(&["wss://Relay.Example".into()]).unwrap(),
+            ["wss://relay.example"]
+        );
+        let e = parse_relays(&["https://relay.example".into()]).unwrap_err();
+        assert_eq!(e.code, crate::output::EXIT_USAGE);
+        assert!(e.message.contains("wss://"), "{}", e.message);
+        assert!(is_local("ws://127.0.0.1:7777"));
+        assert!(!is_local("wss://relay.example"));
+    }
+
+    #[test]
+    fn people_are_named_by_npub_hex_or_petname() {
+        let pk = nipee_nostr::Keys::generate(&mut rand::rng()).public_key();
+        let mut config = Config::default();
+        config.petnames.insert("bob".into(), pk.to_hex());
+        for form in [pk.to_bech32(), pk.to_hex(), "bob".to_owned()] {
+            assert_eq!(parse_person(&config, &form).unwrap(), pk, "{form}");
+        }
+        let e = parse_person(&config, "carol").unwrap_err();
+        assert_eq!(e.code, EXIT_INPUT);
+        assert!(e.message.contains("petname list"), "{}", e.message);
+    }
+}
