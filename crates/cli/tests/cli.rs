@@ -76,6 +76,8 @@ fn three_users_chat_and_manage_a_group_through_the_cli() {
     // Group data: a rename, and bob made admin, who may then change the description.
     let renamed = ok(nipee(&a, &url, &["group", "rename", &gid, "renamed"]));
     assert_eq!(renamed[0]["result"], "confirmed");
+    let relays = ok(nipee(&a, &url, &["group", "relays", &gid, &url]));
+    assert_eq!(relays[0]["result"], "confirmed");
     let r = nipee(&b, &url, &["group", "describe", &gid, "by bob"]);
     assert_eq!(r.code, 1, "a non-admin's change is refused: {}", r.stderr);
     ok(nipee(&a, &url, &["group", "admins", "add", "renamed", &nb]));
