@@ -1,0 +1,124 @@
+// A participant's ratchet tree (RFC 9420 array representation) as SVG: node i sits at column
+// i, row = its level; filled nodes are coloured by their public key, so the same key draws
+// the same colour in every member's tree.
+import type { TreeNode } from "nipee-wasm";
+import { colourOf, fp, short } from "./util";
+
+function level(x: number): number {
+  let k = 0;
+  while ((x >> k) & 1) k++;
+  return k;
+}
+
+function parentOf(x: number, nodes: number): number | null {
+  const root = (1 << Math.floor(Math.log2(nodes))) - 1;
+  if (x === root) return null;
+  const step = (y: number) => {
+    const k = level(y);
+    const b = (y >> (k + 1)) & 1;
+    return (y | (1 << k)) ^ (b << (k + 1));
+  };
+  let p = step(x);
+  while (p >= nodes) p = step(p);
+  return p;
+}
+
+export interface TreeProps {
+  nodes: TreeNode[];
+  nameOf: (pubkey: string) => string;
+  label: string;
+}
+
+export function Tree({ nodes, nameOf, label }: TreeProps) {
+  const n = nodes.length;
+  if (n === 0) return <p class="muted">No tree (not a member).</p>;
+  const maxLevel = level((1 << Math.floor(Math.log2(n))) - 1);
+  const dx = 34;
+  const dy = 54;
+  const w = Math.max(n * dx + 20, 120);
+  const h = (maxLevel + 1) * dy + 40;
+  const pos = (i: number) => ({ x: 10 + i * dx + dx / 2, y: 18 + (maxLevel - level(i)) * dy });
+  const edges = [];
+  for (const node of nodes) {
+    const p = parentOf(node.index, n);
+    if (p === null) continue;
+    const a = pos(node.index);
+    const b = pos(p);
+    const parent = nodes[p];
+    const own = node.onOwnPath && parent?.onOwnPath;
+    const commit = node.inLastCommitPath && parent?.inLastCommitPath;
+    edges.push(
+      <line
+        key={`e${node.index}`}
+        x1={a.x}
+        y1={a.y}
+        x2={b.x}
+        y2={b.y}
+        class={`edge${own ? " own" : ""}${commit ? " commit" : ""}`}
+      />,
+    );
+  }
+  const shapes = nodes.map((node) => {
+    const { x, y } = pos(node.index);
+    const fill = node.blank ? "none" : colourOf(node.publicKey, 72);
+    const cls = [
+      "node",
+      node.blank ? "blank" : "filled",
+      node.inLastCommitPath ? "commit" : "",
+      node.onOwnPath ? "own-path" : "",
+      node.leaf && node.onOwnPath ? "own-leaf" : "",
+    ].join(" ");
+    const who = node.member ? nameOf(node.member) : "";
+    const title = [
+      `node ${node.index} (${node.leaf ? `leaf ${node.index / 2}` : "parent"})`,
+      node.blank ? "blank" : `public key ${node.publicKey ?? "?"}`,
+      node.member ? `member ${who} (${short(node.member, 16)})` : "",
+      node.parentHash ? `parent hash ${fp(node.parentHash)}` : "",
+      node.unmergedLeaves.length ? `unmerged leaves ${node.unmergedLeaves.join(", ")}` : "",
+      node.onOwnPath ? (node.leaf ? "own leaf" : "on own direct path") : "",
+      node.inLastCommitPath ? "replaced by the last commit" : "",
+    ]
+      .filter(Boolean)
+      .join("\n");
+    return (
+      <g key={`n${node.index}`} class={cls} data-index={node.index} data-key={node.publicKey ?? ""}>
+        <title>{title}</title>
+        {node.leaf ? (
+          <rect x={x - 13} y={y - 13} width={26} height={26} rx={5} fill={fill} />
+        ) : (
+          <circle cx={x} cy={y} r={13} fill={fill} />
+        )}
+        <text x={x} y={y + 4} class="node-label">
+          {node.blank ? "" : fp(node.publicKey).slice(0, 2)}
+        </text>
+        {node.leaf && !node.blank && (
+          <text x={x} y={y + 27} class="leaf-name">
+            {short(who, 6)}
+          </text>
+        )}
+        {node.unmergedLeaves.length > 0 && (
+          <text x={x} y={y - 17} class="unmerged">
+            u:{node.unmergedLeaves.join(",")}
+          </text>
+        )}
+      </g>
+    );
+  });
+  return (
+    <svg class="tree" viewBox={`0 0 ${w} ${h}`} width={w} height={h} role="img" aria-label={label}>
+      {edges}
+      {shapes}
+    </svg>
+  );
+}
+
+export function TreeLegend() {
+  return (
+    <p class="legend" aria-label="tree legend">
+      <span class="lg lg-leaf">leaf</span> <span class="lg lg-parent">parent</span>{" "}
+      <span class="lg lg-blank">blank</span> <span class="lg lg-own">own leaf and direct path</span>{" "}
+      <span class="lg lg-commit">replaced by the last commit</span> <span class="lg">u: unmerged leaves</span>{" "}
+      <span class="muted">colour = public key; hover a node for its fingerprint</span>
+    </p>
+  );
+}
