@@ -23,7 +23,8 @@ async function relayUrl(): Promise<{ relay: string; problem: string | null }> {
 async function packageProblem(): Promise<string | null> {
   try {
     const r = await fetch(`${import.meta.env.BASE_URL}pkg/nipee_wasm.js`, { method: "HEAD" });
-    if (r.ok) return null;
+    // A server that answers every path with the app's page (a dev fallback) is not serving it.
+    if (r.ok && (r.headers.get("content-type") ?? "").includes("javascript")) return null;
   } catch {
     // reported below
   }

@@ -70,8 +70,7 @@ pub fn test_with_package(root: &Path, pkg: &Path) -> Result<(), String> {
         .current_dir(root.join("visualizer"))
         .env("VISUALIZER_URL", &running.url)
         .env("VISUALIZER_RELAY", &running.relay_url)
-        .env("VISUALIZER_SHOTS", &shots)
-        .env("VISUALIZER_DOCS", root.join("visualizer/docs")));
+        .env("VISUALIZER_SHOTS", &shots));
     running.stop();
     result
 }

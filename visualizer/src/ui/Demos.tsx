@@ -57,13 +57,13 @@ export function Demos() {
         </select>
         <p class="muted">The participant's worker is terminated and recreated from its IndexedDB rows; it is still in the conversation.</p>
       </div>
-      <ol class="demo-log" aria-live="polite" aria-label="demonstration log" data-testid="demo-log">
-        {state.demoLog.slice(-30).map((l) => (
+      {state.demoLog.length > 0 && <ol class="demo-log" aria-live="polite" aria-label="demonstration log" data-testid="demo-log">
+        {state.demoLog.map((l) => (
           <li class={`demo-${l.kind}`}>
             <span class="muted">{time(l.at)}</span> {l.text}
           </li>
         ))}
-      </ol>
+      </ol>}
     </div>
   );
 }
