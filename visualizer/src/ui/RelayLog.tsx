@@ -70,6 +70,8 @@ function Layers({ state, l, viewer }: { state: AppState; l: LoggedEvent; viewer:
       if (pu.type !== "welcome") layers.push(<p class="layer">{name} published it: {what}.</p>);
     }
     for (const o of seen.outcomes) {
+      // Our own event coming back from the relay is nothing to show.
+      if (seen.direction === "out" && o.type === "ignored" && o.reason === "duplicate") continue;
       let text: string;
       if (o.type === "joined") text = `a Welcome: ${name} joined ${state.groupName(o.groupId)} at epoch ${o.epoch}`;
       else if (o.type === "message") text = `MLS application message, epoch ${o.epoch}, sender leaf ${o.senderLeaf}`;

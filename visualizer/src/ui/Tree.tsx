@@ -10,17 +10,13 @@ function level(x: number): number {
   return k;
 }
 
-function parentOf(x: number, nodes: number): number | null {
-  const root = (1 << Math.floor(Math.log2(nodes))) - 1;
+/** The parent of node `x` in a full tree of `full` nodes (RFC 9420 §4.1 array layout). */
+function parentOf(x: number, full: number): number | null {
+  const root = (full - 1) / 2;
   if (x === root) return null;
-  const step = (y: number) => {
-    const k = level(y);
-    const b = (y >> (k + 1)) & 1;
-    return (y | (1 << k)) ^ (b << (k + 1));
-  };
-  let p = step(x);
-  while (p >= nodes) p = step(p);
-  return p;
+  const k = level(x);
+  const b = (x >> (k + 1)) & 1;
+  return (x | (1 << k)) ^ (b << (k + 1));
 }
 
 export interface TreeProps {
@@ -32,7 +28,11 @@ export interface TreeProps {
 export function Tree({ nodes, nameOf, label }: TreeProps) {
   const n = nodes.length;
   if (n === 0) return <p class="muted">No tree (not a member).</p>;
-  const maxLevel = level((1 << Math.floor(Math.log2(n))) - 1);
+  // The nodes may stop at the last non-blank leaf; the layout is that of the full tree
+  // (a power of two of leaves) they belong to.
+  const leaves = 1 << Math.ceil(Math.log2(Math.max(1, Math.ceil((n + 1) / 2))));
+  const full = 2 * leaves - 1;
+  const maxLevel = level((full - 1) / 2);
   const dx = 34;
   const dy = 54;
   const w = Math.max(n * dx + 20, 120);
@@ -40,8 +40,8 @@ export function Tree({ nodes, nameOf, label }: TreeProps) {
   const pos = (i: number) => ({ x: 10 + i * dx + dx / 2, y: 18 + (maxLevel - level(i)) * dy });
   const edges = [];
   for (const node of nodes) {
-    const p = parentOf(node.index, n);
-    if (p === null) continue;
+    const p = parentOf(node.index, full);
+    if (p === null || p >= n) continue;
     const a = pos(node.index);
     const b = pos(p);
     const parent = nodes[p];
