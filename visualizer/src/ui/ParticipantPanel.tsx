@@ -395,5 +395,8 @@ export function describeOutcome(state: AppState, o: import("nipee-wasm").Outcome
       return short(o.eventId, 16);
     case "ignored":
       return o.reason;
+    default:
+      // The package answers `{ type: "other" }` for outcomes newer than this page.
+      return "";
   }
 }

@@ -105,10 +105,48 @@ export function Tree({ nodes, nameOf, label }: TreeProps) {
     );
   });
   return (
-    <svg class="tree" viewBox={`0 0 ${w} ${h}`} width={w} height={h} role="img" aria-label={label}>
-      {edges}
-      {shapes}
-    </svg>
+    <>
+      <svg class="tree" viewBox={`0 0 ${w} ${h}`} width={w} height={h} role="img" aria-label={label}>
+        {edges}
+        {shapes}
+      </svg>
+      <details class="tree-table">
+        <summary>Nodes as a table</summary>
+        <table>
+          <caption class="sr-only">{label}</caption>
+          <thead>
+            <tr>
+              <th scope="col">node</th>
+              <th scope="col">member</th>
+              <th scope="col">public key</th>
+              <th scope="col">parent hash</th>
+              <th scope="col">unmerged</th>
+              <th scope="col">marks</th>
+            </tr>
+          </thead>
+          <tbody>
+            {nodes.map((node) => (
+              <tr key={node.index}>
+                <td>
+                  {node.index} {node.leaf ? `(leaf ${node.index / 2})` : ""}
+                </td>
+                <td>{node.member ? nameOf(node.member) : ""}</td>
+                <td>
+                  <code>{node.blank ? "blank" : fp(node.publicKey)}</code>
+                </td>
+                <td>
+                  <code>{node.parentHash ? fp(node.parentHash) : ""}</code>
+                </td>
+                <td>{node.unmergedLeaves.join(", ")}</td>
+                <td>
+                  {[node.onOwnPath ? "own path" : "", node.inLastCommitPath ? "last commit" : ""].filter(Boolean).join(", ")}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </details>
+    </>
   );
 }
 
