@@ -192,8 +192,8 @@ fn start(root: &Path, port: u16) -> Result<Running, String> {
     // The relay runs under a small shell that holds our pipe: when this process ends in any
     // way (Ctrl-C included) the pipe closes, and the shell stops the relay and deletes its
     // data directory.
-    let script = "\"$0\" --config \"$1\" --db \"$2\" >\"$2/relay.log\" 2>&1 & r=$!\n\
-                  stop() { kill \"$r\" 2>/dev/null; wait \"$r\" 2>/dev/null; rm -rf \"$2\"; exit 0; }\n\
+    let script = "d=\"$2\"; \"$0\" --config \"$1\" --db \"$d\" >\"$d/relay.log\" 2>&1 & r=$!\n\
+                  stop() { kill \"$r\" 2>/dev/null; wait \"$r\" 2>/dev/null; rm -rf \"$d\"; exit 0; }\n\
                   trap stop INT TERM HUP\n\
                   cat >/dev/null\n\
                   stop\n";
