@@ -322,14 +322,20 @@ async function handle(c: Command): Promise<unknown> {
     case "prepareRotate": {
       // A commit made now and published only on `releasePrepared`: two workers can both
       // commit in the same epoch before either sees the other's commit (a real race).
-      const r = need().client.rotate(c.groupId, now());
+      // Its write is persisted now, in order with everything else the host writes; only
+      // publishing waits.
+      const { client, host } = need();
+      const r = client.rotate(c.groupId, now());
+      noteOwn(r);
+      await host.run({ ...r, outcomes: [], publish: [], fetch: [] });
       prepared.push(r);
       return r.value;
     }
     case "releasePrepared": {
       const held = prepared;
       prepared = [];
-      for (const r of held) await run(r);
+      for (const r of held) await need().host.run({ ...r, write: [] });
+      scheduleSnapshot();
       return held.length;
     }
     case "leave":
