@@ -201,6 +201,9 @@ async function run<V>(r: OpResult<V>): Promise<OpResult<V>> {
   const { host } = need();
   noteOwn(r as OpResult);
   const done = await host.run(r);
+  // RelayHost resubscribes only after joined/removed/commit outcomes; creating a group has
+  // none, and without this its creator never hears the group's events.
+  host.resubscribe();
   scheduleSnapshot();
   return done;
 }

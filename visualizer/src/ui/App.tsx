@@ -14,11 +14,11 @@ function RelayBar() {
       class="row relay-bar"
       onSubmit={(e) => {
         e.preventDefault();
-        state.setRelay(url.trim());
+        state.setRelay(String(new FormData(e.currentTarget).get("relay") ?? url).trim());
       }}
     >
       <label for="relay-url">Relay</label>
-      <input id="relay-url" class="grow" value={url} onInput={(e) => setUrl(e.currentTarget.value)} placeholder="ws://127.0.0.1:7777" />
+      <input id="relay-url" name="relay" class="grow" value={url} onInput={(e) => setUrl(e.currentTarget.value)} placeholder="ws://127.0.0.1:7777" />
       <button type="submit">Use relay</button>
       <span class={`status ${state.watchStatus === "connected" ? "status-ready" : "status-starting"}`} data-testid="relay-status">
         {state.watchStatus}
@@ -39,16 +39,19 @@ function AddParticipant() {
       onSubmit={async (e) => {
         e.preventDefault();
         setError(null);
+        // The field's value now, not the last rendered one (a fast typist or a test).
+        const typed = String(new FormData(e.currentTarget).get("name") ?? name);
         try {
-          await state.addParticipant(name);
-          setName("");
+          await state.addParticipant(typed);
+          // Clear the field only if nobody typed something else meanwhile.
+          setName((now) => (now === typed ? "" : now));
         } catch (err) {
           setError((err as Error).message);
         }
       }}
     >
       <label for="new-name">Name</label>
-      <input id="new-name" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="e.g. Alice" />
+      <input id="new-name" name="name" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="e.g. Alice" />
       <button type="submit">Add participant</button>
       <button
         type="button"

@@ -57,6 +57,9 @@ function CreateGroup({ state, p }: { state: AppState; p: Participant }) {
   const [npubs, setNpubs] = useState("");
   const submit = async (e: Event) => {
     e.preventDefault();
+    const form = new FormData(e.currentTarget as HTMLFormElement);
+    const name = String(form.get("groupName") ?? "");
+    const npubs = String(form.get("npubs") ?? "");
     const invitees: Invitee[] = others.filter((o) => picked[o.id]).map((o) => ({ pubkey: o.snapshot!.publicKey }));
     for (const line of npubs.split(/[\s,]+/).filter(Boolean)) invitees.push({ pubkey: line });
     const adminKeys = [p.snapshot!.publicKey, ...others.filter((o) => picked[o.id] && admins[o.id]).map((o) => o.snapshot!.publicKey)];
@@ -70,9 +73,9 @@ function CreateGroup({ state, p }: { state: AppState; p: Participant }) {
     if (r) {
       state.selectedGroup = r.groupId;
       state.note(p, "info", `created group ${name.trim() || `${p.name}'s group`} with ${invitees.length} invitee(s)`);
-      setName("");
+      setName((now) => (now === name ? "" : now));
       setPicked({});
-      setNpubs("");
+      setNpubs((now) => (now === npubs ? "" : now));
     }
   };
   const id = `cg-${p.id}`;
@@ -81,7 +84,7 @@ function CreateGroup({ state, p }: { state: AppState; p: Participant }) {
       <summary>Create a group…</summary>
       <form onSubmit={submit} aria-label={`${p.name}: create a group`}>
         <label for={`${id}-name`}>Group name</label>
-        <input id={`${id}-name`} value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="e.g. Friends" />
+        <input id={`${id}-name`} name="groupName" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="e.g. Friends" />
         <fieldset>
           <legend>Invite (their newest KeyPackage is fetched from the relay)</legend>
           {others.length === 0 && <p class="muted">No other participant yet.</p>}
@@ -107,7 +110,7 @@ function CreateGroup({ state, p }: { state: AppState; p: Participant }) {
             </div>
           ))}
           <label for={`${id}-npubs`}>…and/or paste npubs (one per line)</label>
-          <textarea id={`${id}-npubs`} rows={2} value={npubs} onInput={(e) => setNpubs(e.currentTarget.value)} placeholder="npub1…" />
+          <textarea id={`${id}-npubs`} name="npubs" rows={2} value={npubs} onInput={(e) => setNpubs(e.currentTarget.value)} placeholder="npub1…" />
         </fieldset>
         <button type="submit">Create group</button>
       </form>
@@ -127,8 +130,10 @@ function GroupActions({ state, p, groupId }: { state: AppState; p: Participant; 
   const id = `ga-${p.id}`;
   const invite = async (e: Event) => {
     e.preventDefault();
+    const form = new FormData(e.currentTarget as HTMLFormElement);
+    const npub = String(form.get("npub") ?? "");
+    const o = state.byId(String(form.get("invitee") ?? invitee));
     const list: Invitee[] = [];
-    const o = state.byId(invitee);
     if (o?.snapshot) {
       // A second device of a member is invited by its own KeyPackage, not the newest of
       // the identity (which may be the first device's).
@@ -143,13 +148,13 @@ function GroupActions({ state, p, groupId }: { state: AppState; p: Participant; 
     const r = await state.act(p, "invite", { cmd: "invite", groupId, invitees: list });
     if (r) {
       setInvitee("");
-      setNpub("");
+      setNpub((now) => (now === npub ? "" : now));
     }
   };
   const removable = members.filter((m) => !m.own);
   const remove = async (e: Event) => {
     e.preventDefault();
-    const key = removee || removable[0]?.pubkey;
+    const key = String(new FormData(e.currentTarget as HTMLFormElement).get("removee") ?? removee) || removable[0]?.pubkey;
     if (!key) return;
     await state.act(p, "remove", { cmd: "remove", groupId, pubkeys: [key] });
   };
@@ -168,7 +173,7 @@ function GroupActions({ state, p, groupId }: { state: AppState; p: Participant; 
       </div>
       <form class="row" onSubmit={invite} aria-label={`${p.name}: invite`}>
         <label for={`${id}-inv`}>Invite</label>
-        <select id={`${id}-inv`} value={invitee} onChange={(e) => setInvitee(e.currentTarget.value)}>
+        <select id={`${id}-inv`} name="invitee" value={invitee} onChange={(e) => setInvitee(e.currentTarget.value)}>
           <option value="">(participant)</option>
           {candidates.map((o) => (
             <option value={o.id}>{o.name}</option>
@@ -177,12 +182,12 @@ function GroupActions({ state, p, groupId }: { state: AppState; p: Participant; 
         <label for={`${id}-npub`} class="sr-only">
           or npub
         </label>
-        <input id={`${id}-npub`} class="npub-input" placeholder="or npub1…" value={npub} onInput={(e) => setNpub(e.currentTarget.value)} />
+        <input id={`${id}-npub`} name="npub" class="npub-input" placeholder="or npub1…" value={npub} onInput={(e) => setNpub(e.currentTarget.value)} />
         <button type="submit">Invite</button>
       </form>
       <form class="row" onSubmit={remove} aria-label={`${p.name}: remove`}>
         <label for={`${id}-rm`}>Remove</label>
-        <select id={`${id}-rm`} value={removee} onChange={(e) => setRemovee(e.currentTarget.value)}>
+        <select id={`${id}-rm`} name="removee" value={removee} onChange={(e) => setRemovee(e.currentTarget.value)}>
           {removable.map((m) => (
             <option value={m.pubkey}>
               {state.nameOf(m.pubkey)} (leaf {m.leaf})
@@ -209,9 +214,10 @@ function Chat({ state, p, groupId, active }: { state: AppState; p: Participant; 
   }
   const send = async (e: Event) => {
     e.preventDefault();
+    const text = String(new FormData(e.currentTarget as HTMLFormElement).get("text") ?? "");
     if (!text.trim()) return;
     const r = await state.act(p, "send", { cmd: "send", groupId, text });
-    if (r) setText("");
+    if (r) setText((now) => (now === text ? "" : now));
   };
   const id = `chat-${p.id}`;
   return (
@@ -248,7 +254,7 @@ function Chat({ state, p, groupId, active }: { state: AppState; p: Participant; 
           <label for={id} class="sr-only">
             Message from {p.name}
           </label>
-          <input id={id} class="grow" value={text} onInput={(e) => setText(e.currentTarget.value)} placeholder={`Message as ${p.name}`} />
+          <input id={id} name="text" class="grow" value={text} onInput={(e) => setText(e.currentTarget.value)} placeholder={`Message as ${p.name}`} />
           <button type="submit">Send</button>
         </form>
       )}

@@ -11,8 +11,11 @@ export function useAppState(): AppState {
   const state = useContext(StateContext);
   if (!state) throw new Error("no app state");
   const [, setVersion] = useState(0);
+  const rendered = state.version;
   useEffect(() => {
     let frame = 0;
+    // A change between this render and the subscription below must not be lost.
+    if (state.version !== rendered) setVersion(state.version);
     const off = state.subscribe(() => {
       if (frame) return;
       frame = requestAnimationFrame(() => {
