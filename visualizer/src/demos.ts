@@ -169,7 +169,7 @@ export function commitRace(state: AppState) {
     const losers = [a, b].filter((p) => (p.markers.get(g) ?? []).length > 0 || (p.history.get(g) ?? []).some((h) => h.abandoned));
     say(
       state,
-      `${winnerName}'s commit won; ${losers.length ? losers.map((p) => p.name).join(" and ") + " show the losing branch in the timeline" : "the losing commit was ignored"}.`,
+      `${winnerName}'s commit won; ${losers.length ? `${losers.map((p) => p.name).join(" and ")} ${losers.length > 1 ? "show" : "shows"} the losing branch in the timeline` : "the losing commit was ignored"}.`,
       "ok",
     );
   });

@@ -226,6 +226,17 @@ stage("restart demonstration: Bob's worker is recreated from IndexedDB and still
   await agree(["Alice", "Bob"]);
 });
 
+stage("multi-device demonstration: a second device of Alice joins as a second leaf of her key", async () => {
+  await page.getByLabel("identity", { exact: true }).selectOption({ label: "Alice" });
+  const lines = await demo("Multi-device");
+  assert.ok(lines.some((l) => /Alice's key now holds 2 leaves/.test(l)), lines.join("\n"));
+  await waitForMessage("Alice", "Hello from Alice's phone");
+  await waitForMessage("Bob", "Hello from Alice's phone");
+  await agree(["Alice", "Bob", "Alice's phone"]);
+  assert.equal(await panel("Bob").getByTestId("member").filter({ hasText: "Alice" }).count(), 2);
+  await shot("10-multi-device.png", page.locator(".panels"));
+});
+
 stage("the relay log opens events as far as the chosen participant can", async () => {
   await page.getByLabel("Open as").selectOption({ label: "Bob" });
   const message = page.getByTestId("log-entry").filter({ has: page.locator(".k445") });
