@@ -245,6 +245,9 @@ async function init(args: InitArgs, pkgBase: string): Promise<unknown> {
   relay = args.relay;
   const pkg = (await import(/* @vite-ignore */ `${pkgBase}nipee_wasm.js`)) as Pkg;
   await pkg.default();
+  if (typeof pkg.NipeeClient !== "function" || typeof pkg.Identity !== "function") {
+    throw fail("unsupported", "this nipee-wasm package has no NipeeClient (built from a tree without the client facade?)");
+  }
   const { RelayHost } = (await import(/* @vite-ignore */ `${pkgBase}host.js`)) as HostModule;
   const { IndexedDbStore } = (await import(/* @vite-ignore */ `${pkgBase}storage.js`)) as StoreModule;
   store = await IndexedDbStore.open(args.dbName);

@@ -13,7 +13,7 @@ const SHOTS = process.env.VISUALIZER_SHOTS ?? path.resolve(here, "../../target/v
 // When set, the screenshots the README shows are copied there.
 const DOCS = process.env.VISUALIZER_DOCS;
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const DOC_SHOTS = ["02-group.png", "04-rotate-tree.png", "05-commit-race.png", "07-forward-secrecy.png", "08-relay-log.png"];
+const DOC_SHOTS = ["02-group.png", "04-rotate-tree.png", "05-commit-race.png", "07-forward-secrecy.png", "07-forward-secrecy-log.png", "08-relay-log.png"];
 
 let browser;
 let page;
@@ -215,7 +215,8 @@ stage("forward secrecy demonstration: the removed member cannot read the next me
   assert.match(text, /Only for current members/);
   await panel("Carol").getByTestId("note-failure").filter({ hasText: "cannot read" }).waitFor({ timeout: 5000 });
   assert.equal(await panel("Carol").getByTestId("message").filter({ hasText: "Only for current members" }).count(), 0);
-  await shot("07-forward-secrecy.png", page.locator("main"));
+  await shot("07-forward-secrecy.png", page.locator(".panels"));
+  await shot("07-forward-secrecy-log.png", page.getByTestId("demo-log"));
 });
 
 stage("restart demonstration: Bob's worker is recreated from IndexedDB and still in the conversation", async () => {
@@ -243,7 +244,7 @@ stage("the relay log opens events as far as the chosen participant can", async (
   assert.ok((await message.count()) > 0);
   // Open every 445 until one shows an inner event Bob decrypted.
   let found = false;
-  for (let i = (await message.count()) - 1; i >= 0 && !found; i--) {
+  for (let i = 0; i < (await message.count()) && !found; i++) {
     const entry = message.nth(i);
     await entry.locator("summary").first().click();
     if ((await entry.getByText("Inner event (unsigned").count()) > 0) found = true;

@@ -8,6 +8,12 @@ import { colourOf, fp, short, time, useAppState } from "./util";
 
 const EMOJI = ["👍", "❤️", "😂"];
 
+function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const i of items) m.set(key(i), [...(m.get(key(i)) ?? []), i]);
+  return m;
+}
+
 function EpochChip({ epoch, authenticator, testid }: { epoch: number | null; authenticator: string | null; testid?: string }) {
   return (
     <span
@@ -75,6 +81,7 @@ function CreateGroup({ state, p }: { state: AppState; p: Participant }) {
       state.note(p, "info", `created group ${name.trim() || `${p.name}'s group`} with ${invitees.length} invitee(s)`);
       setName((now) => (now === name ? "" : now));
       setPicked({});
+      setAdmins({});
       setNpubs((now) => (now === npubs ? "" : now));
     }
   };
@@ -229,9 +236,14 @@ function Chat({ state, p, groupId, active }: { state: AppState; p: Participant; 
             <span class="sender">{l.own ? "you" : state.nameOf(l.event.pubkey)}</span>{" "}
             <span class="muted">e{l.epoch}</span> <span class="text">{l.event.kind === 9 || l.event.kind === 1 ? l.event.content : `kind ${l.event.kind}: ${l.event.content}`}</span>
             <span class="reactions">
-              {(reactions.get(l.event.id) ?? []).map((r) => (
-                <span class="reaction" title={`${r.own ? "you" : state.nameOf(r.event.pubkey)}`} data-testid="reaction">
-                  {r.event.content}
+              {[...groupBy(reactions.get(l.event.id) ?? [], (r) => r.event.content)].map(([emoji, rs]) => (
+                <span
+                  class="reaction"
+                  title={rs.map((r) => (r.own ? "you" : state.nameOf(r.event.pubkey))).join(", ")}
+                  data-testid="reaction"
+                >
+                  {emoji}
+                  {rs.length > 1 ? ` ${rs.length}` : ""}
                 </span>
               ))}
               {active &&
@@ -242,7 +254,7 @@ function Chat({ state, p, groupId, active }: { state: AppState; p: Participant; 
                     aria-label={`${p.name}: react ${emoji} to “${short(l.event.content, 20)}”`}
                     onClick={() => state.act(p, "react", { cmd: "react", groupId, targetId: l.event.id, emoji })}
                   >
-                    {emoji}
+                    +{emoji}
                   </button>
                 ))}
             </span>

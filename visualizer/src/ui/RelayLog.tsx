@@ -70,8 +70,13 @@ function Layers({ state, l, viewer }: { state: AppState; l: LoggedEvent; viewer:
       if (pu.type !== "welcome") layers.push(<p class="layer">{name} published it: {what}.</p>);
     }
     for (const o of seen.outcomes) {
-      // Our own event coming back from the relay is nothing to show.
-      if (seen.direction === "out" && o.type === "ignored" && o.reason === "duplicate") continue;
+      if (o.type === "ignored" && o.reason === "duplicate") {
+        // Our own event coming back, or one delivered again after a reconnect or restart.
+        if (seen.direction === "in" && seen.outcomes.length === 1) {
+          layers.push(<p class="layer muted">{name} received it again: already handled (duplicate).</p>);
+        }
+        continue;
+      }
       let text: string;
       if (o.type === "joined") text = `a Welcome: ${name} joined ${state.groupName(o.groupId)} at epoch ${o.epoch}`;
       else if (o.type === "message") text = `MLS application message, epoch ${o.epoch}, sender leaf ${o.senderLeaf}`;
@@ -106,6 +111,30 @@ function Layers({ state, l, viewer }: { state: AppState; l: LoggedEvent; viewer:
   return <>{layers}</>;
 }
 
+/** In a word, what `viewer` made of the event (for the log's one-line summary). */
+function verdict(state: AppState, l: LoggedEvent, viewer: Participant | null): { text: string; ok: boolean } | null {
+  if (!viewer) return null;
+  const seen = viewer.seen.get(l.event.id);
+  if (!seen) {
+    if (l.event.kind === 445 || l.event.kind === 1059) return { text: `${viewer.name}: cannot open`, ok: false };
+    return null;
+  }
+  if (seen.error) return { text: `${viewer.name}: ${seen.error.code}`, ok: false };
+  const o = seen.outcomes.find((x) => !(x.type === "ignored" && x.reason === "duplicate") && x.type !== "published");
+  if (o?.type === "joined") return { text: `${viewer.name}: Welcome to ${state.groupName(o.groupId)}`, ok: true };
+  if (o?.type === "message") return { text: `${viewer.name}: message, epoch ${o.epoch}`, ok: true };
+  if (o?.type === "commit" || o?.type === "ownCommitConfirmed") return { text: `${viewer.name}: commit → epoch ${o.epoch}`, ok: true };
+  if (o?.type === "proposal") return { text: `${viewer.name}: proposal`, ok: true };
+  if (o?.type === "removed") return { text: `${viewer.name}: removed`, ok: true };
+  if (o?.type === "ignored") return { text: `${viewer.name}: ignored (${o.reason})`, ok: false };
+  if (seen.direction === "out" && seen.purpose) {
+    const p = seen.purpose;
+    const what = p.type === "commit" ? `own commit → epoch ${p.epoch}` : p.type === "groupMessage" ? "own message" : p.type === "welcome" ? `Welcome for ${state.nameOf(p.invitee)}` : p.type;
+    return { text: `${viewer.name}: ${what}`, ok: true };
+  }
+  return null;
+}
+
 export function RelayLog() {
   const state = useAppState();
   const [viewerId, setViewerId] = useState("");
@@ -138,6 +167,7 @@ export function RelayLog() {
       <ol class="log" aria-label="events on the relay">
         {shown.map((l) => {
           const pub = l.publisher ? state.byId(l.publisher.id) : null;
+          const v = verdict(state, l, viewer);
           return (
             <li key={l.event.id} data-kind={l.event.kind} data-testid="log-entry">
               <details>
@@ -147,7 +177,8 @@ export function RelayLog() {
                   <span class="muted">
                     {time(l.receivedAt)}
                     {pub ? ` · published by ${pub.name}${l.publisher?.purpose ? ` (${l.publisher.purpose.type})` : ""}` : ""}
-                  </span>
+                  </span>{" "}
+                  {v && <span class={`verdict ${v.ok ? "open" : "closed"}`}>{v.text}</span>}
                 </summary>
                 <div class="layers">
                   <Layers state={state} l={l} viewer={viewer} />
