@@ -238,6 +238,41 @@ stage("multi-device demonstration: a second device of Alice joins as a second le
   await shot("10-multi-device.png", page.locator(".panels"));
 });
 
+stage("an outside client (another browser) is invited by npub and shows up as a member", async () => {
+  // A second, isolated browser context: its own storage, its own workers, the same relay.
+  const other = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const page2 = await other.newPage();
+  page2.on("console", (m) => {
+    if (m.type() === "error") problems.push(`console (second browser): ${m.text()}`);
+  });
+  page2.on("pageerror", (e) => problems.push(`page error (second browser): ${e.message}`));
+  try {
+    await page2.goto(URL_);
+    await page2.locator("#new-name").fill("Dave");
+    await page2.locator("#new-name").press("Enter");
+    const dave = page2.getByTestId("participant-Dave");
+    await dave.and(page2.locator('[data-status="ready"]')).waitFor({ timeout: 30000 });
+    await dave.getByRole("button", { name: "Publish KeyPackage" }).click();
+    await dave.getByText("published KeyPackage").waitFor({ timeout: 15000 });
+    const npub = await page2.evaluate(() => window.nipeeVisualizer.participants[0].snapshot.npub);
+    await panel("Alice").getByLabel("or npub").fill(npub);
+    await panel("Alice").getByRole("button", { name: "Invite", exact: true }).click();
+    await dave.getByTestId("epoch").waitFor({ timeout: 20000 });
+    await panel("Bob").getByTestId("member").filter({ hasText: "outside" }).waitFor({ timeout: 20000 });
+    const ours = await agree(["Alice", "Bob"]);
+    await page2.waitForFunction(
+      (fp) => document.querySelector('[data-testid="participant-Dave"] [data-testid="epoch"]')?.dataset.fp === fp,
+      ours.fp,
+      { timeout: 20000 },
+    );
+    await dave.getByPlaceholder("Message as Dave").fill("Hello from another browser");
+    await dave.getByRole("button", { name: "Send" }).click();
+    await waitForMessage("Bob", "Hello from another browser");
+  } finally {
+    await other.close();
+  }
+});
+
 stage("the relay log opens events as far as the chosen participant can", async () => {
   await page.getByLabel("Open as").selectOption({ label: "Bob" });
   const message = page.getByTestId("log-entry").filter({ has: page.locator(".k445") });
@@ -260,6 +295,15 @@ stage("the relay log opens events as far as the chosen participant can", async (
   }
   assert.ok(welcome, "Bob's view shows the gift wrap that was his Welcome");
   await shot("08-relay-log.png", page.locator("section", { has: page.locator("#h-log") }));
+});
+
+stage("Bob leaves; Alice commits his leave request", async () => {
+  const before = await agree(["Alice", "Bob"]);
+  await panel("Bob").getByRole("button", { name: "Leave" }).click();
+  await panel("Alice").getByRole("button", { name: "Commit pending proposals" }).click();
+  await panel("Bob").getByTestId("not-member").waitFor({ timeout: 20000 });
+  await agree(["Alice", "Alice's phone"], { epoch: before.epoch + 1 });
+  assert.equal(await panel("Alice").getByTestId("member").filter({ hasText: "Bob" }).count(), 0);
 });
 
 stage("no console errors", async () => {
