@@ -9,6 +9,18 @@ const here = import.meta.dirname;
 // The same variable the wasm tests read: the folder holding `web/` and `nodejs/`.
 const pkgRoot = process.env.NIPEE_WASM_PKG ?? path.resolve(here, "../target/wasm-pkg");
 const pkgWeb = path.join(pkgRoot, "web");
+// The package's plain JavaScript (RelayHost, the stores), for a package folder that holds only
+// wasm-bindgen's output: taken from the same tree's source.
+const pkgJs = path.resolve(here, "../crates/wasm/js");
+const HOST_FILES = ["host.js", "storage.js"];
+
+function pkgFile(name: string): string | null {
+  for (const dir of [pkgWeb, pkgJs]) {
+    const file = path.join(dir, name);
+    if ((dir === pkgWeb || HOST_FILES.includes(name)) && fs.existsSync(file)) return file;
+  }
+  return null;
+}
 
 const TYPES: Record<string, string> = {
   ".js": "text/javascript",
@@ -22,8 +34,8 @@ function nipeePackage(): Plugin {
     configureServer(server) {
       server.middlewares.use("/pkg", (req, res, next) => {
         const name = path.basename(new URL(req.url ?? "/", "http://x").pathname);
-        const file = path.join(pkgWeb, name);
-        if (!name || !fs.existsSync(file)) return next();
+        const file = name ? pkgFile(name) : null;
+        if (!file) return next();
         res.setHeader("content-type", TYPES[path.extname(file)] ?? "application/octet-stream");
         fs.createReadStream(file).pipe(res);
       });
@@ -36,6 +48,15 @@ function nipeePackage(): Plugin {
       }
       fs.mkdirSync(out, { recursive: true });
       for (const name of fs.readdirSync(pkgWeb)) fs.copyFileSync(path.join(pkgWeb, name), path.join(out, name));
+      for (const name of HOST_FILES) {
+        const file = pkgFile(name);
+        if (!fs.existsSync(path.join(out, name)) && file) {
+          fs.copyFileSync(file, path.join(out, name));
+          this.info(`${name} is not in the package folder: copied from ${pkgJs}`);
+        } else if (!file) {
+          this.warn(`${name} is neither in ${pkgWeb} nor in ${pkgJs}: the app cannot start a client`);
+        }
+      }
     },
   };
 }
