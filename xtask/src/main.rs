@@ -16,6 +16,7 @@ mod setup;
 mod tidy;
 mod tools;
 mod util;
+mod visualizer;
 mod wasm;
 
 use std::process::{Command, ExitCode};
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         Some("bench") => cmd_bench(&args[1..]),
         Some("check-deps") => check_deps(),
         Some("tidy") => tidy::check(&root()),
+        Some("visualizer") => visualizer::command(&args[1..]),
         Some("fresh-check") => fresh::fresh_check(&root()),
         // Used by fresh-check inside the clone: the wasm32 build's C dependency alone.
         Some("wasm-c-check") => cmd_wasm_c_check(),
@@ -222,6 +224,19 @@ fn test_all() -> ExitCode {
                 .args(["--test", "--test-reporter=spec", file])
                 .current_dir(root.join("wasm-tests"))
                 .env("NIPEE_WASM_PKG", &pkg))
+        });
+    }
+    if wasm_ok {
+        let mut missing = needs(tools::Needs::Browser);
+        missing.extend(needs(tools::Needs::Tests));
+        run_stage(&mut stages, "visualizer (Playwright)", missing, &mut || {
+            visualizer::test_with_package(&root, &pkg)
+        });
+    } else {
+        stages.push(Stage {
+            name: "visualizer (Playwright)",
+            outcome: Outcome::Skipped("the wasm build failed"),
+            seconds: 0.0,
         });
     }
     run_stage(
