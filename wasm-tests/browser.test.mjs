@@ -6,7 +6,7 @@ import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
-import { checks } from "./checks.mjs";
+import { checks, asyncChecks, browserChecks } from "./checks.mjs";
 
 const here = import.meta.dirname;
 const pkg = process.env.NIPEE_WASM_PKG ?? path.resolve(here, "../target/wasm-pkg");
@@ -15,9 +15,9 @@ const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const TYPES = { ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
 const PAGE = `<!doctype html><meta charset="utf-8"><title>nipee wasm tests</title>
 <script type="module">
-  import init, * as nipee from "/pkg/nipee_wasm.js";
-  import { runAll } from "/checks.mjs";
-  try { await init(); window.results = runAll(nipee); }
+  import init, * as nipee from "/pkg/index.js";
+  import { runAll, browserChecks } from "/checks.mjs";
+  try { await init(); window.results = await runAll(nipee, browserChecks); }
   catch (e) { window.results = [{ name: "load", ok: false, error: String(e) }]; }
 </script>`;
 
@@ -61,7 +61,7 @@ before(async () => {
   const page = await browser.newPage();
   page.on("pageerror", (e) => console.error("page error:", e));
   await page.goto(`http://127.0.0.1:${port}/`);
-  await page.waitForFunction(() => window.results !== undefined, null, { timeout: 30000 });
+  await page.waitForFunction(() => window.results !== undefined, null, { timeout: 120000 });
   results = await page.evaluate(() => window.results);
 });
 
@@ -75,7 +75,7 @@ test("chromium: the package loads", () => {
   assert.equal(load, undefined, load?.error);
 });
 
-for (const name of Object.keys(checks)) {
+for (const name of [...Object.keys(checks), ...Object.keys(asyncChecks), ...Object.keys(browserChecks)]) {
   test(`chromium: ${name}`, () => {
     const r = results.find((x) => x.name === name);
     assert.ok(r, `check ${name} did not run in the page`);

@@ -1,16 +1,22 @@
-// The nipee-wasm package (target nodejs) loaded in Node.
-import { test } from "node:test";
+// The nipee package (target nodejs) loaded in Node: the same checks as in the browser.
+import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
 import path from "node:path";
-import { checks } from "./checks.mjs";
+import { pathToFileURL } from "node:url";
+import { checks, asyncChecks, runAll } from "./checks.mjs";
 
 const pkg = process.env.NIPEE_WASM_PKG ?? path.resolve(import.meta.dirname, "../target/wasm-pkg");
-const require = createRequire(import.meta.url);
-const nipee = require(path.join(pkg, "nodejs", "nipee_wasm.js"));
+let results;
 
-for (const [name, check] of Object.entries(checks)) {
+before(async () => {
+  const nipee = await import(pathToFileURL(path.join(pkg, "nodejs", "index.mjs")).href);
+  results = await runAll(nipee);
+});
+
+for (const name of [...Object.keys(checks), ...Object.keys(asyncChecks)]) {
   test(`node: ${name}`, () => {
-    assert.doesNotThrow(() => check(nipee));
+    const r = results.find((x) => x.name === name);
+    assert.ok(r, `check ${name} did not run`);
+    assert.ok(r.ok, r.error);
   });
 }

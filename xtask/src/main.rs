@@ -24,7 +24,7 @@ use std::time::Instant;
 use util::{cargo, root, run};
 
 const USAGE: &str = "usage: cargo xtask <setup | wasm | test-all | bench [criterion args] | \
-                     check-deps | tidy | fresh-check>";
+                     check-deps | tidy | fresh-check | visualizer [--test] [--port N]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -202,6 +202,11 @@ fn test_all() -> ExitCode {
             None => Err("no wasm32 toolchain".into()),
         },
     );
+    if wasm_ok {
+        run_stage(&mut stages, "wasm size budget", vec![], &mut || {
+            wasm::check_size_budget(&root)
+        });
+    }
     let pkg = wasm::pkg_dir(&root);
     for (name, file, need) in [
         ("wasm tests in Node", "node.test.mjs", tools::Needs::Node),

@@ -145,8 +145,12 @@ pub fn build_libs(root: &Path, route: WasmRoute) -> Result<(), String> {
     run(&mut c)
 }
 
-/// Packages the facade with wasm-bindgen for `--target web` and `--target
-/// nodejs` into [`pkg_dir`].
+/// The JavaScript shipped beside the generated bindings (`crates/wasm/js/`).
+const JS_FILES: &[&str] = &["host.js", "storage.js"];
+
+/// Packages the facade with wasm-bindgen for `--target web` and `--target nodejs` into
+/// [`pkg_dir`], with the package's own JavaScript (relay host, stores), its TypeScript
+/// types, an entry point and a `package.json`, then prints the size of the `.wasm`.
 pub fn package(root: &Path, route: WasmRoute) -> Result<(), String> {
     let wasm = target_dir(root, route)
         .join(TARGET)
@@ -154,16 +158,103 @@ pub fn package(root: &Path, route: WasmRoute) -> Result<(), String> {
     if !wasm.exists() {
         return Err(format!("{} was not built", wasm.display()));
     }
+    let js = root.join("crates/wasm/js");
+    let version = env!("CARGO_PKG_VERSION");
     for target in ["web", "nodejs"] {
         let out = pkg_dir(root).join(target);
+        // The name and producers sections are removed here (not by `strip`, which would
+        // also remove the `target_features` section wasm-bindgen reads).
         run(Command::new(wasm_bindgen_bin())
+            .args(["--remove-name-section", "--remove-producers-section"])
             .args(["--target", target, "--out-dir"])
             .arg(&out)
             .arg(&wasm))?;
+        // In the Node package the bindings are CommonJS; the package's own modules are
+        // ES modules, so they get the .mjs extension there.
+        let ext = if target == "web" { "js" } else { "mjs" };
+        for f in JS_FILES {
+            let stem = f.trim_end_matches(".js");
+            copy(&js.join(f), &out.join(format!("{stem}.{ext}")))?;
+        }
+        copy(&js.join("nipee.d.ts"), &out.join("nipee.d.ts"))?;
+        copy(&root.join("crates/wasm/README.md"), &out.join("README.md"))?;
+        let default = if target == "web" {
+            "export { default } from \"./nipee_wasm.js\";\n"
+        } else {
+            ""
+        };
+        let index = format!(
+            "// The nipee package: the generated bindings and the package's own modules.\n\
+             export * from \"./nipee_wasm.js\";\n{default}\
+             export * from \"./host.{ext}\";\nexport * from \"./storage.{ext}\";\n"
+        );
+        write(&out.join(format!("index.{ext}")), &index)?;
+        let kind = if target == "web" {
+            "\"type\": \"module\",\n  "
+        } else {
+            ""
+        };
+        let manifest = format!(
+            "{{\n  \"name\": \"nipee\",\n  \"version\": \"{version}\",\n  \
+             \"description\": \"NIP-EE group messaging over MLS, in WebAssembly\",\n  \
+             {kind}\"main\": \"index.{ext}\",\n  \"types\": \"nipee.d.ts\",\n  \
+             \"license\": \"MIT OR Apache-2.0\"\n}}\n"
+        );
+        write(&out.join("package.json"), &manifest)?;
     }
+    let (raw, gz) = size_of(&pkg_dir(root).join("web/nipee_wasm_bg.wasm"))?;
     eprintln!(
-        "wasm: packages written to {}/{{web,nodejs}}",
+        "wasm: packages written to {}/{{web,nodejs}}; nipee_wasm_bg.wasm is {raw} bytes, {gz} gzipped",
         pkg_dir(root).display()
     );
+    Ok(())
+}
+
+fn copy(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|e| format!("copying {} to {}: {e}", from.display(), to.display()))
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// The size of a file, raw and gzipped (level 9), in bytes.
+pub fn size_of(path: &Path) -> Result<(u64, u64), String> {
+    use std::io::Write;
+    let bytes = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(&bytes).map_err(|e| e.to_string())?;
+    let gz = enc.finish().map_err(|e| e.to_string())?;
+    Ok((bytes.len() as u64, gz.len() as u64))
+}
+
+/// The recorded size of the package (`crates/wasm/size-budget.json`).
+const BUDGET_FILE: &str = "crates/wasm/size-budget.json";
+
+/// Fails when the packaged `.wasm` is more than 10 % larger (raw or gzipped) than the
+/// recorded figure.
+pub fn check_size_budget(root: &Path) -> Result<(), String> {
+    let (raw, gz) = size_of(&pkg_dir(root).join("web/nipee_wasm_bg.wasm"))?;
+    let text = std::fs::read_to_string(root.join(BUDGET_FILE))
+        .map_err(|e| format!("reading {BUDGET_FILE}: {e}"))?;
+    let budget: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{BUDGET_FILE}: {e}"))?;
+    let field = |name: &str| {
+        budget[name]
+            .as_u64()
+            .ok_or_else(|| format!("{BUDGET_FILE} has no number {name:?}"))
+    };
+    let (b_raw, b_gz) = (field("raw")?, field("gzip")?);
+    eprintln!("wasm size: {raw} bytes ({b_raw} recorded), {gz} gzipped ({b_gz} recorded)");
+    let over = |now: u64, recorded: u64| now * 10 > recorded * 11;
+    if over(raw, b_raw) || over(gz, b_gz) {
+        return Err(format!(
+            "nipee_wasm_bg.wasm grew more than 10 %: {raw} bytes ({gz} gzipped) against \
+             {b_raw} ({b_gz}) recorded in {BUDGET_FILE}; shrink it, or record the new size \
+             there with the reason in the commit"
+        ));
+    }
     Ok(())
 }

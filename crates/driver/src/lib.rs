@@ -574,9 +574,41 @@ impl<S: Storage> Driver<S> {
         Some(spec.relays.iter().filter_map(|u| self.in_pool(u)).collect())
     }
 
-    /// Republishes the outbox, fetches everything stored for our subscriptions (again
-    /// after each join), processes it in `created_at` order and runs the periodic work.
-    /// Returns what happened, in order.
+    /// Processes one event from a relay and carries out what it asks; returns every
+    /// non-ignored outcome (for hosts that hold their own subscriptions, like a chat
+    /// loop that also reads the keyboard).
+    ///
+    /// # Errors
+    /// Storage errors (an event that fails to process is skipped: a relay may send
+    /// anything).
+    pub async fn handle_event(&mut self, event: &Event) -> Result<Vec<Outcome>> {
+        let effects = match self.client.process(event, unix_now(), &mut rand::rng()) {
+            Ok(e) => e,
+            Err(nipee::Error::Storage { reason }) => {
+                return Err(Error::Core(nipee::Error::Storage { reason }));
+            }
+            Err(_) => return Ok(Vec::new()),
+        };
+        Ok(self
+            .run(effects)
+            .await?
+            .into_iter()
+            .filter(|o| !matches!(o, Outcome::Ignored(_)))
+            .collect())
+    }
+
+    /// Runs the core's periodic work (read-backs, expiry, pruning).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn poll(&mut self) -> Result<Vec<Outcome>> {
+        let poll = self.client.poll(unix_now(), &mut rand::rng())?;
+        self.run(poll).await
+    }
+
+    /// Republishes the outbox, fetches what is stored for our subscriptions since the last
+    /// sync (again after each join), processes it in `created_at` order and runs the
+    /// periodic work. Returns what happened, in order.
     ///
     /// # Errors
     /// Relay and storage errors (events that fail to process are skipped: a relay may
@@ -591,39 +623,56 @@ impl<S: Storage> Driver<S> {
             })
             .await?,
         );
-        let mut seen_specs = 0;
+        let mut done: Vec<String> = Vec::new();
         for _round in 0..8 {
-            let specs = self.client.subscriptions();
+            let specs: Vec<SubscriptionSpec> = self
+                .client
+                .subscriptions()
+                .into_iter()
+                .filter(|s| !done.contains(&s.key))
+                .collect();
+            if specs.is_empty() {
+                break;
+            }
             let mut events: Vec<Event> = Vec::new();
+            let mut points: Vec<(String, u64)> = Vec::new();
+            let started = unix_now();
             for spec in &specs {
                 let relays = self.spec_relays(spec).await;
                 let mut options = FetchOptions::new(self.fetch_timeout);
                 if let Some(r) = relays {
                     options = options.relays(r);
                 }
-                if let Ok(r) = self.pool.fetch(vec![spec.filter.clone()], options).await {
+                let mut filter = spec.filter.clone();
+                if let Some(since) = self.client.sync_since(&spec.key)? {
+                    filter = filter.since(Timestamp::from_secs(since));
+                }
+                if let Ok(r) = self.pool.fetch(vec![filter], options).await {
+                    // Only a complete answer moves the starting point of the next sync.
+                    if r.is_complete() {
+                        let newest = r
+                            .events
+                            .iter()
+                            .map(|e| e.created_at().as_u64())
+                            .max()
+                            .unwrap_or(started)
+                            .max(started.saturating_sub(spec.margin_secs));
+                        points.push((spec.key.clone(), newest));
+                    }
                     events.extend(r.events);
                 }
+                done.push(spec.key.clone());
             }
             events.sort_by_key(|e| (e.created_at(), e.id()));
             events.dedup_by_key(|e| e.id());
             for e in events {
-                match self.client.process(&e, unix_now(), &mut rand::rng()) {
-                    Ok(effects) => outcomes.extend(self.run(effects).await?),
-                    Err(nipee::Error::Storage { reason }) => {
-                        return Err(Error::Core(nipee::Error::Storage { reason }));
-                    }
-                    Err(_) => {}
-                }
+                outcomes.extend(self.handle_event(&e).await?);
             }
-            let now_specs = self.client.subscriptions().len();
-            if now_specs == seen_specs || now_specs == specs.len() {
-                break;
+            for (key, newest) in points {
+                self.client.record_sync(&key, newest, unix_now())?;
             }
-            seen_specs = now_specs;
         }
-        let poll = self.client.poll(unix_now(), &mut rand::rng())?;
-        outcomes.extend(self.run(poll).await?);
+        outcomes.extend(self.poll().await?);
         Ok(outcomes
             .into_iter()
             .filter(|o| !matches!(o, Outcome::Ignored(_)))

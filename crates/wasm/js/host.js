@@ -252,9 +252,9 @@ export class RelayHost {
       throw e;
     }
     for (const o of result.outcomes ?? []) this.onOutcome(o);
-    if ((result.outcomes ?? []).some((o) => ["joined", "removed", "commit", "ownCommitConfirmed"].includes(o.type))) {
-      this.resubscribe();
-    }
+    // The client decides what to hold; an operation may have changed it (a new group, a
+    // join, a removal, a new public id).
+    this.resubscribe();
     const follow = [];
     for (const o of result.publish ?? []) follow.push(this.publishOne(o));
     for (const f of result.fetch ?? []) follow.push(this.fetchOne(f));

@@ -60,6 +60,8 @@ export interface CommitInfo {
   removed: string[];
   updated: string[];
   groupDataChanged: boolean;
+  /** The new group data, when it changed. */
+  groupData: GroupData | null;
   /** When this commit replaced one applied before (a commit race): the epoch reached on the abandoned branch. */
   rolledBackFrom: number | null;
   supersededOwn: boolean;
@@ -73,10 +75,21 @@ export type IgnoreReason =
   | "notAMember"
   | "heldForPendingCommit"
   | "buffered"
+  | "notForUs"
   | "other";
 
-/** What happened. */
-export type Outcome =
+export interface GroupData {
+  nostrGroupId: string;
+  name: string;
+  description: string;
+  admins: string[];
+  relays: string[];
+}
+
+/** What happened. `eventId` names the relay event an outcome came from, when one did. */
+export type Outcome = OutcomeBody & { eventId?: string };
+
+export type OutcomeBody =
   | { type: "message"; groupId: string; epoch: number; senderLeaf: number; event: UnsignedEvent }
   | { type: "proposal"; groupId: string; sender: string | null; leaveRequest: boolean }
   | { type: "joined"; groupId: string; nostrGroupId: string; epoch: number; inviter: string; keyPackageEventId: string }
@@ -85,7 +98,8 @@ export type Outcome =
   | { type: "ownCommitDiscarded"; groupId: string; epoch: number; reason: string }
   | { type: "removed"; groupId: string; by: string | null }
   | { type: "published"; eventId: string }
-  | { type: "ignored"; reason: IgnoreReason };
+  | { type: "ignored"; reason: IgnoreReason }
+  | { type: "other" };
 
 export type Purpose =
   | { type: "keyPackage" }
@@ -93,7 +107,8 @@ export type Purpose =
   | { type: "keyPackageDeletion" }
   | { type: "welcome"; groupId: string; invitee: string }
   | { type: "groupMessage"; groupId: string }
-  | { type: "commit"; groupId: string; epoch: number };
+  | { type: "commit"; groupId: string; epoch: number }
+  | { type: "other" };
 
 /** An event to publish to `relays`. Report the relays' answers with `client.published`. */
 export interface Outgoing {
@@ -138,7 +153,9 @@ export interface Member {
 export interface GroupSummary {
   groupId: string;
   nostrGroupId: string;
-  data: { name: string; description: string; admins: string[]; relays: string[] } | null;
+  /** The name (kept for a group we left). */
+  name: string;
+  data: GroupData | null;
   epoch: number;
   members: Member[];
   active: boolean;
@@ -189,6 +206,8 @@ export class NipeeClient {
   static open(rows: Row[], config: ClientConfig): NipeeClient;
   readonly publicKey: string;
   readonly npub: string;
+  /** The identity's secret, hex (to set up a second device). Handle with care. */
+  exportSecretHex(): string;
   rows(): Row[];
   takeWrite(): WriteStep[];
 
@@ -277,3 +296,27 @@ export class RelayHost {
   run<V>(result: OpResult<V>): Promise<OpResult<V>>;
   resubscribe(): void;
 }
+
+/** Initialises the WebAssembly module (web target; Node loads it synchronously). */
+export default function init(input?: RequestInfo | URL | Response | BufferSource | WebAssembly.Module): Promise<unknown>;
+
+/** The NIP-01 id of an unsigned event. */
+export function eventId(unsigned: Omit<UnsignedEvent, "id">): string;
+/** Signs an unsigned event with a secret (hex or nsec). */
+export function signEvent(unsigned: Omit<UnsignedEvent, "id">, secret: string): NostrEvent;
+/** Verifies an event's id and signature; throws `invalid`/`malformed` otherwise. */
+export function verifyEvent(event: NostrEvent): NostrEvent;
+/** NIP-44 v2 encryption from `secret` to `peer` (hex or npub). */
+export function nip44Encrypt(secret: string, peer: string, plaintext: string): string;
+/** NIP-44 v2 decryption. */
+export function nip44Decrypt(secret: string, peer: string, payload: string): string;
+/** NIP-59 gift wrap of a rumor authored by `secret`'s key to `recipient`. */
+export function giftWrap(rumor: Omit<UnsignedEvent, "id">, secret: string, recipient: string, now: number): NostrEvent;
+/** NIP-59 unwrap. */
+export function unwrapGiftWrap(event: NostrEvent, secret: string): { rumor: UnsignedEvent; sender: string };
+/** NIP-19 encoding: npub, nsec, note, nprofile, nevent. */
+export function nip19Encode(v: { type: "npub" | "nsec" | "note" | "nprofile" | "nevent"; value: string; relays?: string[] }): string;
+/** NIP-19 decoding; `value` is hex. */
+export function nip19Decode(s: string): { type: string; value: string; relays?: string[] };
+/** The package version. */
+export function version(): string;

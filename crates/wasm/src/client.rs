@@ -612,6 +612,12 @@ impl NipeeClient {
         self.client.public_key().to_bech32()
     }
 
+    /// The identity's secret (hex), e.g. to set up a second device. Handle with care.
+    #[wasm_bindgen(js_name = exportSecretHex)]
+    pub fn export_secret_hex(&self) -> String {
+        self.client.keys().secret_key().to_secret_hex().to_string()
+    }
+
     /// Every stored row.
     pub fn rows(&self) -> Result<JsValue, JsValue> {
         to_js(&self.rows_native())

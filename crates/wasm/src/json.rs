@@ -115,6 +115,7 @@ fn commit_info(kind: &str, i: &CommitInfo) -> Value {
         "removed": i.removed.iter().map(pk).collect::<Vec<_>>(),
         "updated": i.updated.iter().map(pk).collect::<Vec<_>>(),
         "groupDataChanged": i.group_data_changed,
+        "groupData": i.group_data.as_ref().map(group_data),
         "rolledBackFrom": i.rolled_back_from,
         "supersededOwn": i.superseded_own,
     })
@@ -129,6 +130,7 @@ fn ignore_reason(r: &IgnoreReason) -> &'static str {
         IgnoreReason::NotAMember => "notAMember",
         IgnoreReason::HeldForPendingCommit => "heldForPendingCommit",
         IgnoreReason::Buffered => "buffered",
+        IgnoreReason::NotForUs => "notForUs",
         _ => "other",
     }
 }
@@ -302,7 +304,16 @@ pub fn parse_answers(v: &Value) -> FacadeResult<Vec<RelayAnswer>> {
 pub fn op_result(value: Value, effects: &Effects, batches: &[WriteBatch]) -> Value {
     json!({
         "value": value,
-        "outcomes": effects.outcomes.iter().map(outcome).collect::<Vec<_>>(),
+        "outcomes": effects
+            .with_sources()
+            .map(|(o, source)| {
+                let mut v = outcome(o);
+                if let (Value::Object(m), Some(id)) = (&mut v, source) {
+                    m.insert("eventId".to_owned(), Value::String(id.to_hex()));
+                }
+                v
+            })
+            .collect::<Vec<_>>(),
         "publish": effects.publish.iter().map(outgoing).collect::<Vec<_>>(),
         "fetch": effects.fetch.iter().map(fetch_request).collect::<Vec<_>>(),
         "write": write_of(batches),
@@ -313,19 +324,23 @@ fn member(m: &MemberInfo) -> Value {
     json!({ "leaf": m.leaf, "pubkey": pk(&m.pubkey), "admin": m.admin, "own": m.own })
 }
 
+fn group_data(d: &nipee::NostrGroupData) -> Value {
+    json!({
+        "nostrGroupId": hex::encode(d.nostr_group_id),
+        "name": d.name,
+        "description": d.description,
+        "admins": d.admins.iter().map(pk).collect::<Vec<_>>(),
+        "relays": d.relays,
+    })
+}
+
 /// A group summary.
 pub fn group(g: &GroupSummary) -> Value {
-    let data = g.data.as_ref().map(|d| {
-        json!({
-            "name": d.name,
-            "description": d.description,
-            "admins": d.admins.iter().map(pk).collect::<Vec<_>>(),
-            "relays": d.relays,
-        })
-    });
+    let data = g.data.as_ref().map(group_data);
     json!({
         "groupId": g.group_id.to_hex(),
         "nostrGroupId": g.nostr_group_id.to_hex(),
+        "name": g.name,
         "data": data,
         "epoch": g.epoch,
         "members": g.members.iter().map(member).collect::<Vec<_>>(),

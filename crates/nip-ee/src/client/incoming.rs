@@ -81,6 +81,13 @@ pub(crate) fn commit_info(
             .collect(),
         updated,
         group_data_changed: sc.extensions() != before.extensions(),
+        group_data: if sc.extensions() != before.extensions() {
+            crate::profile::Profile::NipEe
+                .group_data(sc.extensions())
+                .ok()
+        } else {
+            None
+        },
         rolled_back_from,
         superseded_own,
     }
@@ -118,9 +125,12 @@ impl<S: Storage> Client<S> {
             return Ok(e);
         }
         match event.kind() {
-            Kind::GIFT_WRAP => self.process_welcome(event, now, rng),
+            Kind::GIFT_WRAP => Ok(self
+                .process_welcome(event, now, rng)?
+                .sourced_by(event.id())),
             Kind::MLS_GROUP_MESSAGE => {
-                let (gid, mut effects) = self.process_group_event(event, now, rng)?;
+                let (gid, effects) = self.process_group_event(event, now, rng)?;
+                let mut effects = effects.sourced_by(event.id());
                 if let Some(gid) = gid {
                     effects.extend(self.release_buffered(&gid, now, rng)?);
                 }
@@ -144,9 +154,16 @@ impl<S: Storage> Client<S> {
         let profile = self.config.profile;
         let opened = profile.open_welcome(&self.keys, event)?;
         let kp_id = opened.rumor.key_package_event_id;
-        let bundle = self.load_key_package(&kp_id)?.ok_or(Error::NotForUs {
-            reason: "we hold no KeyPackage with the id the Welcome names",
-        })?;
+        let Some(bundle) = self.load_key_package(&kp_id)? else {
+            // Addressed to our identity but made for a KeyPackage of another device (or one
+            // we already used): nothing for this client. Remembered, so it is not retried.
+            let mut batch = WriteBatch::new();
+            mark_processed(&mut batch, &event.id().to_bytes(), now);
+            self.storage.apply(batch)?;
+            let mut e = Effects::default();
+            e.push(Outcome::Ignored(IgnoreReason::NotForUs));
+            return Ok(e);
+        };
         let last_resort = bundle.key_package().is_last_resort();
         let staged = Group::stage_join(
             RustCryptoSuite1::new(),
@@ -857,7 +874,7 @@ impl<S: Storage> Client<S> {
                 self.storage.apply(batch)?;
                 if let Ok((_, e)) = result {
                     progress = true;
-                    effects.extend(e);
+                    effects.extend(e.sourced_by(ev.id()));
                 }
             }
             if !progress {

@@ -312,6 +312,7 @@ impl<S: Storage> Client<S> {
             Some(Session::Left(t)) => Ok(GroupSummary {
                 group_id: gid.clone(),
                 nostr_group_id: t.nostr_group_id,
+                name: t.name.clone(),
                 data: None,
                 epoch: t.epoch,
                 members: Vec::new(),
@@ -323,6 +324,7 @@ impl<S: Storage> Client<S> {
                 Ok(GroupSummary {
                     group_id: gid.clone(),
                     nostr_group_id: NostrGroupId::from_bytes(data.nostr_group_id),
+                    name: data.name.clone(),
                     members: members_of(l, &data),
                     data: Some(data),
                     epoch: l.group.epoch(),
@@ -456,6 +458,45 @@ impl<S: Storage> Client<S> {
         out
     }
 
+    /// Where a host's next fetch of the subscription `key` (a [`SubscriptionSpec::key`])
+    /// may start: the newest `created_at` recorded with [`Client::record_sync`] minus the
+    /// subscription's margin, or `None` to fetch everything.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn sync_since(&self, key: &str) -> Result<Option<u64>> {
+        let margin = self
+            .subscriptions()
+            .iter()
+            .find(|s| s.key == key)
+            .map_or(GROUP_EVENT_MARGIN_SECS, |s| s.margin_secs);
+        let Some(v) = self.storage.get(Table::Meta, &sync_key(key))? else {
+            return Ok(None);
+        };
+        let bytes: [u8; 8] = Blob::decode(1, &v)?
+            .try_into()
+            .map_err(|_| storage_err(Error::malformed("sync point", "not 8 bytes")))?;
+        Ok(Some(u64::from_be_bytes(bytes).saturating_sub(margin)))
+    }
+
+    /// Records that every stored event of the subscription `key` up to `newest`
+    /// (`created_at`) was fetched and processed. `newest` is clamped to `now` plus the
+    /// allowed clock skew, so one event dated in the future cannot make later fetches skip
+    /// what follows.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn record_sync(&mut self, key: &str, newest: u64, now: u64) -> Result<()> {
+        let point = newest.min(now.saturating_add(self.config.max_future_skew_secs));
+        let mut batch = WriteBatch::new();
+        batch.put(
+            Table::Meta,
+            sync_key(key),
+            Blob::encode(1, &point.to_be_bytes()),
+        );
+        self.storage.apply(batch)
+    }
+
     /// Forgets the ids of events processed before `cutoff` (unix seconds). Safe: commits
     /// are recognised by their authenticated content, and a message whose key was used
     /// does not decrypt again. Returns how many marks were dropped.
@@ -479,6 +520,12 @@ impl<S: Storage> Client<S> {
         self.storage.apply(batch)?;
         Ok(n)
     }
+}
+
+fn sync_key(key: &str) -> Vec<u8> {
+    let mut k = b"sync:".to_vec();
+    k.extend_from_slice(key.as_bytes());
+    k
 }
 
 fn members_of(l: &Live, data: &NostrGroupData) -> Vec<MemberInfo> {

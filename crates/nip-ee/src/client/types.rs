@@ -26,6 +26,9 @@ pub enum IgnoreReason {
     HeldForPendingCommit,
     /// An event no retained key opens yet: kept until a later epoch arrives.
     Buffered,
+    /// A Welcome for a KeyPackage this client does not hold (another device of the same
+    /// identity made it).
+    NotForUs,
 }
 
 /// What a commit did, as every member sees it.
@@ -46,6 +49,8 @@ pub struct CommitInfo {
     pub updated: Vec<PublicKey>,
     /// The group data changed (name, description, admins, relays, image, nostr_group_id).
     pub group_data_changed: bool,
+    /// The new group data, when it changed.
+    pub group_data: Option<NostrGroupData>,
     /// When the commit replaced one applied before (a commit race): the epoch we had
     /// reached on the abandoned branch.
     pub rolled_back_from: Option<u64>,
@@ -251,6 +256,9 @@ pub struct Effects {
     /// What happened, in order (events released from the buffer come after the one that
     /// released them).
     pub outcomes: Vec<Outcome>,
+    /// For each outcome, the id of the event it came from (`None` for an outcome of an
+    /// operation or a report); as long as `outcomes`.
+    pub sources: Vec<Option<EventId>>,
     /// Events to publish now (already in the outbox, already persisted).
     pub publish: Vec<Outgoing>,
     /// Reads to perform.
@@ -268,12 +276,36 @@ impl Effects {
 
     pub(crate) fn push(&mut self, o: Outcome) {
         self.outcomes.push(o);
+        self.sources.push(None);
     }
 
     pub(crate) fn extend(&mut self, other: Effects) {
+        let n = other.outcomes.len();
         self.outcomes.extend(other.outcomes);
+        let mut sources = other.sources;
+        sources.resize(n, None);
+        self.sources.extend(sources);
         self.publish.extend(other.publish);
         self.fetch.extend(other.fetch);
+    }
+
+    /// Marks every outcome without a source as coming from `id`.
+    pub(crate) fn sourced_by(mut self, id: EventId) -> Self {
+        self.sources.resize(self.outcomes.len(), None);
+        for s in &mut self.sources {
+            if s.is_none() {
+                *s = Some(id);
+            }
+        }
+        self
+    }
+
+    /// The outcomes with their source event ids.
+    pub fn with_sources(&self) -> impl Iterator<Item = (&Outcome, Option<&EventId>)> {
+        self.outcomes
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o, self.sources.get(i).and_then(Option::as_ref)))
     }
 }
 
@@ -310,6 +342,8 @@ pub struct GroupSummary {
     pub group_id: GroupId,
     /// The public id (`h` tag) now.
     pub nostr_group_id: NostrGroupId,
+    /// The group's name (also for a group we left).
+    pub name: String,
     /// The group data (absent for a group we left: its state is deleted).
     pub data: Option<NostrGroupData>,
     /// The current epoch.
