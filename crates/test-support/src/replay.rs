@@ -132,7 +132,7 @@ fn ensure(ok: bool, what: impl FnOnce() -> String) -> core::result::Result<(), S
 /// Replays a whole file.
 ///
 /// # Errors
-/// [`Error::Malformed`] when the file does not follow the schema (a failing check is not an
+/// An [`Error`] when the file does not follow the schema (a failing check is not an
 /// error: it is a [`StepResult`] with a failure).
 pub fn replay(json: &str) -> Result<ReplayReport> {
     let d: Value =
