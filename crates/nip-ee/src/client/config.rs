@@ -16,8 +16,8 @@ pub const DEFAULT_RACE_WINDOW_SECS: u64 = 600;
 /// How far in the future a group event's `created_at` may lie before it is refused
 /// (seconds).
 pub const DEFAULT_MAX_FUTURE_SKEW_SECS: u64 = 900;
-/// How long an own commit may stay pending, unconfirmed, before [`Client::poll`]
-/// (crate::Client::poll) expires it (seconds).
+/// How long an own commit may stay pending, unconfirmed, before `Client::poll`
+/// expires it (seconds).
 pub const DEFAULT_PENDING_TTL_SECS: u64 = 3_600;
 /// How many events per group wait for a later epoch by default.
 pub const DEFAULT_MAX_BUFFERED_PER_GROUP: usize = 256;

@@ -7,7 +7,7 @@
 //! moves events.
 //!
 //! * **One atomic write per operation.** Every operation and every processed event ends
-//!   in one [`WriteBatch`](crate::storage::WriteBatch): the new state, the processed-event
+//!   in one [`crate::storage::WriteBatch`]: the new state, the processed-event
 //!   mark and the events to publish (the outbox) land together or not at all.
 //! * **Two-phase receive.** An incoming MLS message is parsed once, staged against the
 //!   group without changing it, checked (admin rules, identities, inner event, commit race

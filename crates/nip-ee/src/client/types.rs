@@ -149,9 +149,9 @@ pub enum Purpose {
         /// The MLS group.
         group_id: GroupId,
     },
-    /// Our commit (kind 445): report every relay's answer with [`Client::published`]
-    /// (crate::Client::published); only an acknowledgement from one of the group's relays
-    /// confirms it.
+    /// Our commit (kind 445): report every relay's answer with
+    /// [`Client::published`](crate::Client::published); only an acknowledgement from one of
+    /// the group's relays confirms it.
     Commit {
         /// The MLS group.
         group_id: GroupId,
