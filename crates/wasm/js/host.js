@@ -283,11 +283,18 @@ export class RelayHost {
     await this.runSafe(() => this.client.published(event.id, answers, this.now()));
   }
 
-  async fetchOne(request) {
+  /**
+   * Fetches the stored events matching `filter` from `relays`, until each relay sent EOSE
+   * or the fetch timeout passed. Returns `{ events, complete }` (the relays that finished).
+   * For reads of the application's own (e.g. someone's KeyPackages); the client's own reads
+   * arrive as `fetch` requests of an operation's result.
+   */
+  async query(filter, relays) {
     const events = [];
     const complete = [];
+    const seen = new Set();
     await Promise.all(
-      request.relays.map(async (url) => {
+      relays.map(async (url) => {
         const relay = this.relay(url);
         if (!(await relay.ready(this.fetchTimeoutMs))) return;
         await new Promise((resolve) => {
@@ -296,15 +303,32 @@ export class RelayHost {
             relay.unsubscribe(id);
             resolve();
           };
-          relay.subscribe(id, request.filter, 0, (ev) => events.push(ev), () => {
-            complete.push(url);
-            done();
-          }, done);
+          relay.subscribe(
+            id,
+            filter,
+            0,
+            (ev) => {
+              if (!seen.has(ev.id)) {
+                seen.add(ev.id);
+                events.push(ev);
+              }
+            },
+            () => {
+              complete.push(url);
+              done();
+            },
+            done,
+          );
           setTimeout(done, this.fetchTimeoutMs);
         });
       }),
     );
-    await this.runSafe(() => this.client.fetched(request, { events, complete }, this.now()));
+    return { events, complete };
+  }
+
+  async fetchOne(request) {
+    const report = await this.query(request.filter, request.relays);
+    await this.runSafe(() => this.client.fetched(request, report, this.now()));
   }
 }
 

@@ -294,6 +294,8 @@ export class RelayHost {
   stop(): void;
   /** Persists the result's write, then publishes, reads, and follows what that produces. */
   run<V>(result: OpResult<V>): Promise<OpResult<V>>;
+  /** Fetches stored events matching `filter` from `relays` until EOSE or the timeout. */
+  query(filter: Record<string, unknown>, relays: string[]): Promise<{ events: NostrEvent[]; complete: string[] }>;
   resubscribe(): void;
 }
 
