@@ -35,6 +35,8 @@ mod epoch;
 mod ext;
 mod fork;
 mod grease;
+#[cfg(test)]
+mod grease_tests;
 mod introspect;
 mod join;
 mod merge;
