@@ -10,13 +10,12 @@ use crate::Error;
 use crate::capabilities::Capabilities;
 use crate::credential::Credential;
 use crate::extension::Extension;
+use crate::grease::{GREASE_RANDOM_LEN, grease_extension, grease_leaf_node};
 use crate::key_package::{KeyPackage, SUITE};
 use crate::keys::{HpkeSecretKey, SignatureSecretKey};
 use crate::leaf_node::{LeafNodeSource, UnsignedLeafNode};
 use crate::lifetime::Lifetime;
-use crate::types::{
-    CipherSuite, CredentialType, ExtensionType, GREASE_VALUES, ProposalType, ProtocolVersion,
-};
+use crate::types::{CredentialType, ExtensionType, ProtocolVersion};
 use crate::validation::ValidationPolicy;
 
 /// How far `not_before` lies in the past by default, for clock skew: 1 hour.
@@ -46,14 +45,29 @@ pub struct KeyPackageOptions {
     pub key_package_extensions: Vec<Extension>,
     /// `LeafNode.extensions`.
     pub leaf_extensions: Vec<Extension>,
-    /// Add one random GREASE value to each capability list that RFC 9420
-    /// §13.5 names (cipher suites, extensions, proposals, credentials).
+    /// Put a random selection of GREASE values (RFC 9420 §13.5) in the
+    /// leaf's capabilities: one or two values in each of
+    /// `capabilities.cipher_suites`, `.extensions`, `.proposals` and
+    /// `.credentials` (see [`crate::grease`]). GREASE values already in the
+    /// options are replaced by the random selection. On by default; turn it
+    /// off (with [`KeyPackageOptions::grease_extensions`]) to rebuild a
+    /// KeyPackage byte for byte from recorded inputs: without GREASE,
+    /// generation draws exactly 100 bytes from the random source, and its
+    /// output for a given seed is what it has always been.
     pub grease: bool,
+    /// With [`KeyPackageOptions::grease`], also put one GREASE extension in
+    /// `LeafNode.extensions` and one in `KeyPackage.extensions` (up to 16
+    /// random bytes of data each, both types listed in
+    /// `capabilities.extensions`): every field §13.5 names. Off by default
+    /// because OpenMLS up to 0.9.2 (and the clients built on it) refuses any
+    /// KeyPackage that carries a GREASE extension (see [`crate::grease`]).
+    pub grease_extensions: bool,
 }
 
 impl KeyPackageOptions {
     /// Defaults: lifetime from one hour before `now` to twelve weeks after,
-    /// [`Capabilities::default`], no extensions, no GREASE.
+    /// [`Capabilities::default`], no extensions, GREASE in the capabilities
+    /// but no GREASE extensions.
     pub fn new(now: u64) -> Self {
         KeyPackageOptions {
             now,
@@ -62,7 +76,8 @@ impl KeyPackageOptions {
             capabilities: Capabilities::default(),
             key_package_extensions: Vec::new(),
             leaf_extensions: Vec::new(),
-            grease: false,
+            grease: true,
+            grease_extensions: false,
         }
     }
 
@@ -74,8 +89,24 @@ impl KeyPackageOptions {
         options
             .capabilities
             .add_extension(ExtensionType::NOSTR_GROUP_DATA);
-        options.grease = true;
         options
+    }
+
+    /// These options without any GREASE (see [`KeyPackageOptions::grease`]).
+    #[must_use]
+    pub fn without_grease(mut self) -> Self {
+        self.grease = false;
+        self.grease_extensions = false;
+        self
+    }
+
+    /// These options with GREASE in every field RFC 9420 §13.5 names,
+    /// extensions included (see [`KeyPackageOptions::grease_extensions`]).
+    #[must_use]
+    pub fn with_grease_extensions(mut self) -> Self {
+        self.grease = true;
+        self.grease_extensions = true;
+        self
     }
 
     /// Adds the `last_resort` extension (and lists it in capabilities).
@@ -113,9 +144,49 @@ impl fmt::Debug for KeyPackageBundle {
     }
 }
 
-fn pick_grease(byte: u8) -> u16 {
-    let i = usize::from(byte) % GREASE_VALUES.len();
-    GREASE_VALUES.get(i).copied().unwrap_or(0x0A0A)
+/// The random bytes of one KeyPackage: the three private keys, four bytes no
+/// longer used (they chose the GREASE values of earlier versions; still drawn
+/// so that a KeyPackage without GREASE is what it always was for a given
+/// seed), then, with GREASE only, the selections for the leaf and for the
+/// KeyPackage extension.
+struct Seed {
+    keys: Zeroizing<[u8; 100]>,
+    grease: Option<Zeroizing<[u8; 2 * GREASE_RANDOM_LEN]>>,
+}
+
+impl Seed {
+    fn fill(
+        grease: bool,
+        mut fill: impl FnMut(&mut [u8]) -> Result<(), Error>,
+    ) -> Result<Self, Error> {
+        let mut keys = Zeroizing::new([0u8; 100]);
+        fill(keys.as_mut_slice())?;
+        let grease = if grease {
+            let mut g = Zeroizing::new([0u8; 2 * GREASE_RANDOM_LEN]);
+            fill(g.as_mut_slice())?;
+            Some(g)
+        } else {
+            None
+        };
+        Ok(Seed { keys, grease })
+    }
+
+    fn key(&self, i: usize) -> Result<Zeroizing<[u8; 32]>, Error> {
+        let slice = self
+            .keys
+            .get(i * 32..(i + 1) * 32)
+            .ok_or(Error::Internal("seed too short"))?;
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(slice);
+        Ok(out)
+    }
+
+    /// The two GREASE selections (leaf, KeyPackage extension), with GREASE on.
+    fn grease(&self) -> Option<([u8; GREASE_RANDOM_LEN], [u8; GREASE_RANDOM_LEN])> {
+        let g = self.grease.as_ref()?;
+        let (a, b) = g.split_at(GREASE_RANDOM_LEN);
+        Some((a.try_into().ok()?, b.try_into().ok()?))
+    }
 }
 
 impl KeyPackageBundle {
@@ -134,8 +205,10 @@ impl KeyPackageBundle {
         options: &KeyPackageOptions,
         rng: &mut R,
     ) -> Result<Self, Error> {
-        let mut seed = Zeroizing::new([0u8; 100]);
-        rng.fill_bytes(seed.as_mut_slice());
+        let seed = Seed::fill(options.grease, |out| {
+            rng.fill_bytes(out);
+            Ok(())
+        })?;
         Self::from_seed(identity, options, &seed)
     }
 
@@ -151,28 +224,16 @@ impl KeyPackageBundle {
         identity: &[u8],
         options: &KeyPackageOptions,
     ) -> Result<Self, Error> {
-        let mut seed = Zeroizing::new([0u8; 100]);
-        getrandom::fill(seed.as_mut_slice()).map_err(|_| Error::RandomnessUnavailable)?;
+        let seed = Seed::fill(options.grease, |out| {
+            getrandom::fill(out).map_err(|_| Error::RandomnessUnavailable)
+        })?;
         Self::from_seed(identity, options, &seed)
     }
 
-    fn from_seed(
-        identity: &[u8],
-        options: &KeyPackageOptions,
-        seed: &Zeroizing<[u8; 100]>,
-    ) -> Result<Self, Error> {
-        let (keys, grease) = seed.split_at(96);
-        let key = |i: usize| -> Result<Zeroizing<[u8; 32]>, Error> {
-            let slice = keys
-                .get(i * 32..(i + 1) * 32)
-                .ok_or(Error::Internal("seed too short"))?;
-            let mut out = Zeroizing::new([0u8; 32]);
-            out.copy_from_slice(slice);
-            Ok(out)
-        };
-        let init_secret = HpkeSecretKey::from_bytes(*key(0)?);
-        let encryption_secret = HpkeSecretKey::from_bytes(*key(1)?);
-        let signature_secret = SignatureSecretKey::from_bytes(*key(2)?);
+    fn from_seed(identity: &[u8], options: &KeyPackageOptions, seed: &Seed) -> Result<Self, Error> {
+        let init_secret = HpkeSecretKey::from_bytes(*seed.key(0)?);
+        let encryption_secret = HpkeSecretKey::from_bytes(*seed.key(1)?);
+        let signature_secret = SignatureSecretKey::from_bytes(*seed.key(2)?);
 
         let mut capabilities = options.capabilities.clone();
         if !capabilities.supports_version(ProtocolVersion::MLS10) {
@@ -191,26 +252,6 @@ impl KeyPackageBundle {
         {
             capabilities.add_extension(e.extension_type);
         }
-        if options.grease
-            && let [a, b, c, d] = *grease
-        {
-            let suite = CipherSuite(pick_grease(a));
-            if !capabilities.cipher_suites.contains(&suite) {
-                capabilities.cipher_suites.push(suite);
-            }
-            let ext = ExtensionType(pick_grease(b));
-            if !capabilities.extensions.contains(&ext) {
-                capabilities.extensions.push(ext);
-            }
-            let proposal = ProposalType(pick_grease(c));
-            if !capabilities.proposals.contains(&proposal) {
-                capabilities.proposals.push(proposal);
-            }
-            let credential = CredentialType(pick_grease(d));
-            if !capabilities.credentials.contains(&credential) {
-                capabilities.credentials.push(credential);
-            }
-        }
 
         let not_after = options
             .now
@@ -221,19 +262,34 @@ impl KeyPackageBundle {
             not_after,
         };
 
-        let leaf_node = UnsignedLeafNode {
+        let mut leaf_node = UnsignedLeafNode {
             encryption_key: encryption_secret.public_key(),
             signature_key: signature_secret.public_key(),
             credential: Credential::basic(identity)?,
             capabilities,
             leaf_node_source: LeafNodeSource::KeyPackage { lifetime },
             extensions: options.leaf_extensions.clone(),
+        };
+        let mut key_package_extensions = options.key_package_extensions.clone();
+        if let Some((leaf_random, key_package_random)) = seed.grease() {
+            let with_extensions = options.grease_extensions;
+            grease_leaf_node(&mut leaf_node, &leaf_random, with_extensions);
+            key_package_extensions.retain(|e| !e.extension_type.is_grease());
+            if with_extensions {
+                let extension = grease_extension(&key_package_random);
+                // Receivers must not require it (RFC 9420 §13), but §10 asks
+                // the sender to list it.
+                leaf_node
+                    .capabilities
+                    .add_extension(extension.extension_type);
+                key_package_extensions.push(extension);
+            }
         }
-        .sign(&signature_secret, &[], 0)?;
+        let leaf_node = leaf_node.sign(&signature_secret, &[], 0)?;
         let key_package = KeyPackage::sign(
             init_secret.public_key(),
             leaf_node,
-            options.key_package_extensions.clone(),
+            key_package_extensions,
             &signature_secret,
         )?;
 

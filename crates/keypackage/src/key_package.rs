@@ -9,7 +9,7 @@ use crate::Error;
 use crate::error::ExtensionLocation;
 use crate::extension::{Extension, check_no_duplicates, read_extensions, write_extensions};
 use crate::keys::{Hex, SignatureSecretKey};
-use crate::leaf_node::{LeafNode, LeafNodeContext, check_extensions_supported};
+use crate::leaf_node::{LeafNode, LeafNodeContext};
 use crate::sign::{ref_hash, sign_with_label, verify_with_label};
 use crate::types::{CipherSuite, ExtensionType, ProtocolVersion, WireFormat};
 use crate::validation::ValidationPolicy;
@@ -249,31 +249,38 @@ impl KeyPackage {
     ///    [`LeafNodeContext::KeyPackage`]: source, credential type, leaf
     ///    extensions, lifetime, leaf signature);
     /// 3. the leaf's capabilities list this version and cipher suite;
-    /// 4. no KeyPackage extension repeats and each non-default one is listed
-    ///    in the leaf's `capabilities.extensions`;
+    /// 4. no KeyPackage extension type repeats (§13.4);
     /// 5. `init_key` differs from `leaf_node.encryption_key`;
     /// 6. the KeyPackage signature verifies with `leaf_node.signature_key`.
     ///
-    /// Unknown and GREASE values in capabilities and unknown extensions are
-    /// ignored, as RFC 9420 §13 requires.
+    /// Unknown values, GREASE included, are ignored where RFC 9420 §13 says
+    /// so: in every capability list, and in `KeyPackage.extensions`, whose
+    /// types need not be listed in the capabilities ("unknown extensions in
+    /// `KeyPackage.extensions` MUST be ignored"; §10.1 has no such step).
+    /// `LeafNode.extensions` are the exception: §7.3 requires each of their
+    /// types in `capabilities.extensions`, GREASE or not.
     ///
     /// # Errors
     /// [`Error::UnsupportedProtocolVersion`], [`Error::CipherSuiteMismatch`],
     /// the errors of [`LeafNode::validate`],
     /// [`Error::VersionNotInCapabilities`],
     /// [`Error::CipherSuiteNotInCapabilities`], [`Error::DuplicateExtension`],
-    /// [`Error::ExtensionNotInCapabilities`],
     /// [`Error::InitKeyEqualsEncryptionKey`],
     /// [`Error::InvalidKeyPackageSignature`].
     pub fn validate(&self, policy: &ValidationPolicy) -> Result<(), Error> {
         self.check(policy, true)
     }
 
-    /// Every check of [`KeyPackage::validate`] except the two signature
-    /// verifications: for a KeyPackage this crate has just signed itself
-    /// (with the key whose public half it carries), where re-verifying its own
-    /// fresh Ed25519 signatures would only repeat work.
-    pub(crate) fn validate_structure(&self, policy: &ValidationPolicy) -> Result<(), Error> {
+    /// Every check of [`KeyPackage::validate`], in the same order, except the
+    /// two signature verifications (the leaf's and the KeyPackage's). For
+    /// callers that verify those signatures themselves, for example nipee-mls,
+    /// which verifies the signatures of every KeyPackage of a commit in one
+    /// batch; and for a KeyPackage this crate has just signed itself. A
+    /// KeyPackage that passed only this check is not valid.
+    ///
+    /// # Errors
+    /// Those of [`KeyPackage::validate`] but the two signature errors.
+    pub fn validate_structure(&self, policy: &ValidationPolicy) -> Result<(), Error> {
         self.check(policy, false)
     }
 
@@ -299,12 +306,11 @@ impl KeyPackage {
         if !capabilities.supports_cipher_suite(self.cipher_suite) {
             return Err(Error::CipherSuiteNotInCapabilities(self.cipher_suite));
         }
+        // RFC 9420 §13: "A client processing a KeyPackage object MUST ignore
+        // ... all unknown extensions in the `extensions` ... fields": only
+        // duplicates are refused here, never a type missing from the
+        // capabilities (GREASE or any other).
         check_no_duplicates(&self.extensions, ExtensionLocation::KeyPackage)?;
-        check_extensions_supported(
-            capabilities,
-            &self.extensions,
-            ExtensionLocation::KeyPackage,
-        )?;
 
         if self.init_key == self.leaf_node.encryption_key {
             return Err(Error::InitKeyEqualsEncryptionKey);

@@ -439,6 +439,22 @@ impl LeafNode {
         self.check(policy, context, true)
     }
 
+    /// Every check of [`LeafNode::validate`], in the same order, except the
+    /// signature verification: for callers that verify the signature
+    /// themselves (nipee-mls verifies the leaf of an UpdatePath once it has
+    /// merged the path, and batches the leaves of a tree). A LeafNode that
+    /// passed only this check is not valid.
+    ///
+    /// # Errors
+    /// Those of [`LeafNode::validate`] but the signature errors.
+    pub fn validate_structure(
+        &self,
+        policy: &ValidationPolicy,
+        context: LeafNodeContext<'_>,
+    ) -> Result<(), Error> {
+        self.check(policy, context, false)
+    }
+
     /// The checks of [`LeafNode::validate`] in their order, the signature only
     /// when `verify_signature`.
     pub(crate) fn check(
@@ -462,6 +478,11 @@ impl LeafNode {
             return Err(Error::CredentialNotInCapabilities(credential_type));
         }
 
+        // RFC 9420 §7.3: "Verify that the extensions in the LeafNode are
+        // supported by checking that the ID for each extension in the
+        // `extensions` field is listed in the `capabilities.extensions` field"
+        // (GREASE too, §13.5). Unknown values in the capabilities themselves
+        // are never looked at: the `supports_*` queries ask about known ones.
         check_no_duplicates(&self.extensions, ExtensionLocation::LeafNode)?;
         check_extensions_supported(
             &self.capabilities,
@@ -481,7 +502,7 @@ impl LeafNode {
     }
 }
 
-pub(crate) fn check_extensions_supported(
+fn check_extensions_supported(
     capabilities: &Capabilities,
     extensions: &[Extension],
     location: ExtensionLocation,

@@ -46,6 +46,17 @@
 //! * Validation ([`KeyPackage::validate`]) covers RFC 9420 §10.1 and the
 //!   group-independent parts of §7.3; each failure is its own [`Error`]
 //!   variant. Time is a parameter ([`LifetimeCheck`]).
+//! * Unknown values (RFC 9420 §13, §13.5): validation ignores every unknown
+//!   and GREASE value in the capabilities and every unknown extension in
+//!   `KeyPackage.extensions` (their types need not be listed in the
+//!   capabilities); a `LeafNode` extension must be listed, GREASE or not; no
+//!   extension list may repeat a type; a GREASE credential type is refused
+//!   like any credential type the policy does not accept. Generation puts
+//!   GREASE in the four capability lists §13.5 names unless
+//!   [`KeyPackageOptions::grease`] is off, and GREASE extensions in
+//!   `LeafNode.extensions` and `KeyPackage.extensions` with
+//!   [`KeyPackageOptions::grease_extensions`] (off by default: OpenMLS up to
+//!   0.9.2 refuses them); [`grease`] makes the selection.
 //! * Private keys ([`HpkeSecretKey`], [`SignatureSecretKey`]) zeroize on drop,
 //!   print no secret, and compare in constant time.
 //! * Sans-IO: no clock, no files, no sockets; randomness comes from the
@@ -58,6 +69,7 @@ mod capabilities;
 mod credential;
 mod error;
 mod extension;
+pub mod grease;
 mod key_package;
 mod keys;
 mod leaf_node;

@@ -11,16 +11,16 @@ use nipee_keypackage::{
 use proptest::prelude::*;
 
 /// Valid encodings to mutate: a plain KeyPackage and a NIP-EE one with
-/// GREASE and extensions in both lists.
+/// GREASE everywhere §13.5 allows it and extensions in both lists.
 fn seeds() -> Vec<Vec<u8>> {
     let plain = common::bundle(1).key_package().to_bytes().unwrap();
-    let mut options = KeyPackageOptions::nip_ee(NOW);
+    let mut options = KeyPackageOptions::nip_ee(NOW).with_grease_extensions();
     options
         .leaf_extensions
         .push(Extension::new(ExtensionType(0xFF02), vec![1, 2, 3]));
     options
         .key_package_extensions
-        .push(Extension::new(ExtensionType(0x2A2A), vec![0; 40]));
+        .push(Extension::new(ExtensionType(0xFF03), vec![0; 40]));
     let rich = KeyPackageBundle::generate(b"alice", &options, &mut common::rng(2))
         .unwrap()
         .key_package()

@@ -233,6 +233,22 @@ pub enum Error {
     /// The cipher suite is not implemented.
     #[error("unsupported cipher suite 0x{0:04x}")]
     UnsupportedCipherSuite(u16),
+    /// The group uses something this client does not support: a GroupContext extension, a
+    /// type its `required_capabilities` names, or a credential type a member uses, that our
+    /// own capabilities do not list once their GREASE values are taken out (RFC 9420 §7.3,
+    /// §12.4.3.1, §13: "A client joining a group MUST verify that it supports every
+    /// extension in the GroupContext"; §13.5: "representations of a client's own
+    /// capabilities MUST NOT contain GREASE values"). A GREASE value there is refused this
+    /// way: it is never supported.
+    #[error("this client does not support the {what} 0x{value:04x} the group uses")]
+    NotSupportedByUs {
+        /// What kind of value: "GroupContext extension", "required extension type",
+        /// "required proposal type", "required credential type" or "credential type in
+        /// use".
+        what: &'static str,
+        /// The value.
+        value: u16,
+    },
 
     // ----- internal -----
     /// A dependency failed unexpectedly (e.g. the randomness source).
@@ -281,7 +297,9 @@ impl Error {
             | Error::Misuse(_)
             | Error::StaleStaged { .. }
             | Error::CannotResume { .. } => ErrorKind::Misuse,
-            Error::UnsupportedCipherSuite(_) => ErrorKind::Unsupported,
+            Error::UnsupportedCipherSuite(_) | Error::NotSupportedByUs { .. } => {
+                ErrorKind::Unsupported
+            }
             Error::Internal(_) => ErrorKind::Internal,
         }
     }

@@ -119,6 +119,26 @@
 //!
 //! [`Group::to_bytes`] writes all of it (the bytes hold secrets: encrypt them at rest).
 //!
+//! # Unknown values and GREASE (RFC 9420 §13, §13.5)
+//!
+//! What a receiver must ignore is ignored, on every path: unknown and GREASE values in a
+//! leaf's capabilities (KeyPackages in Adds, Update and UpdatePath leaves, tree leaves on
+//! join), unknown `KeyPackage.extensions` (their types need not be listed in the
+//! capabilities), unknown leaf extensions listed in the capabilities, unknown
+//! `GroupInfo.extensions` (Welcome and external join). What must not be sent is refused
+//! with a typed error: a GREASE proposal type ([`Error::UnknownValue`] naming
+//! `proposal_type`), a GREASE credential type (the policy's
+//! `UnsupportedCredentialType`), and a GREASE GroupContext extension or required
+//! capability ([`Error::NotSupportedByUs`]): a client compares what a group uses with its
+//! own capabilities *without* their GREASE values, so it never supports one, whatever its
+//! advertised capabilities list. Two extensions of one type in any list are refused.
+//!
+//! We send GREASE by default ([`GroupConfig::grease`]): a fresh random selection in the
+//! capabilities of every leaf we create and one GREASE extension in every GroupInfo we
+//! sign, drawn from the provider's randomness. GREASE leaf extensions are optional
+//! ([`GroupConfig::grease_leaf_extensions`], off) because OpenMLS up to 0.9.2 refuses
+//! them. `docs/ARCHITECTURE.md` lists each rule with where it is enforced and its test.
+//!
 //! # Public API and `hazmat`
 //!
 //! The crate root exports what an application needs. The building blocks (tree math,

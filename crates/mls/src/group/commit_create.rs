@@ -9,6 +9,7 @@ use nipee_keypackage::{KeyPackage, LeafNode, SignatureSecretKey};
 use super::commit_stage::path_nodes;
 use super::config::HandshakeFormat;
 use super::epoch::{EpochKeys, EpochState, Member};
+use super::grease;
 use super::proposals::{Applied, provisional_context, resolve_psk, validate_and_apply};
 use super::send::wire_format_of;
 use super::staged::{CommitSummary, StagedCommit};
@@ -272,6 +273,7 @@ impl<P: GroupProvider> Group<P> {
         let old_ctx = &self.state.context;
         let extensions = applied.extensions.clone();
         let added: Vec<LeafIndex> = applied.added.iter().map(|(i, _)| *i).collect();
+        let grease_random = grease::draw(p, &self.config)?;
         let created = treekem::create_update_path(
             p,
             &mut applied.tree,
@@ -279,6 +281,7 @@ impl<P: GroupProvider> Group<P> {
             leaf_signer,
             old_ctx.group_id.as_bytes(),
             &added,
+            |leaf| grease::leaf(&self.config, leaf, grease_random.as_ref()),
             |t| provisional_context(old_ctx, t, &extensions).encode(),
         )?;
         Ok(OwnPath {

@@ -35,12 +35,25 @@ pub struct GroupConfig {
     /// `now`). LeafNodes received inside a tree or a commit are never checked against the
     /// clock (§7.3 makes that optional; they may have expired in transit).
     pub key_package_policy: ValidationPolicy,
+    /// GREASE on what we send (RFC 9420 §13.5): a fresh random selection of GREASE values
+    /// in the four capability lists of every LeafNode we create (the leaf of our
+    /// UpdatePaths and of our Update proposals), and one GREASE extension, with up to 16
+    /// random bytes, in every GroupInfo we sign (in our Welcomes and from
+    /// [`crate::Group::group_info`]). The randomness comes from the provider, so a seeded
+    /// provider gives the same bytes every time. On by default; off, we send exactly what
+    /// we sent before GREASE existed and draw no randomness for it (for byte-exact tests).
+    pub grease: bool,
+    /// With [`GroupConfig::grease`], also one GREASE extension in `LeafNode.extensions` of
+    /// those leaves (listed in their capabilities). Off by default: OpenMLS up to 0.9.2
+    /// refuses a leaf with a GREASE extension (see `nipee_keypackage::grease`).
+    pub grease_leaf_extensions: bool,
 }
 
 impl GroupConfig {
     /// Defaults: handshake as PrivateMessage, no padding, 3 past epochs, the ratchet tree in
     /// Welcomes, a path only where required, 16 resumption PSKs, KeyPackage lifetimes
-    /// checked at `now` (seconds since the Unix epoch).
+    /// checked at `now` (seconds since the Unix epoch), GREASE in leaf capabilities and
+    /// GroupInfos but not in leaf extensions.
     pub fn new(now: u64) -> Self {
         GroupConfig {
             handshake_format: HandshakeFormat::Private,
@@ -51,7 +64,17 @@ impl GroupConfig {
             always_path: false,
             max_resumption_psks: 16,
             key_package_policy: ValidationPolicy::at(now),
+            grease: true,
+            grease_leaf_extensions: false,
         }
+    }
+
+    /// This config without any GREASE on what we send (see [`GroupConfig::grease`]).
+    #[must_use]
+    pub fn without_grease(mut self) -> Self {
+        self.grease = false;
+        self.grease_leaf_extensions = false;
+        self
     }
 
     /// The policy for LeafNodes received in a tree, an Update or a commit: the KeyPackage

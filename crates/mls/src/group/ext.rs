@@ -198,6 +198,62 @@ pub(crate) fn check_leaf_supports(
     Ok(())
 }
 
+/// Checks that this client supports what the group uses, by `own`, our capabilities
+/// without their GREASE values (§13.5: "clients MUST represent their own capabilities with
+/// a list containing only the capabilities actually supported, without any GREASE
+/// values"): every GroupContext extension (§12.4.3.1, §13: "A client joining a group MUST
+/// verify that it supports every extension in the GroupContext"), every type
+/// `required_capabilities` names (§11.1), and every credential type in use (§7.3). Default
+/// extension and proposal types are always supported. Other members are checked by their
+/// advertised capabilities ([`check_leaf_supports`]), where GREASE is just another
+/// unknown value.
+///
+/// # Errors
+/// [`Error::NotSupportedByUs`] naming the first value we do not support.
+pub(crate) fn check_we_support(
+    own: &Capabilities,
+    extensions: &[Extension],
+    required: &RequiredCapabilities,
+    credentials_in_use: impl IntoIterator<Item = CredentialType>,
+) -> Result<()> {
+    let own = own.without_grease();
+    let missing = |what, value| Err(Error::NotSupportedByUs { what, value });
+    if let Some(e) = extensions
+        .iter()
+        .find(|e| !own.supports_extension(e.extension_type))
+    {
+        return missing("GroupContext extension", e.extension_type.0);
+    }
+    if let Some(t) = required
+        .extension_types
+        .iter()
+        .find(|t| !own.supports_extension(**t))
+    {
+        return missing("required extension type", t.0);
+    }
+    if let Some(t) = required
+        .proposal_types
+        .iter()
+        .find(|t| !own.supports_proposal(**t))
+    {
+        return missing("required proposal type", t.0);
+    }
+    if let Some(t) = required
+        .credential_types
+        .iter()
+        .find(|t| !own.supports_credential(**t))
+    {
+        return missing("required credential type", t.0);
+    }
+    if let Some(t) = credentials_in_use
+        .into_iter()
+        .find(|t| !own.supports_credential(*t))
+    {
+        return missing("credential type in use", t.0);
+    }
+    Ok(())
+}
+
 /// Duplicate extension types in a GroupContext list are invalid (§13.4), and the extensions
 /// this module interprets must decode.
 pub(crate) fn check_extensions_list(list: &[Extension]) -> Result<()> {

@@ -2,12 +2,13 @@
 //! GroupInfo a member publishes for external joiners.
 
 use nipee_codec::Encode;
-use nipee_keypackage::{Credential, ExtensionType, KeyPackage, KeyPackageBundle};
+use nipee_keypackage::{Capabilities, Credential, ExtensionType, KeyPackage, KeyPackageBundle};
 
 use super::commit_create::{CommitPlan, ExternalJoin};
 use super::config::GroupConfig;
 use super::epoch::{EpochKeys, EpochState};
 use super::ext;
+use super::grease;
 use super::proposals::{GroupFacts, validate_and_apply};
 use super::state::Group;
 use crate::crypto::{
@@ -113,19 +114,29 @@ fn tree_of<P: CryptoProvider + ?Sized>(
     }
 }
 
-/// Verifies a GroupInfo and its tree (§12.4.3.1 steps 4–6): the signer is a member and
-/// signed it, the tree hash matches, the tree is valid (parent hashes, unmerged leaves,
-/// unique keys, leaf signatures in one batch), and every leaf supports the group's
-/// extensions, required capabilities and credential types.
+/// Verifies a GroupInfo and its tree (§12.4.3.1 steps 4–6) for a joiner whose own
+/// capabilities are `own`: we support every GroupContext extension, the required
+/// capabilities and every credential type in use (checked first: it needs no
+/// cryptography); the signer is a member and signed it; the tree hash matches; the tree is
+/// valid (parent hashes, unmerged leaves, unique keys, leaf signatures in one batch); every
+/// leaf supports the group's extensions, required capabilities and credential types and
+/// lists its own extensions. `GroupInfo.extensions` other than those the caller reads
+/// (`ratchet_tree`, `external_pub`) are ignored, GREASE or not (§12.4.3: "unknown
+/// extensions in `GroupInfo.extensions` MUST be ignored").
 fn verify_group_info<P: CryptoProvider + ?Sized>(
     p: &P,
     gi: &GroupInfo,
     tree: &RatchetTree,
+    own: &Capabilities,
 ) -> Result<()> {
     let ctx = &gi.group_context;
     if ctx.cipher_suite != p.cipher_suite() {
         return Err(Error::UnsupportedCipherSuite(ctx.cipher_suite.0));
     }
+    ext::check_extensions_list(&ctx.extensions)?;
+    let required = ext::required_capabilities(&ctx.extensions)?;
+    let facts = GroupFacts::of(tree);
+    ext::check_we_support(own, &ctx.extensions, &required, facts.credentials_in_use())?;
     let signer = tree
         .leaf(LeafIndex(gi.signer))
         .ok_or(Error::InvalidSender {
@@ -137,10 +148,7 @@ fn verify_group_info<P: CryptoProvider + ?Sized>(
             reason: "the tree hash differs from the GroupContext",
         });
     }
-    ext::check_extensions_list(&ctx.extensions)?;
     tree.validate(p, ctx.group_id.as_bytes())?;
-    let required = ext::required_capabilities(&ctx.extensions)?;
-    let facts = GroupFacts::of(tree);
     for (_, leaf) in tree.leaves() {
         ext::check_leaf_supports(leaf, &ctx.extensions, &required)?;
         facts.check_credentials(leaf)?;
@@ -226,7 +234,9 @@ impl<P: GroupProvider> Group<P> {
     /// [`Error::InvalidState`] if the Welcome names none of our KeyPackages,
     /// [`Error::HpkeDecryptionFailed`], [`Error::DecryptionFailed`], [`Error::BadSignature`],
     /// [`Error::InvalidTree`], [`Error::BadConfirmationTag`], [`Error::PskNotFound`],
-    /// [`Error::CapabilityMissing`].
+    /// [`Error::CapabilityMissing`], and [`Error::NotSupportedByUs`] when the group uses a
+    /// GroupContext extension, a required capability or a credential type our KeyPackage's
+    /// capabilities do not list once GREASE is taken out (a GREASE value there included).
     pub fn stage_join(
         provider: P,
         config: GroupConfig,
@@ -247,9 +257,9 @@ impl<P: GroupProvider> Group<P> {
         keys.check(p)?;
         let (gs, gi, psk) = open_welcome(p, &welcome, &keys, &external_psks)?;
         let tree = tree_of(p, &gi, ratchet_tree)?;
-        verify_group_info(p, &gi, &tree)?;
-
         let leaf = &keys.key_package.leaf_node;
+        verify_group_info(p, &gi, &tree, &leaf.capabilities)?;
+
         let me = tree
             .leaves()
             .find(|(_, l)| {
@@ -320,8 +330,9 @@ impl<P: GroupProvider> Group<P> {
     }
 
     /// A signed GroupInfo of the current epoch (MLSMessage bytes), for external joiners or
-    /// out-of-band Welcomes: with the `ratchet_tree` extension if `with_tree`, and the
-    /// `external_pub` extension if `with_external_pub`.
+    /// out-of-band Welcomes: with the `ratchet_tree` extension if `with_tree`, the
+    /// `external_pub` extension if `with_external_pub`, and a GREASE extension with
+    /// [`GroupConfig::grease`].
     ///
     /// # Errors
     /// Signing and encoding failures.
@@ -340,6 +351,7 @@ impl<P: GroupProvider> Group<P> {
             w.vl_bytes("external_pub", &pk)?;
             extensions.push(Extension::new(ExtensionType::EXTERNAL_PUB, w.into_bytes()));
         }
+        grease::group_info(p, &self.config, &mut extensions)?;
         let mut gi = GroupInfo {
             group_context: self.state.context.clone(),
             extensions,
@@ -360,7 +372,8 @@ impl<P: GroupProvider> Group<P> {
     /// the delivery service, drop the returned group.
     ///
     /// # Errors
-    /// Those of GroupInfo and tree verification, [`Error::Misuse`] without `external_pub`.
+    /// Those of GroupInfo and tree verification (see [`Group::stage_join`]),
+    /// [`Error::Misuse`] without `external_pub`.
     pub fn join_external(
         provider: P,
         config: GroupConfig,
@@ -378,8 +391,8 @@ impl<P: GroupProvider> Group<P> {
         };
         let gi = *gi;
         let tree = tree_of(p, &gi, ratchet_tree)?;
-        verify_group_info(p, &gi, &tree)?;
         let leaf = keys.key_package.leaf_node.clone();
+        verify_group_info(p, &gi, &tree, &leaf.capabilities)?;
         leaf.validate(
             &config.leaf_policy(),
             nipee_keypackage::LeafNodeContext::KeyPackage,

@@ -24,7 +24,8 @@
 //! (plain state), `ext` (interpreted extensions), `staged` (the staged views), `state`
 //! (the [`Group`] and its queries), `proposals` (validation and application of proposal
 //! lists), `send`, `stage` and `commit_stage` (receiving, first phase), `merge` (second
-//! phase), `commit_create` and `welcome_out` (our commits), `join`, `fork`
+//! phase), `commit_create` and `welcome_out` (our commits), `grease` (GREASE on what we
+//! send), `join`, `fork`
 //! (resuming a snapshot), `introspect` (tree view) and `persist`.
 
 mod commit_create;
@@ -33,6 +34,9 @@ mod config;
 mod epoch;
 mod ext;
 mod fork;
+mod grease;
+#[cfg(test)]
+mod grease_tests;
 mod introspect;
 mod join;
 mod merge;
@@ -63,7 +67,7 @@ pub use ext::{ExternalSender, RequiredCapabilities};
 pub use introspect::TreeNodeView;
 pub use join::{JoinKeys, StagedJoin, welcome_key_package_refs};
 pub use message_in::MlsMessageIn;
-pub use persist::{STATE_MAGIC, STATE_VERSION};
+pub use persist::{OLDEST_STATE_VERSION, STATE_MAGIC, STATE_VERSION};
 pub use staged::{
     CommitSummary, ProcessedMessage, Staged, StagedApplication, StagedCommit, StagedProposal,
 };

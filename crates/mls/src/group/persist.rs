@@ -7,9 +7,13 @@
 //! Format: the 8-byte magic `NIPEEMLS`, a `u16` format version, then the fields in the
 //! presentation language. The bytes hold secrets: encrypt them at rest.
 //!
-//! Version 2 (this one) added the last commit's path, each past epoch's leaves (credentials
-//! next to signature keys; a leaf unchanged since is stored as a reference to the current
-//! tree's) and the pending commit's view. Version 1 states are refused with
+//! Version 3 (this one) added the two GREASE settings of the config at its end. Version 2
+//! states still load, with the default GREASE settings (GREASE on, no GREASE leaf
+//! extensions); they are written back as version 3.
+//!
+//! Version 2 added the last commit's path, each past epoch's leaves (credentials next to
+//! signature keys; a leaf unchanged since is stored as a reference to the current tree's)
+//! and the pending commit's view. Version 1 states are refused with
 //! [`Error::StateVersion`]: they lack the past epochs' credentials.
 
 use std::collections::VecDeque;
@@ -37,8 +41,11 @@ use crate::tree::treekem::TreeKemPrivate;
 
 /// The magic prefix of stored group state.
 pub const STATE_MAGIC: &[u8; 8] = b"NIPEEMLS";
-/// The format version this build writes and reads (see the module docs).
-pub const STATE_VERSION: u16 = 2;
+/// The format version this build writes (see the module docs); it reads this one and
+/// [`OLDEST_STATE_VERSION`].
+pub const STATE_VERSION: u16 = 3;
+/// The oldest format version this build still reads.
+pub const OLDEST_STATE_VERSION: u16 = 2;
 
 const MAX_ITEMS: usize = 1 << 24;
 
@@ -77,7 +84,10 @@ fn write_config(w: &mut Writer, c: &GroupConfig) -> Result<()> {
     w.vl("credential_types", |w| {
         pol.credential_types.iter().for_each(|t| w.u16(t.0));
         Ok::<(), Error>(())
-    })
+    })?;
+    w.u8(u8::from(c.grease));
+    w.u8(u8::from(c.grease_leaf_extensions));
+    Ok(())
 }
 
 fn read_bool(r: &mut Reader<'_>, field: &'static str) -> Result<bool> {
@@ -91,7 +101,7 @@ fn read_bool(r: &mut Reader<'_>, field: &'static str) -> Result<bool> {
     }
 }
 
-fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
+fn read_config(r: &mut Reader<'_>, version: u16) -> Result<GroupConfig> {
     let handshake_format = match r.u8("handshake_format")? {
         1 => HandshakeFormat::Public,
         2 => HandshakeFormat::Private,
@@ -131,6 +141,15 @@ fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
     key_package_policy.lifetime = lifetime;
     key_package_policy.max_lifetime_secs = max_lifetime_secs;
     key_package_policy.credential_types = credential_types;
+    let (grease, grease_leaf_extensions) = if version >= 3 {
+        (
+            read_bool(r, "grease")?,
+            read_bool(r, "grease_leaf_extensions")?,
+        )
+    } else {
+        let defaults = GroupConfig::new(0);
+        (defaults.grease, defaults.grease_leaf_extensions)
+    };
     Ok(GroupConfig {
         handshake_format,
         padding_block,
@@ -140,6 +159,8 @@ fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
         always_path,
         max_resumption_psks,
         key_package_policy,
+        grease,
+        grease_leaf_extensions,
     })
 }
 
@@ -450,7 +471,8 @@ impl<P: GroupProvider> Group<P> {
     /// Loads a group state written by [`Group::to_bytes`].
     ///
     /// # Errors
-    /// [`Error::StateVersion`] for a state of another format version (version 1 included),
+    /// [`Error::StateVersion`] for a state of a format version other than 3 or 2 (version 1
+    /// included),
     /// [`Error::MalformedField`] for bytes that are not a group state, [`Error::Malformed`].
     pub fn from_bytes(provider: P, bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::new(bytes);
@@ -461,14 +483,14 @@ impl<P: GroupProvider> Group<P> {
             });
         }
         let version = r.u16("state_version")?;
-        if version != STATE_VERSION {
+        if !(OLDEST_STATE_VERSION..=STATE_VERSION).contains(&version) {
             return Err(Error::StateVersion {
                 expected: STATE_VERSION,
                 found: version,
             });
         }
         let p = &provider;
-        let config = read_config(&mut r)?;
+        let config = read_config(&mut r, version)?;
         let state = read_epoch(p, &mut r)?;
         let signer = r.optional("signer", |r| {
             Ok::<_, Error>(SignatureSecretKey::from_slice(r.vl_bytes("signer")?)?)

@@ -3,10 +3,7 @@
 
 use std::collections::HashSet;
 
-use nipee_keypackage::{
-    CredentialType, KeyPackage, LeafNode, LeafNodeContext, LeafNodeSource, LeafNodeSourceType,
-    ValidationPolicy,
-};
+use nipee_keypackage::{CredentialType, KeyPackage, LeafNode, LeafNodeContext, ValidationPolicy};
 
 use super::ext;
 use super::state::Group;
@@ -44,6 +41,11 @@ impl GroupFacts {
             common_credentials: common,
             used_credentials: used,
         }
+    }
+
+    /// The credential types the members use.
+    pub(crate) fn credentials_in_use(&self) -> impl Iterator<Item = CredentialType> + '_ {
+        self.used_credentials.iter().copied()
     }
 
     /// §7.3: the new leaf's credential type is supported by all members and the leaf
@@ -168,6 +170,7 @@ pub(crate) fn validate_single<P: GroupProvider>(
         Proposal::GroupContextExtensions(list) => {
             ext::check_extensions_list(list)?;
             let required = ext::required_capabilities(list)?;
+            check_we_support_extensions(g, tree, list, &required)?;
             for (_, l) in tree.leaves() {
                 ext::check_leaf_supports(l, list, &required)?;
             }
@@ -186,6 +189,25 @@ pub(crate) fn validate_single<P: GroupProvider>(
         }
     }
     Ok(())
+}
+
+/// A new GroupContext extension list must be supported by us, by our own capabilities
+/// without GREASE (§13.5), when we are a member of `tree` (a commit that removes us is
+/// processed whatever it sets: we leave the group). GREASE "MUST NOT be sent in ...
+/// `GroupContextExtensions.extensions`", so one there, or a GREASE type its
+/// `required_capabilities` names, is refused here even when every member's advertised
+/// capabilities happen to list it. This covers the commits we make and those we receive.
+fn check_we_support_extensions<P: GroupProvider>(
+    g: &Group<P>,
+    tree: &RatchetTree,
+    extensions: &[Extension],
+    required: &ext::RequiredCapabilities,
+) -> Result<()> {
+    let me = g.own_leaf();
+    let (Some(own), Some(_)) = (g.state.tree.leaf(me), tree.leaf(me)) else {
+        return Ok(());
+    };
+    ext::check_we_support(&own.capabilities, extensions, required, [])
 }
 
 /// The result of applying a proposal list to copies of the tree and context.
@@ -372,6 +394,7 @@ pub(crate) fn validate_and_apply<P: GroupProvider>(
     // Every remaining member must support a changed extension list; updated leaves must
     // support the (possibly new) requirements.
     if sorted.gce.is_some() {
+        check_we_support_extensions(g, &tree, &extensions, &required)?;
         for (_, l) in tree.leaves() {
             ext::check_leaf_supports(l, &extensions, &required)?;
         }
@@ -473,7 +496,9 @@ pub(crate) fn validate_key_packages<P: GroupProvider>(
     let mut signatures: Vec<&[u8]> = Vec::with_capacity(kps.len() * 2);
     let mut keys: Vec<&[u8]> = Vec::with_capacity(kps.len() * 2);
     for kp in kps {
-        check_key_package_structure(policy, kp)?;
+        // One implementation of §10.1 (with §7.3 for the leaf) for the whole workspace:
+        // nipee-keypackage's, signatures apart.
+        kp.validate_structure(policy)?;
         let leaf = &kp.leaf_node;
         messages.push(crate::crypto::sign_content(
             b"LeafNodeTBS",
@@ -500,119 +525,18 @@ pub(crate) fn validate_key_packages<P: GroupProvider>(
     Ok(())
 }
 
-/// Every check of `KeyPackage::validate` except the two signatures.
-fn check_key_package_structure(policy: &ValidationPolicy, kp: &KeyPackage) -> Result<()> {
-    use nipee_keypackage::{Error as KpError, ExtensionLocation, ProtocolVersion, SUITE};
-    if kp.version != ProtocolVersion::MLS10 {
-        return Err(KpError::UnsupportedProtocolVersion(kp.version.0).into());
-    }
-    if kp.cipher_suite != SUITE {
-        return Err(KpError::CipherSuiteMismatch {
-            expected: SUITE,
-            found: kp.cipher_suite,
-        }
-        .into());
-    }
-    let leaf = &kp.leaf_node;
-    let LeafNodeSource::KeyPackage { lifetime } = &leaf.leaf_node_source else {
-        return Err(KpError::WrongLeafNodeSource {
-            expected: LeafNodeSourceType::KeyPackage,
-            found: leaf.leaf_node_source.source_type(),
-        }
-        .into());
-    };
-    check_leaf_credential_and_extensions(policy, leaf)?;
-    let Some(duration) = lifetime.duration() else {
-        return Err(KpError::LifetimeInverted {
-            not_before: lifetime.not_before,
-            not_after: lifetime.not_after,
-        }
-        .into());
-    };
-    if let Some(max) = policy.max_lifetime_secs
-        && duration > max
-    {
-        return Err(KpError::LifetimeTooLong { duration, max }.into());
-    }
-    if let nipee_keypackage::LifetimeCheck::At(now) = policy.lifetime {
-        lifetime.check(now)?;
-    }
-    if !leaf.capabilities.supports_version(kp.version) {
-        return Err(KpError::VersionNotInCapabilities(kp.version).into());
-    }
-    if !leaf.capabilities.supports_cipher_suite(kp.cipher_suite) {
-        return Err(KpError::CipherSuiteNotInCapabilities(kp.cipher_suite).into());
-    }
-    check_exts(
-        &kp.extensions,
-        &leaf.capabilities,
-        ExtensionLocation::KeyPackage,
-    )?;
-    if kp.init_key == leaf.encryption_key {
-        return Err(KpError::InitKeyEqualsEncryptionKey.into());
-    }
-    Ok(())
-}
-
-/// No extension type twice, and each listed in the leaf's capabilities (§7.3, §13.4).
-fn check_exts(
-    list: &[nipee_keypackage::Extension],
-    caps: &nipee_keypackage::Capabilities,
-    location: nipee_keypackage::ExtensionLocation,
-) -> core::result::Result<(), nipee_keypackage::Error> {
-    for (i, e) in list.iter().enumerate() {
-        if list
-            .iter()
-            .take(i)
-            .any(|o| o.extension_type == e.extension_type)
-        {
-            return Err(nipee_keypackage::Error::DuplicateExtension {
-                location,
-                extension_type: e.extension_type,
-            });
-        }
-        if !caps.supports_extension(e.extension_type) {
-            return Err(nipee_keypackage::Error::ExtensionNotInCapabilities {
-                location,
-                extension_type: e.extension_type,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// The checks of `LeafNode::validate` for the leaf of an UpdatePath, except the signature:
-/// the commit source, the credential type (accepted by the policy and in the leaf's
-/// capabilities) and the leaf's extensions.
+/// The checks of the leaf of an UpdatePath that `LeafNode::validate` makes, except the
+/// signature, which the path's merge verifies: the `commit` source, the credential type
+/// (accepted by the policy and listed in the leaf's capabilities) and the leaf's
+/// extensions (no type twice, each listed in its capabilities, §7.3).
 pub(crate) fn check_path_leaf(policy: &ValidationPolicy, leaf: &LeafNode) -> Result<()> {
-    use nipee_keypackage::Error as KpError;
-    let found = leaf.leaf_node_source.source_type();
-    if found != LeafNodeSourceType::Commit {
-        return Err(KpError::WrongLeafNodeSource {
-            expected: LeafNodeSourceType::Commit,
-            found,
-        }
-        .into());
-    }
-    check_leaf_credential_and_extensions(policy, leaf)
-}
-
-/// The leaf checks shared by KeyPackage leaves and UpdatePath leaves: the credential type is
-/// accepted by the policy and listed in the leaf's capabilities, and the leaf's extensions
-/// are allowed by them.
-fn check_leaf_credential_and_extensions(policy: &ValidationPolicy, leaf: &LeafNode) -> Result<()> {
-    use nipee_keypackage::{Error as KpError, ExtensionLocation};
-    let ct = leaf.credential.credential_type();
-    if !policy.credential_types.contains(&ct) {
-        return Err(KpError::UnsupportedCredentialType(ct).into());
-    }
-    if !leaf.capabilities.supports_credential(ct) {
-        return Err(KpError::CredentialNotInCapabilities(ct).into());
-    }
-    check_exts(
-        &leaf.extensions,
-        &leaf.capabilities,
-        ExtensionLocation::LeafNode,
+    // The group id and leaf index only matter to the signature, which is not checked here.
+    leaf.validate_structure(
+        policy,
+        LeafNodeContext::Commit {
+            group_id: &[],
+            leaf_index: 0,
+        },
     )?;
     Ok(())
 }

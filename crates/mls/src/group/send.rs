@@ -4,6 +4,7 @@
 use nipee_keypackage::{KeyPackage, LeafNodeSource};
 
 use super::config::HandshakeFormat;
+use super::grease;
 use super::proposals::validate_single;
 use super::state::{CachedProposal, Group};
 use crate::crypto::GroupProvider;
@@ -187,6 +188,11 @@ impl<P: GroupProvider> Group<P> {
             .clone();
         let (sk, pk) = p.hpke_generate_key_pair()?;
         let mut unsigned = old.to_unsigned();
+        grease::leaf(
+            &self.config,
+            &mut unsigned,
+            grease::draw(p, &self.config)?.as_ref(),
+        );
         unsigned.encryption_key = pk
             .as_slice()
             .try_into()
@@ -239,7 +245,9 @@ impl<P: GroupProvider> Group<P> {
     /// Proposes new GroupContext extensions (§12.1.7).
     ///
     /// # Errors
-    /// [`Error::CapabilityMissing`] if some member does not support them.
+    /// [`Error::NotSupportedByUs`] if we do not support them (a GREASE extension is never
+    /// supported: §13.5 forbids sending one here), [`Error::CapabilityMissing`] if some
+    /// member does not.
     pub fn propose_group_context_extensions(
         &mut self,
         extensions: Vec<Extension>,

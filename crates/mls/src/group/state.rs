@@ -103,7 +103,8 @@ impl<P: GroupProvider> Group<P> {
     /// `extensions` (for example `required_capabilities` and NIP-EE's `nostr_group_data`).
     ///
     /// # Errors
-    /// [`Error::CapabilityMissing`] if our leaf does not support the extensions,
+    /// [`Error::NotSupportedByUs`] if our leaf, without its GREASE values, does not
+    /// support the extensions (a GREASE extension among them included),
     /// [`Error::KeyPackage`] for an invalid leaf, and crypto failures.
     pub fn create(
         provider: P,
@@ -118,6 +119,10 @@ impl<P: GroupProvider> Group<P> {
         leaf.validate(&config.leaf_policy(), LeafNodeContext::KeyPackage)?;
         ext::check_extensions_list(&extensions)?;
         let required = ext::required_capabilities(&extensions)?;
+        // GREASE "MUST NOT be sent in ... `GroupContext.extensions`" (§13.5): by our own
+        // capabilities without GREASE, we support none.
+        let in_use = [leaf.credential.credential_type()];
+        ext::check_we_support(&leaf.capabilities, &extensions, &required, in_use)?;
         ext::check_leaf_supports(&leaf, &extensions, &required)?;
         let tree = RatchetTree::new(p, leaf)?;
         let context = GroupContext {

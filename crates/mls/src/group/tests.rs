@@ -11,7 +11,7 @@ use crate::crypto::RustCryptoSuite1;
 use crate::error::Error;
 use crate::framing::{Content, MlsMessage, MlsMessageBody, PublicMessage};
 
-const NOW: u64 = 1_750_000_000;
+pub(super) const NOW: u64 = 1_750_000_000;
 
 /// A group of `n` members created by the first, in PublicMessage handshake format.
 fn members(n: usize) -> Vec<Group> {
@@ -20,11 +20,20 @@ fn members(n: usize) -> Vec<Group> {
 
 /// A group of `n` members created by the first, with handshakes in `format`.
 fn members_in(n: usize, format: HandshakeFormat) -> Vec<Group> {
+    members_with(n, format, &KeyPackageOptions::new(NOW))
+}
+
+/// A group of `n` members whose KeyPackages are made with `options`.
+pub(super) fn members_with(
+    n: usize,
+    format: HandshakeFormat,
+    options: &KeyPackageOptions,
+) -> Vec<Group> {
     let mut rng = StdRng::seed_from_u64(5);
     let mut cfg = GroupConfig::new(NOW);
     cfg.handshake_format = format;
     let bundle = |rng: &mut StdRng, name: &str| {
-        KeyPackageBundle::generate(name.as_bytes(), &KeyPackageOptions::new(NOW), rng).unwrap()
+        KeyPackageBundle::generate(name.as_bytes(), options, rng).unwrap()
     };
     let mut creator = Group::create(
         RustCryptoSuite1::new(),
@@ -58,7 +67,7 @@ fn members_in(n: usize, format: HandshakeFormat) -> Vec<Group> {
 }
 
 /// `content` signed and tagged by `sender` as a PublicMessage, with `confirmation_tag`.
-fn reframe(
+pub(super) fn reframe(
     sender: &Group,
     content: crate::framing::FramedContent,
     confirmation_tag: Option<Vec<u8>>,
@@ -80,7 +89,7 @@ fn reframe(
 }
 
 /// The commit inside `bytes` (a PublicMessage), with its framing.
-fn public_commit(bytes: &[u8]) -> Box<PublicMessage> {
+pub(super) fn public_commit(bytes: &[u8]) -> Box<PublicMessage> {
     let MlsMessageBody::PublicMessage(pm) = MlsMessage::from_bytes(bytes).unwrap().body else {
         panic!("the handshake format is PublicMessage");
     };

@@ -5,6 +5,7 @@ use nipee_codec::Encode;
 use nipee_keypackage::{ExtensionType, KeyPackage, SignatureSecretKey};
 
 use super::config::GroupConfig;
+use super::grease;
 use super::proposals::Applied;
 use crate::crypto::{GroupProvider, SealJob, Secret, key_package_ref};
 use crate::error::Result;
@@ -59,6 +60,7 @@ pub(crate) fn build_welcome<P: GroupProvider>(
             applied.tree.encode()?,
         ));
     }
+    grease::group_info(p, config, &mut extensions)?;
     let mut gi = GroupInfo {
         group_context: context.clone(),
         extensions,

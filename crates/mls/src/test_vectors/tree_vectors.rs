@@ -205,11 +205,17 @@ pub(super) fn treekem(v: &Value) -> Result<(), String> {
             .ok_or("no private state for the sender")?;
         let mut st = st.clone();
         let mut ours = tree.clone();
-        let created =
-            treekem::create_update_path(&p, &mut ours, &mut st, sig, &group_id, &[], |t| {
-                context_for(t)
-            })
-            .map_err(|err| format!("update_paths[{k}]: create: {err}"))?;
+        let created = treekem::create_update_path(
+            &p,
+            &mut ours,
+            &mut st,
+            sig,
+            &group_id,
+            &[],
+            |_| {},
+            |t| context_for(t),
+        )
+        .map_err(|err| format!("update_paths[{k}]: create: {err}"))?;
         let gc = context_for(&ours).map_err(e("group context"))?;
         for (j, (st, _)) in &privs {
             if *j == sender.0 || tree.leaf(LeafIndex(*j)).is_none() {

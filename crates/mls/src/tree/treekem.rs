@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use nipee_keypackage::{LeafNode, LeafNodeSource};
+use nipee_keypackage::{LeafNode, LeafNodeSource, UnsignedLeafNode};
 use zeroize::Zeroizing;
 
 use super::math::{self, LeafIndex, NodeIndex};
@@ -459,9 +459,12 @@ impl core::fmt::Debug for CreatedPath {
 /// (whose public key it then carries) with the commit source, and each path secret
 /// encrypted to the resolution of the copath child (minus `excluded`, the leaves this commit
 /// adds) under the GroupContext that `group_context` computes from the updated tree.
+/// `edit_leaf` changes the new leaf before it is signed (the group puts fresh GREASE values
+/// in its capabilities there); its keys and source are set by this function.
 ///
 /// # Errors
 /// Signing, KEM and encoding failures; [`Error::InvalidState`] if our leaf is blank.
+#[allow(clippy::too_many_arguments)]
 pub fn create_update_path<P: GroupProvider>(
     p: &P,
     tree: &mut RatchetTree,
@@ -469,6 +472,7 @@ pub fn create_update_path<P: GroupProvider>(
     signer: &SignatureSecretKey,
     group_id: &[u8],
     excluded: &[LeafIndex],
+    edit_leaf: impl FnOnce(&mut UnsignedLeafNode),
     group_context: impl FnOnce(&RatchetTree) -> Result<Vec<u8>>,
 ) -> Result<CreatedPath> {
     let me = own.own_leaf;
@@ -500,6 +504,7 @@ pub fn create_update_path<P: GroupProvider>(
 
     let parent_hash = tree.merge_path_keys(p, me, &keys)?;
     let mut unsigned = old_leaf.to_unsigned();
+    edit_leaf(&mut unsigned);
     unsigned.encryption_key = leaf_pk
         .as_slice()
         .try_into()

@@ -1,10 +1,13 @@
 //! Shared setup of the group tests: KeyPackages, a group of `n` members, staging helpers.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod recording;
+pub mod rewrap;
+
 use nipee_keypackage::{KeyPackageBundle, KeyPackageOptions};
 use nipee_mls::{
-    Group, GroupConfig, GroupId, HandshakeFormat, MlsMessageIn, ProcessedMessage, RustCryptoSuite1,
-    Staged, StagedCommit,
+    Group, GroupConfig, GroupId, HandshakeFormat, JoinKeys, MlsMessageIn, ProcessedMessage,
+    RustCryptoSuite1, SignatureSecretKey, Staged, StagedCommit,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -98,4 +101,14 @@ pub fn assert_agree(members: &[Group]) {
 /// The serialized state, to compare before and after.
 pub fn state(g: &Group) -> Vec<u8> {
     g.to_bytes().unwrap().to_vec()
+}
+
+/// The join keys of a bundle, leaving the bundle usable (through its storage bytes).
+pub fn join_keys(b: &KeyPackageBundle) -> JoinKeys {
+    JoinKeys::from(KeyPackageBundle::from_storage_bytes(&b.to_storage_bytes().unwrap()).unwrap())
+}
+
+/// A copy of a bundle's signature key.
+pub fn signer_of(b: &KeyPackageBundle) -> SignatureSecretKey {
+    SignatureSecretKey::from_bytes(*b.signature_secret().expose_secret())
 }
