@@ -202,8 +202,13 @@ fn parse_extension_token(t: &str) -> Option<ExtensionType> {
         "LastResort" => 0x000a,
         "NostrGroupData" => 0xf2ee,
         other => {
-            let inner = other.strip_prefix("Unknown(")?.strip_suffix(')')?;
-            parse_u16_token(inner)?
+            // `Unknown(62190)`, `Grease(2570)`: how OpenMLS-based clients print a code point
+            // without a name of its own.
+            let (name, rest) = other.split_once('(')?;
+            if !name.chars().all(|c| c.is_ascii_alphabetic()) {
+                return None;
+            }
+            parse_u16_token(rest.strip_suffix(')')?)?
         }
     };
     Some(ExtensionType(v))
@@ -324,4 +329,23 @@ pub fn parse_key_package_event(
         client,
         protected: event.is_protected(),
     })
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+
+    #[test]
+    fn extension_tokens_in_every_form_clients_write_parse() {
+        assert_eq!(parse_extension_token("0x000a"), Some(ExtensionType(0x000a)));
+        assert_eq!(parse_extension_token("10"), Some(ExtensionType(10)));
+        assert_eq!(parse_extension_token("LastResort"), Some(ExtensionType(0x000a)));
+        assert_eq!(parse_extension_token("Unknown(62190)"), Some(ExtensionType(0xf2ee)));
+        // A GREASE value as OpenMLS prints it (RFC 9420 §13.5): read like any other.
+        assert_eq!(parse_extension_token("Grease(2570)"), Some(ExtensionType(0x0a0a)));
+        assert_eq!(parse_extension_token("Grease(0x0a0a)"), Some(ExtensionType(0x0a0a)));
+        assert_eq!(parse_extension_token("Nope"), None);
+        assert_eq!(parse_extension_token("Grease(70000)"), None);
+        assert_eq!(parse_extension_token("G-1(2)"), None);
+    }
 }
