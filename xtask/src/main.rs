@@ -234,6 +234,20 @@ fn test_all() -> ExitCode {
     if wasm_ok {
         let mut missing = needs(tools::Needs::Browser);
         missing.extend(needs(tools::Needs::Tests));
+        run_stage(
+            &mut stages,
+            "interop: browser and CLI over the relay",
+            missing.clone(),
+            &mut || {
+                run(&mut cargo_in_root(&["build", "--quiet", "-p", "nipee-cli"]))?;
+                run(Command::new("node")
+                    .args(["--test", "--test-reporter=spec", "interop.test.mjs"])
+                    .current_dir(root.join("wasm-tests"))
+                    .env("NIPEE_WASM_PKG", &pkg)
+                    .env("NIPEE_RELAY_BIN", &relay_bin)
+                    .env("NIPEE_CLI_BIN", root.join("target/debug/nipee")))
+            },
+        );
         run_stage(&mut stages, "visualizer (Playwright)", missing, &mut || {
             visualizer::test_with_package(&root, &pkg)
         });

@@ -339,11 +339,23 @@ mod token_tests {
     fn extension_tokens_in_every_form_clients_write_parse() {
         assert_eq!(parse_extension_token("0x000a"), Some(ExtensionType(0x000a)));
         assert_eq!(parse_extension_token("10"), Some(ExtensionType(10)));
-        assert_eq!(parse_extension_token("LastResort"), Some(ExtensionType(0x000a)));
-        assert_eq!(parse_extension_token("Unknown(62190)"), Some(ExtensionType(0xf2ee)));
+        assert_eq!(
+            parse_extension_token("LastResort"),
+            Some(ExtensionType(0x000a))
+        );
+        assert_eq!(
+            parse_extension_token("Unknown(62190)"),
+            Some(ExtensionType(0xf2ee))
+        );
         // A GREASE value as OpenMLS prints it (RFC 9420 §13.5): read like any other.
-        assert_eq!(parse_extension_token("Grease(2570)"), Some(ExtensionType(0x0a0a)));
-        assert_eq!(parse_extension_token("Grease(0x0a0a)"), Some(ExtensionType(0x0a0a)));
+        assert_eq!(
+            parse_extension_token("Grease(2570)"),
+            Some(ExtensionType(0x0a0a))
+        );
+        assert_eq!(
+            parse_extension_token("Grease(0x0a0a)"),
+            Some(ExtensionType(0x0a0a))
+        );
         assert_eq!(parse_extension_token("Nope"), None);
         assert_eq!(parse_extension_token("Grease(70000)"), None);
         assert_eq!(parse_extension_token("G-1(2)"), None);
