@@ -203,6 +203,10 @@ test("a browser and the nipee CLI share a group through nostr-rs-relay", { timeo
   await waitFor(bob, ([g, auth]) => window.epoch(g).authenticator === auth, [gid, ea.authenticator], "bob on alice's epoch");
   assert.ok(members.includes(`"epoch":${ea.epoch}`) || members.includes(`"epoch": ${ea.epoch}`), `CLI epoch: ${members} vs ${ea.epoch}`);
   assert.deepEqual(consoleErrors, []);
+  for (const p of [alice, bob]) {
+    const errors = await p.evaluate(() => window.log.errors);
+    console.log("host errors:", JSON.stringify(errors));
+  }
   await ctxA.close();
   await ctxB.close();
 });

@@ -302,3 +302,43 @@ fn welcome_wraps_stay_in_the_outbox_until_a_relay_took_them() {
     net.sync_all();
     net.assert_converged(&gid, &[a, b, c]);
 }
+
+#[test]
+fn the_echo_of_an_own_commit_that_lost_is_ignored_not_an_error() {
+    let (mut net, gid) = three(9);
+    net.now += 10;
+    let t = net.now;
+    // Bob's commit is earlier; alice's is made while bob's is in flight.
+    let pb = net.members[1]
+        .client
+        .rotate(&gid, t - 5, &mut net.rng)
+        .unwrap();
+    let pa = net.members[0].client.rotate(&gid, t, &mut net.rng).unwrap();
+    net.commit(1, pb);
+    // Alice sees bob's commit first: hers is superseded and dropped.
+    net.sync(0);
+    assert!(!net.members[0].client.group(&gid).unwrap().pending_commit);
+    // Her own commit then reaches the relay (published before she knew) and comes back.
+    net.inject(pa.outgoing.event.clone());
+    let out = net.deliver(0, &pa.outgoing.event);
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Outcome::Ignored(nipee::IgnoreReason::LostRace))),
+        "{out:?}"
+    );
+    assert!(
+        net.members[0].errors.is_empty(),
+        "{:?}",
+        net.members[0].errors
+    );
+    net.sync_all();
+    net.assert_converged(&gid, &[0, 1, 2]);
+    for m in 0..3 {
+        assert!(
+            net.members[m].errors.is_empty(),
+            "{}: {:?}",
+            net.members[m].name,
+            net.members[m].errors
+        );
+    }
+}

@@ -216,6 +216,7 @@ impl<S: Storage> Client<S> {
             races: Default::default(),
             pending: None,
             joined_epoch: epoch,
+            dropped_own: Vec::new(),
         };
         live.push_current_key(self.config.retained_epochs)?;
         let nostr_group_id = live.nostr_group_id()?;
@@ -458,6 +459,10 @@ impl<S: Storage> Client<S> {
         if epoch < current {
             return self.on_late_commit(gid, epoch, msg, event, now);
         }
+        // One of our own commits that we dropped, echoed by a relay: nothing to do.
+        if live.dropped_own.contains(&mls_digest(msg.as_bytes())) {
+            return self.ignore(event, IgnoreReason::LostRace, now);
+        }
         // Our own pending commit, echoed by a relay: it is stored, so it is confirmed.
         if live
             .pending
@@ -493,6 +498,10 @@ impl<S: Storage> Client<S> {
             // ours: drop ours, and stage theirs again on the state without it.
             superseded_own = true;
             let live = self.live_mut(gid)?;
+            if let Some(p) = &live.pending {
+                let digest = p.mls_digest;
+                live.remember_dropped(digest);
+            }
             let own = live.pending.take().map(|p| p.event.id());
             live.group.discard_pending_commit();
             let restaged = live.group.stage(msg);
@@ -611,6 +620,9 @@ impl<S: Storage> Client<S> {
         };
         // A copy carrying a commit message already authenticated (or made by us).
         let digest = mls_digest(msg.as_bytes());
+        if live.dropped_own.contains(&digest) {
+            return self.ignore(event, IgnoreReason::LostRace, now);
+        }
         if record.digests.contains(&digest) {
             let mut batch = WriteBatch::new();
             mark_processed(&mut batch, &event.id().to_bytes(), now);
@@ -724,7 +736,9 @@ impl<S: Storage> Client<S> {
         mark_processed(&mut batch, &event.id().to_bytes(), now);
         let live = self.live_mut(gid)?;
         live.group = resumed;
-        live.pending = None;
+        if let Some(p) = live.pending.take() {
+            live.remember_dropped(p.mls_digest);
+        }
         live.keys.retain(|k| k.epoch <= epoch);
         live.races.retain(|e, _| *e < epoch);
         let mut losers = old.losers;
@@ -797,6 +811,16 @@ impl<S: Storage> Client<S> {
         policy::check_commit(live.profile, &live.group, &sc)?;
         let digest = mls_digest(msg.as_bytes());
         self.apply_commit(&gid, sc, key, digest, event, now, false)
+    }
+
+    /// Marks `event` processed and reports it ignored for `reason`.
+    fn ignore(&mut self, event: &Event, reason: IgnoreReason, now: u64) -> Result<Effects> {
+        let mut batch = WriteBatch::new();
+        mark_processed(&mut batch, &event.id().to_bytes(), now);
+        self.storage.apply(batch)?;
+        let mut e = Effects::default();
+        e.push(Outcome::Ignored(reason));
+        Ok(e)
     }
 
     // ----- the buffer -----

@@ -232,6 +232,7 @@ impl<S: Storage> Client<S> {
             races: Default::default(),
             pending: None,
             joined_epoch,
+            dropped_own: Vec::new(),
         };
         live.push_current_key(self.config.retained_epochs)?;
         let mut effects = Effects::default();

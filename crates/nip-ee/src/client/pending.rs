@@ -291,6 +291,7 @@ impl<S: Storage> Client<S> {
         let p = live.pending.take().ok_or(Error::Internal {
             reason: "discarding an own commit that is not pending",
         })?;
+        live.remember_dropped(p.mls_digest);
         live.group.discard_pending_commit();
         let mut batch = WriteBatch::new();
         batch.delete(Table::Outbox, p.event.id().as_bytes().to_vec());

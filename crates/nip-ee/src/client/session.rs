@@ -142,6 +142,23 @@ pub(crate) struct Live {
     pub(crate) pending: Option<PendingOwn>,
     /// The epoch we joined at (no commit record exists before it).
     pub(crate) joined_epoch: u64,
+    /// Digests of our own commits that were dropped (superseded or discarded), newest
+    /// last: MLS does not process our own leaf's messages, so their echoes are recognised
+    /// by these bytes.
+    pub(crate) dropped_own: Vec<[u8; 32]>,
+}
+
+impl Live {
+    /// Remembers one of our commits that was dropped (at most [`MAX_LOSERS`]).
+    pub(crate) fn remember_dropped(&mut self, digest: [u8; 32]) {
+        if self.dropped_own.contains(&digest) {
+            return;
+        }
+        if self.dropped_own.len() >= MAX_LOSERS {
+            self.dropped_own.remove(0);
+        }
+        self.dropped_own.push(digest);
+    }
 }
 
 /// A group we are no longer in: no secret is kept.
@@ -294,6 +311,12 @@ fn encode_live(w: &mut Writer, l: &Live) -> Result<()> {
     let state = l.group.to_bytes()?;
     w.vl_bytes("group", &state)?;
     w.u64(l.joined_epoch);
+    w.vl("dropped_own", |w| {
+        for d in &l.dropped_own {
+            w.bytes(d);
+        }
+        Ok::<(), Error>(())
+    })?;
     w.vl("keys", |w| {
         for k in &l.keys {
             w.u64(k.epoch);
@@ -367,6 +390,9 @@ fn decode_live(r: &mut Reader<'_>) -> Result<Live> {
     };
     let group = Group::from_bytes(RustCryptoSuite1::new(), r.vl_bytes("group")?)?;
     let joined_epoch = r.u64("joined_epoch")?;
+    let dropped_own = r.vl_vec("dropped_own", MAX_LOSERS, |r| {
+        Ok::<_, Error>(r.array::<32>("digest")?)
+    })?;
     let keys = r.vl_vec("keys", MAX_ITEMS, |r| {
         let epoch = r.u64("epoch")?;
         let nostr_group_id = NostrGroupId::from_bytes(r.array::<32>("nostr_group_id")?);
@@ -436,6 +462,7 @@ fn decode_live(r: &mut Reader<'_>) -> Result<Live> {
         races,
         pending,
         joined_epoch,
+        dropped_own,
     })
 }
 
