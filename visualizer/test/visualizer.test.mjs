@@ -6,6 +6,9 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
+import os from "node:os";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 
 const here = import.meta.dirname;
 const URL_ = process.env.VISUALIZER_URL;
@@ -13,6 +16,10 @@ const SHOTS = process.env.VISUALIZER_SHOTS ?? path.resolve(here, "../../target/v
 // When set, the screenshots the README shows are copied there.
 const DOCS = process.env.VISUALIZER_DOCS;
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+// The native command line client, and the relay the page uses (both set by xtask).
+const CLI = process.env.NIPEE_CLI_BIN;
+const RELAY = process.env.VISUALIZER_RELAY;
+const exec = promisify(execFile);
 const DOC_SHOTS = ["02-group.png", "04-rotate-tree.png", "05-commit-race.png", "07-forward-secrecy.png", "07-forward-secrecy-log.png", "08-relay-log.png"];
 
 let browser;
@@ -270,6 +277,28 @@ stage("an outside client (another browser) is invited by npub and shows up as a 
     await waitForMessage("Bob", "Hello from another browser");
   } finally {
     await other.close();
+  }
+});
+
+stage("a native nipee CLI user joins the page's group through the relay and the page shows its messages", async () => {
+  assert.ok(CLI && fs.existsSync(CLI), "NIPEE_CLI_BIN must name the nipee binary");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nipee-visualizer-cli-"));
+  const cli = async (...args) =>
+    (await exec(CLI, ["--data-dir", dir, "--relay", RELAY, ...args], { timeout: 60000 })).stdout.trim();
+  try {
+    const npub = await cli("identity", "new");
+    await cli("keypackage", "publish");
+    await panel("Alice").getByLabel("or npub").fill(npub);
+    await panel("Alice").getByRole("button", { name: "Invite", exact: true }).click();
+    await panel("Bob").getByTestId("member").filter({ hasText: "outside" }).nth(1).waitFor({ timeout: 20000 });
+    await cli("sync");
+    const groups = await cli("--json", "groups");
+    assert.ok(groups.includes('"active":true'), `the CLI joined: ${groups}`);
+    await cli("send", JSON.parse(groups.split("\n")[0]).name ?? "Friends", "Hello from the command line");
+    await waitForMessage("Bob", "Hello from the command line");
+    await waitForMessage("Alice", "Hello from the command line");
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 

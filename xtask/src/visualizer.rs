@@ -62,6 +62,10 @@ pub fn command(args: &[String]) -> Result<(), String> {
 /// Builds the app against `pkg`, starts relay and server, runs the Playwright test, stops
 /// both. What `test-all` calls once its own wasm stages have built the package.
 pub fn test_with_package(root: &Path, pkg: &Path) -> Result<(), String> {
+    // The test invites a native `nipee` user too.
+    run(Command::new(crate::util::cargo())
+        .current_dir(root)
+        .args(["build", "--quiet", "-p", "nipee-cli"]))?;
     build_app(root, pkg)?;
     let running = start(root, 0)?;
     let shots = root.join("target/visualizer-shots");
@@ -70,7 +74,8 @@ pub fn test_with_package(root: &Path, pkg: &Path) -> Result<(), String> {
         .current_dir(root.join("visualizer"))
         .env("VISUALIZER_URL", &running.url)
         .env("VISUALIZER_RELAY", &running.relay_url)
-        .env("VISUALIZER_SHOTS", &shots));
+        .env("VISUALIZER_SHOTS", &shots)
+        .env("NIPEE_CLI_BIN", root.join("target/debug/nipee")));
     running.stop();
     result
 }
