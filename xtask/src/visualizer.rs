@@ -63,9 +63,12 @@ pub fn command(args: &[String]) -> Result<(), String> {
 /// both. What `test-all` calls once its own wasm stages have built the package.
 pub fn test_with_package(root: &Path, pkg: &Path) -> Result<(), String> {
     // The test invites a native `nipee` user too.
-    run(Command::new(crate::util::cargo())
-        .current_dir(root)
-        .args(["build", "--quiet", "-p", "nipee-cli"]))?;
+    run(Command::new(crate::util::cargo()).current_dir(root).args([
+        "build",
+        "--quiet",
+        "-p",
+        "nipee-cli",
+    ]))?;
     build_app(root, pkg)?;
     let running = start(root, 0)?;
     let shots = root.join("target/visualizer-shots");

@@ -258,10 +258,24 @@ fn bad_input_is_a_typed_error_that_changes_no_state() {
     // Dated far in the future.
     let future = EventBuilder::new(Kind::MLS_GROUP_MESSAGE, "x")
         .tag(Tag::group(&h.to_hex()))
-        .sign(&throwaway, Timestamp::from_secs(now + 86_400))
+        .sign(&throwaway, Timestamp::from_secs(now + 86_400 + 3_600))
         .unwrap();
     let r = net.members[1].client.process(&future, now, &mut net.rng);
     assert!(matches!(r, Err(Error::FromTheFuture { .. })), "{r:?}");
+    // A few minutes ahead waits for the clock instead.
+    let soon = EventBuilder::new(Kind::MLS_GROUP_MESSAGE, "x")
+        .tag(Tag::group(&h.to_hex()))
+        .sign(&throwaway, Timestamp::from_secs(now + 3_600))
+        .unwrap();
+    let e = net.members[1]
+        .client
+        .process(&soon, now, &mut net.rng)
+        .unwrap();
+    assert!(
+        matches!(e.outcome(), Outcome::Ignored(IgnoreReason::Buffered)),
+        "{:?}",
+        e.outcomes
+    );
     // An inner event whose pubkey is not the MLS sender.
     let forged = chat_message(net.pk(1), "forged", Timestamp::from_secs(now));
     assert!(matches!(
@@ -520,4 +534,34 @@ fn a_store_of_another_identity_is_refused() {
     let other = Keys::generate(&mut net.rng);
     let r = Client::new(other, MemoryStorage::from_rows(rows, false), Net::config());
     assert!(matches!(r, Err(Error::Misuse { .. })));
+}
+
+#[test]
+fn a_message_dated_ahead_of_our_clock_is_read_once_the_clock_catches_up() {
+    let (mut net, gid) = three(11);
+    // Alice's clock runs 40 minutes ahead.
+    let now = net.now;
+    let ahead = now + 2_400;
+    let inner = chat_message(net.pk(0), "from the future", Timestamp::from_secs(ahead));
+    let out = net.members[0]
+        .client
+        .send(&gid, &inner, ahead, &mut net.rng)
+        .unwrap();
+    let e = net.members[1]
+        .client
+        .process(&out.event, now, &mut net.rng)
+        .unwrap();
+    assert!(matches!(
+        e.outcome(),
+        Outcome::Ignored(IgnoreReason::Buffered)
+    ));
+    // Later, bob's periodic work finds it due.
+    let e = net.members[1].client.poll(ahead, &mut net.rng).unwrap();
+    assert!(
+        e.outcomes.iter().any(
+            |o| matches!(o, Outcome::Message { event, .. } if event.content == "from the future")
+        ),
+        "{:?}",
+        e.outcomes
+    );
 }

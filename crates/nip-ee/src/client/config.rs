@@ -13,9 +13,13 @@ pub const DEFAULT_ROLLBACK_EPOCHS: usize = 2;
 /// How far apart two competing commits' `created_at` may be for the later-arriving one to
 /// replace the applied one (seconds). Honest commits of one race are seconds apart.
 pub const DEFAULT_RACE_WINDOW_SECS: u64 = 600;
-/// How far in the future a group event's `created_at` may lie before it is refused
-/// (seconds).
+/// How far in the future a group event's `created_at` may lie and still be processed at
+/// once (seconds). A group event dated further ahead waits in the buffer until our clock
+/// reaches it (see [`MAX_HELD_FUTURE_SECS`]).
 pub const DEFAULT_MAX_FUTURE_SKEW_SECS: u64 = 900;
+/// How far ahead of our clock a group event may be dated and still wait in the buffer
+/// (seconds); one dated further ahead is refused with `Error::FromTheFuture`.
+pub const MAX_HELD_FUTURE_SECS: u64 = 86_400;
 /// How long an own commit may stay pending, unconfirmed, before `Client::poll`
 /// expires it (seconds).
 pub const DEFAULT_PENDING_TTL_SECS: u64 = 3_600;

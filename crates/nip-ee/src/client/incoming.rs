@@ -313,7 +313,28 @@ impl<S: Storage> Client<S> {
         let h = NostrGroupId::from_bytes(self.config.profile.group_event_group_id(event)?);
         let created_at = event.created_at().as_u64();
         if created_at > now.saturating_add(self.config.max_future_skew_secs) {
-            return Err(Error::FromTheFuture { created_at, now });
+            // Dated ahead of our clock: a member whose clock runs ahead, or a forgery.
+            // Within a day it waits in the buffer until our clock catches up (so members
+            // with different clocks still decide on the same events); beyond, it is refused.
+            let active: Vec<GroupId> = self
+                .routes
+                .get(&h)
+                .map(|g| {
+                    g.iter()
+                        .filter(|id| matches!(self.sessions.get(*id), Some(Session::Active(_))))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            if created_at > now.saturating_add(super::MAX_HELD_FUTURE_SECS) || active.is_empty() {
+                return Err(Error::FromTheFuture { created_at, now });
+            }
+            for gid in &active {
+                self.buffer(gid, event)?;
+            }
+            let mut e = Effects::default();
+            e.push(Outcome::Ignored(IgnoreReason::Buffered));
+            return Ok((None, e));
         }
         let (gid, mls) = match self.open_group_event(&h, event)? {
             Ok(found) => found,

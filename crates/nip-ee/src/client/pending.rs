@@ -165,8 +165,9 @@ impl<S: Storage> Client<S> {
 
     /// Periodic work (call every few seconds to minutes): asks again for read-backs of
     /// unconfirmed commits, expires a commit pending longer than the configured TTL when a
-    /// competing commit is waiting (the group went on without it), and forgets
-    /// processed-event marks older than the retention.
+    /// competing commit is waiting (the group went on without it), retries buffered events
+    /// (those dated ahead of our clock become due), and forgets processed-event marks older
+    /// than the retention.
     ///
     /// # Errors
     /// Storage and MLS errors.
@@ -205,6 +206,16 @@ impl<S: Storage> Client<S> {
                     relays,
                 });
             }
+        }
+        // Events that waited for our clock (dated ahead of it) may be due now.
+        let active: Vec<GroupId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.live().is_some())
+            .map(|(g, _)| g.clone())
+            .collect();
+        for gid in active {
+            effects.extend(self.release_buffered(&gid, now, rng)?);
         }
         let cutoff = now.saturating_sub(self.config.processed_retention_secs);
         self.prune_processed(cutoff)?;
