@@ -561,3 +561,90 @@ fn a_commit_copy_under_another_signer_is_refused_not_applied() {
     );
     let _ = IgnoreReason::Duplicate;
 }
+
+#[test]
+fn a_removal_racing_the_removed_members_earlier_update_converges_in_either_order() {
+    // alice (admin) removes carol while carol, a moment earlier, rotated: an honest race.
+    let mut net = Net::new(31);
+    let a = net.add("alice");
+    let b = net.add("bob");
+    let c = net.add("carol");
+    let d = net.add("dave");
+    let gid = net.group(a, &[b, c, d]);
+    net.assert_converged(&gid, &[a, b, c, d]);
+    net.now += 60;
+    let t = net.now;
+    let update = net.members[c]
+        .client
+        .rotate(&gid, t - 30, &mut net.rng)
+        .unwrap();
+    let carol = net.pk(c);
+    let removal = net.members[a]
+        .client
+        .remove(&gid, &[carol], t, &mut net.rng)
+        .unwrap();
+    let (u, r) = (
+        update.outgoing.event.clone(),
+        removal.outgoing.event.clone(),
+    );
+    // bob sees the update first, dave the removal first.
+    net.deliver(b, &u);
+    net.deliver(b, &r);
+    net.deliver(d, &r);
+    net.deliver(d, &u);
+    assert_eq!(
+        net.auths(&gid, &[b])[0],
+        net.auths(&gid, &[d])[0],
+        "bob and dave decided the race differently"
+    );
+    net.inject(u);
+    net.commit(a, removal);
+    net.commit(c, update);
+    net.sync_all();
+    net.assert_converged(&gid, &[a, b, d]);
+    // carol applied her own update first, then learned she lost to her removal.
+    assert!(!net.members[c].client.group(&gid).unwrap().active);
+    for m in [a, b, d] {
+        assert!(
+            net.members[m]
+                .client
+                .members(&gid)
+                .unwrap()
+                .iter()
+                .all(|x| x.pubkey != carol)
+        );
+    }
+}
+
+#[test]
+fn a_straggling_commit_wins_for_everyone_including_a_member_who_syncs_later() {
+    // bob rotates while offline; alice rotates 20 minutes later and everyone online applies
+    // it; then bob's commit reaches the relay. dave was offline throughout and reads both.
+    let mut net = Net::new(32);
+    let a = net.add("alice");
+    let b = net.add("bob");
+    let c = net.add("carol");
+    let d = net.add("dave");
+    let gid = net.group(a, &[b, c, d]);
+    net.now += 60;
+    let t = net.now;
+    let late = net.members[b].client.rotate(&gid, t, &mut net.rng).unwrap();
+    net.now += 1_200;
+    let p = net.members[a]
+        .client
+        .rotate(&gid, net.now, &mut net.rng)
+        .unwrap();
+    net.commit(a, p);
+    net.sync(c);
+    net.inject(late.outgoing.event.clone());
+    // dave reads the log now: alice's commit first, then bob's earlier one.
+    net.sync(d);
+    net.commit(b, late);
+    net.sync_all();
+    net.assert_converged(&gid, &[a, b, c, d]);
+    net.say(d, &gid, "after the race");
+    net.sync_all();
+    for m in [a, b, c] {
+        assert!(net.texts(m).contains(&"after the race".to_owned()));
+    }
+}

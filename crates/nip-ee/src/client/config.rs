@@ -10,9 +10,6 @@ pub const DEFAULT_RETAINED_EPOCHS: usize = 5;
 pub const MIN_RETAINED_EPOCHS: usize = 3;
 /// How many epochs back a commit race may roll the group by default.
 pub const DEFAULT_ROLLBACK_EPOCHS: usize = 2;
-/// How far apart two competing commits' `created_at` may be for the later-arriving one to
-/// replace the applied one (seconds). Honest commits of one race are seconds apart.
-pub const DEFAULT_RACE_WINDOW_SECS: u64 = 600;
 /// How far in the future a group event's `created_at` may lie and still be processed at
 /// once (seconds). A group event dated further ahead waits in the buffer until our clock
 /// reaches it (see [`MAX_HELD_FUTURE_SECS`]).
@@ -47,8 +44,6 @@ pub struct ClientConfig {
     pub retained_epochs: usize,
     /// How many epochs back a commit race may roll the group (1 ..= `retained_epochs`).
     pub rollback_epochs: usize,
-    /// See [`DEFAULT_RACE_WINDOW_SECS`].
-    pub race_window_secs: u64,
     /// See [`DEFAULT_MAX_FUTURE_SKEW_SECS`].
     pub max_future_skew_secs: u64,
     /// See [`DEFAULT_PENDING_TTL_SECS`].
@@ -72,7 +67,6 @@ impl Default for ClientConfig {
             client_name: Some("nipee".to_owned()),
             retained_epochs: DEFAULT_RETAINED_EPOCHS,
             rollback_epochs: DEFAULT_ROLLBACK_EPOCHS,
-            race_window_secs: DEFAULT_RACE_WINDOW_SECS,
             max_future_skew_secs: DEFAULT_MAX_FUTURE_SKEW_SECS,
             pending_ttl_secs: DEFAULT_PENDING_TTL_SECS,
             max_buffered_per_group: DEFAULT_MAX_BUFFERED_PER_GROUP,

@@ -508,7 +508,11 @@ impl<S: Storage> Client<S> {
         let mut sc = sc;
         let mut superseded_own = false;
         if let Some(p) = &live.pending {
-            if key >= p.key() {
+            let ours_removes = live
+                .group
+                .pending_commit()
+                .is_some_and(|v| !v.removed().is_empty());
+            if races::rank(!sc.removed().is_empty(), &key) >= races::rank(ours_removes, &p.key()) {
                 // Ours wins if a relay has it; until we know, theirs waits.
                 self.buffer(gid, event)?;
                 let mut e = Effects::default();
@@ -677,15 +681,11 @@ impl<S: Storage> Client<S> {
                 Sender::Member(i) => Some(i),
                 _ => None,
             },
+            removes: !sc.removed().is_empty(),
         };
         let limits = Limits {
             current_epoch: current,
             rollback_epochs: self.config.rollback_epochs,
-            race_window_secs: self.config.race_window_secs,
-            opened_at: epoch
-                .checked_sub(1)
-                .and_then(|e| live.races.get(&e))
-                .map(|r| r.applied.key.0),
         };
         match races::decide_late(&candidate, &record, &limits) {
             Decision::Keep { reason, remember } => {

@@ -15,15 +15,19 @@
 //! 3. nipee's own commits carry a binding in the MLS authenticated data: the `created_at`
 //!    and the signer of the kind-445 event they are published in. A copy of such a commit
 //!    under another `created_at` or signer is refused, so its order key cannot be forged.
-//! 4. A late commit replaces the applied one only if its order key is lower, it is at most
-//!    `rollback_epochs` behind, its `created_at` is within `race_window_secs` of the
-//!    applied commit's and not before the commit that opened its epoch, and it was not
-//!    committed by a member whom the applied commit removes (a removed member cannot undo
-//!    its removal).
+//! 4. The order is total, so every member that knows the same commits of an epoch keeps
+//!    the same one, whatever order they arrived in: a commit that removes members comes
+//!    before one that removes none (so a removed member cannot undo its removal with a
+//!    backdated self-update, and a member cannot jam removals), then the lower
+//!    `(created_at, event id)`. Conditions that depend on what arrived first (a time window
+//!    between the applied commit and a late one, a date before the epoch's opening commit)
+//!    would let members who saw two commits in different orders keep different ones, so the
+//!    rule has none: the one local limit is the depth — a late commit more than
+//!    `rollback_epochs` behind is too late, because the state to roll back to is gone.
 //!
 //! In a genuine race among honest members every member ends on the same commit as a peer
-//! applying the plain rule: honest commits are bound to their one event, arrive within
-//! seconds of each other, and the extra conditions only refuse copies and stragglers.
+//! applying the plain rule, except when a removal competes with an earlier commit that
+//! removes nobody: nipee keeps the removal.
 
 use crate::error::{Error, Result};
 
@@ -78,21 +82,27 @@ pub(crate) fn check_binding(
     }
 }
 
+/// Where a commit stands in the order of an epoch's competing commits: lower comes first.
+/// Commits that remove members come before those that remove none, then `(created_at,
+/// event id)`.
+pub(crate) fn rank(removes: bool, key: &OrderKey) -> (bool, OrderKey) {
+    (!removes, *key)
+}
+
 /// The facts about a late candidate commit for epoch `epoch` (already authenticated).
 pub(crate) struct LateCandidate<'a> {
     pub(crate) epoch: u64,
     pub(crate) content_id: &'a [u8],
     pub(crate) key: OrderKey,
     pub(crate) committer: Option<u32>,
+    /// Whether it removes members.
+    pub(crate) removes: bool,
 }
 
 /// The rule's limits.
 pub(crate) struct Limits {
     pub(crate) current_epoch: u64,
     pub(crate) rollback_epochs: usize,
-    pub(crate) race_window_secs: u64,
-    /// `created_at` of the commit that opened the candidate's epoch, if known.
-    pub(crate) opened_at: Option<u64>,
 }
 
 /// The decision on a late candidate.
@@ -116,25 +126,19 @@ pub(crate) fn decide_late(c: &LateCandidate<'_>, record: &RaceRecord, limits: &L
         };
     }
     let applied = &record.applied;
-    if c.key >= applied.key {
+    if rank(c.removes, &c.key) >= rank(!applied.removed.is_empty(), &applied.key) {
+        let removed = c.committer.is_some_and(|i| applied.removed.contains(&i));
         return Decision::Keep {
-            reason: IgnoreReason::LostRace,
-            remember: true,
-        };
-    }
-    if let Some(committer) = c.committer
-        && applied.removed.contains(&committer)
-    {
-        return Decision::Keep {
-            reason: IgnoreReason::RemovedMemberCannotUndo,
+            reason: if removed {
+                IgnoreReason::RemovedMemberCannotUndo
+            } else {
+                IgnoreReason::LostRace
+            },
             remember: true,
         };
     }
     let depth = limits.current_epoch.saturating_sub(c.epoch);
-    let too_deep = depth > limits.rollback_epochs as u64;
-    let outside_window = applied.key.0.saturating_sub(c.key.0) > limits.race_window_secs;
-    let before_epoch = limits.opened_at.is_some_and(|t| c.key.0 < t);
-    if too_deep || outside_window || before_epoch {
+    if depth > limits.rollback_epochs as u64 {
         return Decision::Keep {
             reason: IgnoreReason::TooLate,
             remember: true,
@@ -166,8 +170,6 @@ mod tests {
         Limits {
             current_epoch: 6,
             rollback_epochs: 2,
-            race_window_secs: 600,
-            opened_at: Some(900),
         }
     }
 
@@ -177,6 +179,7 @@ mod tests {
             content_id: content,
             key,
             committer,
+            removes: false,
         }
     }
 
@@ -206,8 +209,10 @@ mod tests {
 
     #[test]
     fn a_later_commit_loses_and_an_earlier_one_replaces() {
+        let mut r = record();
+        r.applied.removed.clear();
         assert!(matches!(
-            decide_late(&cand(&[3], (1_001, [0; 32]), Some(1)), &record(), &limits()),
+            decide_late(&cand(&[3], (1_001, [0; 32]), Some(1)), &r, &limits()),
             Decision::Keep {
                 reason: IgnoreReason::LostRace,
                 ..
@@ -215,7 +220,7 @@ mod tests {
         ));
         // Same second, lower id: wins.
         assert_eq!(
-            decide_late(&cand(&[3], (1_000, [4; 32]), Some(1)), &record(), &limits()),
+            decide_late(&cand(&[3], (1_000, [4; 32]), Some(1)), &r, &limits()),
             Decision::Replace
         );
     }
@@ -232,32 +237,119 @@ mod tests {
     }
 
     #[test]
-    fn too_deep_outside_the_window_or_before_the_epoch_is_too_late() {
+    fn a_removal_comes_before_any_commit_that_removes_nobody() {
+        // The applied commit removes leaf 2: an earlier self-update by anyone loses to it.
+        assert!(matches!(
+            decide_late(&cand(&[3], (10, [0; 32]), Some(1)), &record(), &limits()),
+            Decision::Keep {
+                reason: IgnoreReason::LostRace,
+                ..
+            }
+        ));
+        // When the applied commit removes nobody, a removal replaces it even dated later.
+        let mut r = record();
+        r.applied.removed.clear();
+        let mut c = cand(&[3], (5_000, [0; 32]), Some(1));
+        c.removes = true;
+        assert_eq!(decide_late(&c, &r, &limits()), Decision::Replace);
+        // Two removals: the lower key.
+        assert_eq!(
+            decide_late(
+                &LateCandidate {
+                    removes: true,
+                    ..cand(&[3], (999, [0; 32]), Some(1))
+                },
+                &record(),
+                &limits()
+            ),
+            Decision::Replace
+        );
+        assert!(matches!(
+            decide_late(
+                &LateCandidate {
+                    removes: true,
+                    ..cand(&[3], (1_001, [0; 32]), Some(1))
+                },
+                &record(),
+                &limits()
+            ),
+            Decision::Keep {
+                reason: IgnoreReason::LostRace,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn the_order_is_total_so_arrival_order_does_not_matter() {
+        // Three commits of one epoch, every order of arrival: the kept one is the same.
+        let rec = |id: u8, key: OrderKey, by: u32, removed: Vec<u32>| CommitRecord {
+            content_id: vec![id],
+            key,
+            committer: Some(by),
+            removed,
+        };
+        let commits = [
+            rec(1, (30, [1; 32]), 0, vec![1]),
+            rec(2, (10, [2; 32]), 1, vec![]),
+            rec(3, (20, [3; 32]), 2, vec![]),
+        ];
+        let orders = [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+        ];
+        let mut kept = Vec::new();
+        for order in orders {
+            let mut state = RaceRecord::new(commits[order[0]].clone(), [0; 32]);
+            for &i in &order[1..] {
+                let c = &commits[i];
+                let cand = LateCandidate {
+                    epoch: 5,
+                    content_id: &c.content_id,
+                    key: c.key,
+                    committer: c.committer,
+                    removes: !c.removed.is_empty(),
+                };
+                if decide_late(&cand, &state, &limits()) == Decision::Replace {
+                    state = RaceRecord::new(c.clone(), [0; 32]);
+                }
+            }
+            kept.push(state.applied.content_id);
+        }
+        assert!(kept.iter().all(|k| k == &vec![1]), "{kept:?}");
+    }
+
+    #[test]
+    fn deeper_than_the_rollback_limit_is_too_late_and_dates_alone_never_are() {
         let mut l = limits();
         l.current_epoch = 8;
         assert!(matches!(
-            decide_late(&cand(&[3], (999, [0; 32]), Some(1)), &record(), &l),
+            decide_late(
+                &cand(&[3], (999, [0; 32]), Some(1)),
+                &{
+                    let mut r = record();
+                    r.applied.removed.clear();
+                    r
+                },
+                &l
+            ),
             Decision::Keep {
                 reason: IgnoreReason::TooLate,
                 ..
             }
         ));
+        // Far earlier than the applied commit (a straggler): decided by the order.
         let mut r = record();
-        r.applied.key.0 = 2_000;
-        assert!(matches!(
-            decide_late(&cand(&[3], (1_300, [0; 32]), Some(1)), &r, &limits()),
-            Decision::Keep {
-                reason: IgnoreReason::TooLate,
-                ..
-            }
-        ));
-        assert!(matches!(
-            decide_late(&cand(&[3], (899, [0; 32]), Some(1)), &record(), &limits()),
-            Decision::Keep {
-                reason: IgnoreReason::TooLate,
-                ..
-            }
-        ));
+        r.applied.removed.clear();
+        r.applied.key.0 = 100_000;
+        assert_eq!(
+            decide_late(&cand(&[3], (1, [0; 32]), Some(1)), &r, &limits()),
+            Decision::Replace
+        );
     }
 
     #[test]
