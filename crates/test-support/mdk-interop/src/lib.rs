@@ -81,6 +81,8 @@ pub struct MdkUser {
     pub keys: nostr::Keys,
     /// Their MDK instance (in-memory storage).
     pub mdk: MDK<MdkMemoryStorage>,
+    /// The relay written into their KeyPackages and groups.
+    pub relay: String,
 }
 
 impl Default for MdkUser {
@@ -92,9 +94,15 @@ impl Default for MdkUser {
 impl MdkUser {
     /// A new person with a fresh key and default MDK settings.
     pub fn new() -> Self {
+        Self::with_relay(RELAY)
+    }
+
+    /// A new person whose KeyPackages and groups name `relay`.
+    pub fn with_relay(relay: &str) -> Self {
         MdkUser {
             keys: nostr::Keys::generate(),
             mdk: MDK::new(MdkMemoryStorage::default()),
+            relay: relay.to_owned(),
         }
     }
 
@@ -106,7 +114,7 @@ impl MdkUser {
     /// A KeyPackage event as White Noise publishes it: addressable kind 30443 (with `d`,
     /// `i`, `mls_proposals`), or with `legacy` the kind-443 variant MDK also hands out.
     pub fn key_package_event(&self, legacy: bool) -> nipee_nostr::Event {
-        let relay = nostr::RelayUrl::parse(RELAY).unwrap();
+        let relay = nostr::RelayUrl::parse(&self.relay).unwrap();
         let data = self
             .mdk
             .create_key_package_for_event(&self.keys.public_key(), [relay])
@@ -177,7 +185,7 @@ impl MdkUser {
             None,
             None,
             None,
-            vec![nostr::RelayUrl::parse(RELAY).unwrap()],
+            vec![nostr::RelayUrl::parse(&self.relay).unwrap()],
             admin_keys,
         );
         let result = self
