@@ -467,3 +467,18 @@ fn a_nipee_member_leaves_a_mdk_group_once_an_admin_removes_it() {
         vec![mdk.pubkey()]
     );
 }
+
+/// A group MDK made with MDK users only requires SelfRemove of every member; nipee does not
+/// implement it, so MDK refuses nipee's KeyPackage there (and only there: see test a).
+#[test]
+fn a_mdk_only_group_that_requires_self_remove_refuses_a_nipee_member() {
+    let alice = MdkUser::new();
+    let bob = MdkUser::new();
+    let mut carol = NipeeUser::new();
+    let (gid, _) = alice.create_group("mdk only", &[bob.key_package_event(false)], &[]);
+    let kp = to_nostr(&carol.key_package_event(false));
+    assert!(matches!(
+        alice.mdk.add_members(&mdk_gid(&gid), &[kp]),
+        Err(mdk_core::Error::InviteeMissingRequiredProposal)
+    ));
+}
