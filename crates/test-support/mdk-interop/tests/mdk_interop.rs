@@ -62,6 +62,20 @@ fn a_mdk_creates_a_group_with_a_nipee_member() {
     assert_eq!(info.updated, vec![alice.pubkey()]);
     assert_agree(&bob, &alice, &gid);
 
+    // MDK renames the group (new versioned group data in a GroupContextExtensions commit).
+    let renamed = alice
+        .mdk
+        .update_group_data(
+            &mdk_gid(&gid),
+            mdk_core::prelude::NostrGroupDataUpdate::new().name("a, renamed by MDK"),
+        )
+        .unwrap()
+        .evolution_event;
+    alice.mdk.merge_pending_commit(&mdk_gid(&gid)).unwrap();
+    let info = bob.applies(&nipee_mdk_interop::to_nipee(&renamed));
+    assert_eq!(info.group_data.unwrap().name, "a, renamed by MDK");
+    assert_agree(&bob, &alice, &gid);
+
     // MDK adds a nipee user and an MDK user in one commit.
     let carol_kp = carol.key_package_event(false);
     let dave_kp = dave.key_package_event(false);
@@ -144,6 +158,24 @@ fn b_nipee_creates_a_group_with_a_mdk_member() {
         alice.hears(&bob.send(&gid, "hello from MDK")),
         "hello from MDK"
     );
+
+    // nipee renames the group and adds a relay.
+    let update = nipee::GroupDataUpdate::new()
+        .name("b, renamed by nipee")
+        .relays(vec![
+            nipee_mdk_interop::RELAY.into(),
+            "wss://relay.example".into(),
+        ]);
+    let renamed = alice
+        .client
+        .update_group_data(&gid, update, now(), &mut rand::rng())
+        .unwrap()
+        .outgoing
+        .event;
+    alice.acked(&renamed);
+    bob.applies(&renamed);
+    assert_agree(&alice, &bob, &gid);
+    assert_eq!(bob.mdk.get_relays(&mdk_gid(&gid)).unwrap().len(), 2);
 
     // nipee adds a third member (an MDK user with a legacy kind-443 KeyPackage)...
     let carol_kp = carol.key_package_event(true);
