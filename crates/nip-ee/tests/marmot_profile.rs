@@ -247,3 +247,26 @@ fn in_a_marmot_group_a_non_admin_commits_only_path_updates() {
     }
     assert_eq!(bob.epoch(&gid).unwrap(), alice.epoch(&gid).unwrap());
 }
+
+#[test]
+fn a_welcome_is_read_in_its_own_profile_whatever_the_config_says() {
+    let mut rng = rand::rng();
+    let mut alice = client(Profile::Marmot);
+    let mut carol = client(Profile::Marmot);
+    let kp = carol
+        .create_key_package(false, NOW, &mut rng)
+        .unwrap()
+        .event;
+    // Carol switches her new groups back to nip-ee before the invitation arrives.
+    let mut carol = Client::open(carol.into_storage(), ClientConfig::with_relays([RELAY])).unwrap();
+    let (gid, w) = alice
+        .create_group(NewGroup::new("g", vec![kp]), NOW, &mut rng)
+        .unwrap();
+    assert_eq!(join(&mut carol, &w.publish[0].event), gid);
+    assert_eq!(carol.profile(&gid).unwrap(), Profile::Marmot);
+    assert_eq!(
+        hears(&mut carol, &say(&mut alice, &gid, "still marmot")),
+        "still marmot"
+    );
+    assert_eq!(hears(&mut alice, &say(&mut carol, &gid, "yes")), "yes");
+}
