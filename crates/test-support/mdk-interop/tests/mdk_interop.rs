@@ -24,7 +24,6 @@ fn a_mdk_creates_a_group_with_a_nipee_member() {
     // Bob's last-resort KeyPackage: after joining he rotates at once, a non-admin's
     // path-only commit that MDK must accept.
     let kp = bob.key_package_event(true);
-    to_nostr(&kp);
     alice
         .mdk
         .parse_key_package(&to_nostr(&kp))
