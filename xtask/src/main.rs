@@ -182,6 +182,49 @@ fn test_all() -> ExitCode {
     run_stage(&mut stages, "test", needs(tools::Needs::Tests), &mut || {
         run(&mut cargo_in_root(&["test", "--workspace"]))
     });
+    // The Marmot interop tests against MDK keep a workspace (and lock file) of their own:
+    // MDK's OpenMLS 0.8 and the OpenMLS 0.9 dev-dependency above pin incompatible versions
+    // of a shared crate. They build into the same target dir, and their real-relay test runs
+    // the `nipee` binary the test stage just built.
+    run_stage(
+        &mut stages,
+        "MDK interop (marmot profile)",
+        needs(tools::Needs::Tests),
+        &mut || {
+            let manifest = root.join("crates/test-support/mdk-interop/Cargo.toml");
+            let manifest = manifest.to_string_lossy();
+            let target = root.join("target");
+            run(&mut cargo_in_root(&[
+                "fmt",
+                "--manifest-path",
+                &manifest,
+                "--check",
+            ]))?;
+            run(cargo_in_root(&[
+                "clippy",
+                "--manifest-path",
+                &manifest,
+                "--locked",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])
+            .env("CARGO_TARGET_DIR", &target))?;
+            run(&mut cargo_in_root(&[
+                "build",
+                "-p",
+                "nipee-cli",
+                "--bin",
+                "nipee",
+            ]))?;
+            run(
+                cargo_in_root(&["test", "--manifest-path", &manifest, "--locked"])
+                    .env("CARGO_TARGET_DIR", &target)
+                    .env("NIPEE_BIN", target.join("debug").join("nipee")),
+            )
+        },
+    );
     run_stage(&mut stages, "doc", vec![], &mut || {
         run(cargo_in_root(&["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))
     });

@@ -41,8 +41,34 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// The wire formats of new groups and KeyPackages: `nip-ee` (nostr-mls, the default)
+    /// or `marmot` (MDK / White Noise). Given once, it is remembered in config.json;
+    /// existing groups keep the profile they were made with, and invitations of either
+    /// profile are accepted.
+    #[arg(long, global = true, value_enum, value_name = "PROFILE")]
+    pub profile: Option<ProfileArg>,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The wire-format profiles, as `--profile` spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProfileArg {
+    /// NIP-EE as nostr-mls writes it.
+    NipEe,
+    /// Marmot as MDK (White Noise) writes it.
+    Marmot,
+}
+
+impl ProfileArg {
+    /// The client core's profile.
+    pub fn profile(self) -> nipee::Profile {
+        match self {
+            ProfileArg::NipEe => nipee::Profile::NipEe,
+            ProfileArg::Marmot => nipee::Profile::Marmot,
+        }
+    }
 }
 
 /// The commands.
@@ -493,6 +519,24 @@ mod tests {
         for c in ["rotate", "leave"] {
             assert!(matches!(command(&["group", c, "g"]), Command::Group(_)));
         }
+    }
+
+    #[test]
+    fn the_profile_is_a_global_option_with_two_values() {
+        assert_eq!(parse(&["groups"]).unwrap().profile, None);
+        assert_eq!(
+            parse(&["--profile", "marmot", "groups"]).unwrap().profile,
+            Some(ProfileArg::Marmot)
+        );
+        assert_eq!(
+            parse(&["groups", "--profile", "nip-ee"]).unwrap().profile,
+            Some(ProfileArg::NipEe)
+        );
+        assert_eq!(ProfileArg::Marmot.profile(), nipee::Profile::Marmot);
+        assert_eq!(
+            kind(&["--profile", "mls", "groups"]),
+            ErrorKind::InvalidValue
+        );
     }
 
     #[test]

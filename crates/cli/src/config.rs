@@ -27,6 +27,9 @@ pub struct Config {
     /// Petname → hex public key.
     #[serde(default)]
     pub petnames: BTreeMap<String, String>,
+    /// The profile of new groups and KeyPackages (`nip-ee` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 /// The data directory in use.

@@ -122,6 +122,23 @@ pub enum Error {
     /// `created_at` or signer): a re-dated or re-signed copy.
     #[error("a copy of a commit under another event (re-dated or re-signed)")]
     CommitCopy,
+    /// An event of one wire-format profile where the other was required (a Marmot
+    /// KeyPackage for a `nip-ee` group, a Welcome of another profile than asked for).
+    #[error("an event of profile {found} where profile {expected} is required")]
+    ProfileMismatch {
+        /// The profile required.
+        expected: &'static str,
+        /// The profile the event is written in.
+        found: &'static str,
+    },
+    /// A group event older than its group's profile accepts (Marmot: 45 days).
+    #[error("event created_at {created_at} is older than the oldest accepted ({oldest})")]
+    TooOld {
+        /// The event's `created_at`.
+        created_at: u64,
+        /// The oldest `created_at` accepted now.
+        oldest: u64,
+    },
     /// A group event dated further in the future than the allowed clock skew.
     #[error("event created_at {created_at} is too far after now ({now})")]
     FromTheFuture {
@@ -234,6 +251,8 @@ impl Error {
             | Error::WelcomeSender { .. }
             | Error::Policy(_)
             | Error::CommitCopy
+            | Error::ProfileMismatch { .. }
+            | Error::TooOld { .. }
             | Error::FromTheFuture { .. } => ErrorKind::Invalid,
             Error::Misuse { .. } => ErrorKind::Misuse,
             Error::Storage { .. } => ErrorKind::Storage,

@@ -59,6 +59,9 @@ pub enum GroupImage {
         /// `image_nonce` (empty when absent).
         nonce: Vec<u8>,
     },
+    /// The Marmot profile's versioned fields (see [`crate::marmot::group_data`]); the
+    /// `nip-ee` encoder refuses them.
+    Marmot(crate::marmot::group_data::MarmotImage),
 }
 
 /// The decoded `nostr_group_data` extension.
@@ -244,6 +247,11 @@ impl NostrGroupData {
                 w.vl_bytes("image_hash", hash)?;
                 w.vl_bytes("image_key", key)?;
                 w.vl_bytes("image_nonce", nonce)?;
+            }
+            GroupImage::Marmot(_) => {
+                return Err(Error::Misuse {
+                    what: "a nip-ee group's image uses the nip-ee fields, not GroupImage::Marmot",
+                });
             }
         }
         Ok(w.into_bytes())

@@ -81,7 +81,9 @@
 //!   phase: [`PendingCommit`] → [`Client::published`] / [`Client::fetched`]), messages,
 //!   [`Client::process`] returning [`Effects`], the admin rules, commit races, the outbox,
 //!   the buffer of future-epoch events, and views for tools.
-//! * [`profile`]: [`Profile`], through which the core reaches every wire format.
+//! * [`profile`]: [`Profile`], through which the core reaches every wire format
+//!   (`nip-ee` and `marmot`), and [`EventKey`], one epoch's group-event key in either.
+//! * [`marmot`]: the Marmot formats of MDK / White Noise (MIPs 00–03).
 //! * [`group_data`]: the `nostr_group_data` (0xF2EE) GroupContext extension.
 //! * [`key_package_event`]: kind 443 and the credential rule.
 //! * [`welcome_event`]: the kind-444 Welcome rumor and its NIP-59 gift wrap.
@@ -101,6 +103,7 @@ pub mod group_data;
 pub mod ids;
 pub mod inner;
 pub mod key_package_event;
+pub mod marmot;
 pub mod profile;
 pub mod storage;
 pub mod welcome_event;
@@ -120,6 +123,6 @@ pub use key_package_event::{
     credential_identity, credential_pubkey, generate_key_package, identity_to_pubkey,
     parse_key_package_event,
 };
-pub use profile::Profile;
+pub use profile::{EventKey, Profile};
 pub use storage::{MemoryStorage, Storage};
 pub use welcome_event::{OpenedWelcome, WelcomeRumor, open_welcome};

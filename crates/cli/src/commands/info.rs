@@ -47,6 +47,9 @@ pub async fn groups(ctx: &mut Ctx, sync: bool) -> Result<(), Fail> {
         if g.pending_commit {
             flags.push("commit pending");
         }
+        if g.profile == Some(nipee::Profile::Marmot) {
+            flags.push("marmot");
+        }
         ctx.out.emit(
             format!(
                 "{}  {}  epoch {}  {} members{}",
@@ -63,7 +66,8 @@ pub async fn groups(ctx: &mut Ctx, sync: bool) -> Result<(), Fail> {
             json!({"group": g.group_id.to_hex(), "nostr_group_id": g.nostr_group_id.to_hex(),
                    "name": name(&g), "description": g.data.as_ref().map(|d| d.description.clone()),
                    "epoch": g.epoch, "members": g.members.len(), "active": g.active,
-                   "admin": admin, "pending_commit": g.pending_commit}),
+                   "admin": admin, "pending_commit": g.pending_commit,
+                   "profile": g.profile.map(nipee::Profile::name)}),
         );
     }
     Ok(())
@@ -110,12 +114,14 @@ pub async fn status(ctx: &mut Ctx, offline: bool) -> Result<(), Fail> {
     let pk = client.public_key();
     ctx.out.emit(
         format!(
-            "identity  {}\ndata      {}",
+            "identity  {}\ndata      {}\nprofile   {} (new groups and KeyPackages)",
             pk.to_bech32(),
-            ctx.dir.path.display()
+            ctx.dir.path.display(),
+            ctx.profile()
         ),
         json!({"type": "identity", "npub": pk.to_bech32(), "pubkey": pk.to_hex(),
-               "data_dir": ctx.dir.path.display().to_string()}),
+               "data_dir": ctx.dir.path.display().to_string(),
+               "profile": ctx.profile().name()}),
     );
     let client = match relay_states(ctx, offline).await? {
         Some(pool) => {

@@ -43,7 +43,18 @@ impl Ctx {
     }
 
     pub fn client_config(&self) -> ClientConfig {
-        ClientConfig::with_relays(self.config.relays.iter().cloned())
+        let mut c = ClientConfig::with_relays(self.config.relays.iter().cloned());
+        c.profile = self.profile();
+        c
+    }
+
+    /// The profile of new groups and KeyPackages (checked when the config was loaded).
+    pub fn profile(&self) -> nipee::Profile {
+        self.config
+            .profile
+            .as_deref()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_default()
     }
 
     pub fn names(&self, own: Option<PublicKey>) -> Names {
@@ -217,6 +228,20 @@ pub fn report_commit(
 pub async fn run(cli: Cli) -> Result<(), Fail> {
     let dir = DataDir::resolve(cli.data_dir)?;
     let mut config = dir.load_config()?;
+    if let Some(p) = config.profile.as_deref()
+        && p.parse::<nipee::Profile>().is_err()
+    {
+        return Err(Fail::storage(format!(
+            "config.json names the profile {p:?}; the profiles are nip-ee and marmot (fix or delete it)"
+        )));
+    }
+    if let Some(p) = cli.profile {
+        let name = p.profile().name().to_owned();
+        if config.profile.as_deref() != Some(name.as_str()) {
+            config.profile = Some(name);
+            dir.save_config(&config)?;
+        }
+    }
     if !cli.relays.is_empty() {
         let relays = parse_relays(&cli.relays)?;
         if relays != config.relays {

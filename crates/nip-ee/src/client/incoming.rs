@@ -19,6 +19,7 @@ use super::{Client, leaf_pubkey, outbox, policy, storage_err};
 use crate::error::{Error, Result};
 use crate::ids::{GroupId, NostrGroupId};
 use crate::key_package_event::credential_pubkey;
+use crate::profile::Profile;
 use crate::storage::{
     Blob, Storage, Table, WriteBatch, buffer_key, fork_key, group_key, is_processed, mark_processed,
 };
@@ -45,6 +46,7 @@ fn record_of(sc: &StagedCommit, key: OrderKey) -> CommitRecord {
 /// What a commit did, in Nostr keys, from the group before it and the staged commit.
 pub(crate) fn commit_info(
     gid: &GroupId,
+    profile: Profile,
     before: &Group,
     sc: &StagedCommit,
     rolled_back_from: Option<u64>,
@@ -82,9 +84,7 @@ pub(crate) fn commit_info(
         updated,
         group_data_changed: sc.extensions() != before.extensions(),
         group_data: if sc.extensions() != before.extensions() {
-            crate::profile::Profile::NipEe
-                .group_data(sc.extensions())
-                .ok()
+            profile.group_data(sc.extensions()).ok()
         } else {
             None
         },
@@ -151,8 +151,7 @@ impl<S: Storage> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<Effects> {
-        let profile = self.config.profile;
-        let opened = profile.open_welcome(&self.keys, event)?;
+        let (profile, opened) = Profile::open_any_welcome(&self.keys, event)?;
         let kp_id = opened.rumor.key_package_event_id;
         let Some(bundle) = self.load_key_package(&kp_id)? else {
             // Addressed to our identity but made for a KeyPackage of another device (or one
@@ -200,6 +199,10 @@ impl<S: Storage> Client<S> {
                 expected: self.keys.public_key().to_hex(),
                 found: hex::encode(own.credential.identity().unwrap_or_default()),
             });
+        }
+        // Every member's identity must have the profile's form (MDK reads only raw keys).
+        for m in staged.group().members() {
+            policy::check_identity_form(profile, &m.credential)?;
         }
         let gid = staged.group().group_id().clone();
         if matches!(self.sessions.get(&gid), Some(Session::Active(_))) {
@@ -279,8 +282,14 @@ impl<S: Storage> Client<S> {
 
     // ----- group events -----
 
-    /// Finds the group and epoch whose key opens `event`: `(group, epoch, MLS bytes)`.
-    fn open_group_event(&self, h: &NostrGroupId, event: &Event) -> Result<Opened> {
+    /// Finds the group and epoch whose key opens `event`: `(group, epoch, MLS bytes)`. Each
+    /// group that uses the `h` tag first checks the event against its own profile (tags,
+    /// date window), then tries its own keys.
+    ///
+    /// # Errors
+    /// [`Error::UnknownGroup`]; the profile's error when every active group that uses the
+    /// `h` tag refuses the event's form.
+    fn open_group_event(&self, h: &NostrGroupId, event: &Event, now: u64) -> Result<Opened> {
         let candidates = self.routes.get(h).cloned().unwrap_or_default();
         if candidates.is_empty() {
             return Err(Error::UnknownGroup {
@@ -288,10 +297,15 @@ impl<S: Storage> Client<S> {
             });
         }
         let mut active = Vec::new();
+        let mut refused = None;
         for gid in &candidates {
             let Some(Session::Active(live)) = self.sessions.get(gid) else {
                 continue;
             };
+            if let Err(e) = live.profile.check_group_event(event, now) {
+                refused.get_or_insert(e);
+                continue;
+            }
             active.push(gid.clone());
             for k in live.keys.iter().filter(|k| k.nostr_group_id == *h) {
                 if let Ok(mls) = k.key.decrypt(event.content()) {
@@ -299,7 +313,10 @@ impl<S: Storage> Client<S> {
                 }
             }
         }
-        Ok(Err(active))
+        match refused {
+            Some(e) if active.is_empty() => Err(e),
+            _ => Ok(Err(active)),
+        }
     }
 
     /// Processes one kind-445 event; returns the group it touched (for releasing buffered
@@ -310,7 +327,7 @@ impl<S: Storage> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<(Option<GroupId>, Effects)> {
-        let h = NostrGroupId::from_bytes(self.config.profile.group_event_group_id(event)?);
+        let h = NostrGroupId::from_bytes(crate::envelope::group_event_group_id(event)?);
         let created_at = event.created_at().as_u64();
         if created_at > now.saturating_add(self.config.max_future_skew_secs) {
             // Dated ahead of our clock: a member whose clock runs ahead, or a forgery.
@@ -336,7 +353,7 @@ impl<S: Storage> Client<S> {
             e.push(Outcome::Ignored(IgnoreReason::Buffered));
             return Ok((None, e));
         }
-        let (gid, mls) = match self.open_group_event(&h, event)? {
+        let (gid, mls) = match self.open_group_event(&h, event, now)? {
             Ok(found) => found,
             Err(active) => return self.unopened(event, active, now, rng),
         };
@@ -563,7 +580,7 @@ impl<S: Storage> Client<S> {
         let retained = self.config.retained_epochs;
         let live = self.live_mut(gid)?;
         let epoch_before = live.group.epoch();
-        let info = commit_info(gid, &live.group, &sc, None, superseded_own);
+        let info = commit_info(gid, live.profile, &live.group, &sc, None, superseded_own);
         let by = info.committer;
         let record = record_of(&sc, key);
         let removes_us = sc.removes_us();
@@ -738,7 +755,14 @@ impl<S: Storage> Client<S> {
             .map(|(e, r)| (*e, r.applied.key.1))
             .collect();
         let own_event = live.pending.as_ref().map(|p| p.event.id());
-        let info = commit_info(gid, &resumed, &sc, Some(reached), superseded_own);
+        let info = commit_info(
+            gid,
+            live.profile,
+            &resumed,
+            &sc,
+            Some(reached),
+            superseded_own,
+        );
         let by = info.committer;
         let record = record_of(&sc, key);
         let removes_us = sc.removes_us();
@@ -815,8 +839,8 @@ impl<S: Storage> Client<S> {
             e.push(Outcome::Ignored(IgnoreReason::Duplicate));
             return Ok(e);
         }
-        let h = NostrGroupId::from_bytes(self.config.profile.group_event_group_id(event)?);
-        let Ok((gid, mls)) = self.open_group_event(&h, event)? else {
+        let h = NostrGroupId::from_bytes(crate::envelope::group_event_group_id(event)?);
+        let Ok((gid, mls)) = self.open_group_event(&h, event, now)? else {
             return Err(Error::NoEpochKey);
         };
         let msg = MlsMessageIn::parse(&mls)?;

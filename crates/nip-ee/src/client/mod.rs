@@ -318,6 +318,7 @@ impl<S: Storage> Client<S> {
                 members: Vec::new(),
                 active: false,
                 pending_commit: false,
+                profile: None,
             }),
             Some(Session::Active(l)) => {
                 let data = l.data()?;
@@ -330,6 +331,7 @@ impl<S: Storage> Client<S> {
                     epoch: l.group.epoch(),
                     active: true,
                     pending_commit: l.pending.is_some(),
+                    profile: Some(l.profile),
                 })
             }
         }
@@ -365,6 +367,14 @@ impl<S: Storage> Client<S> {
             .to_vec())
     }
 
+    /// The wire-format profile of a group.
+    ///
+    /// # Errors
+    /// [`Error::UnknownGroup`], or a group we left.
+    pub fn profile(&self, gid: &GroupId) -> Result<crate::profile::Profile> {
+        Ok(self.live(gid)?.profile)
+    }
+
     /// The current epoch of a group.
     ///
     /// # Errors
@@ -373,7 +383,9 @@ impl<S: Storage> Client<S> {
         Ok(self.live(gid)?.group.epoch())
     }
 
-    /// The current `MLS-Exporter("nostr", "nostr", 32)` of a group. Secret.
+    /// The current group-event exporter secret of a group: `MLS-Exporter("nostr", "nostr",
+    /// 32)` in a `nip-ee` group, `MLS-Exporter("marmot", "group-event", 32)` in a Marmot
+    /// group. Secret.
     ///
     /// # Errors
     /// [`Error::UnknownGroup`], or a group we left.

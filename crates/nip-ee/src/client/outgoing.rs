@@ -16,8 +16,9 @@ use crate::error::{Error, Result};
 use crate::group_data::{GroupImage, NostrGroupData};
 use crate::ids::{GroupId, NostrGroupId};
 use crate::key_package_event::{
-    KeyPackageEvent, KeyPackageEventOptions, NewKeyPackage, credential_pubkey, generate_key_package,
+    KeyPackageEvent, KeyPackageEventOptions, NewKeyPackage, credential_pubkey,
 };
+use crate::profile::Profile;
 use crate::storage::{Blob, Storage, Table, WriteBatch, mark_processed};
 use crate::welcome_event::WelcomeRumor;
 
@@ -74,7 +75,7 @@ impl<S: Storage> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<Outgoing> {
-        let bundle = generate_key_package(
+        let bundle = self.config.profile.generate_key_package(
             &self.keys.public_key(),
             &NewKeyPackage { now, last_resort },
             rng,
@@ -152,15 +153,17 @@ impl<S: Storage> Client<S> {
         Ok(out)
     }
 
+    /// Parses the KeyPackage events of people to add to a group of `profile`: each must be
+    /// written in that profile ([`Error::ProfileMismatch`] otherwise).
     pub(crate) fn parse_invitees(
-        &self,
+        profile: Profile,
         events: &[nipee_nostr::Event],
         now: u64,
     ) -> Result<Vec<KeyPackageEvent>> {
         let policy = ValidationPolicy::at(now);
         events
             .iter()
-            .map(|e| self.config.profile.parse_key_package_event(e, &policy))
+            .map(|e| profile.parse_key_package_event(e, &policy))
             .collect()
     }
 
@@ -183,7 +186,8 @@ impl<S: Storage> Client<S> {
         admins.push(me);
         admins.sort();
         admins.dedup();
-        let parsed = self.parse_invitees(&new.invitees, now)?;
+        let profile = self.config.profile;
+        let parsed = Self::parse_invitees(profile, &new.invitees, now)?;
         let mut nostr_group_id = [0u8; 32];
         rng.fill_bytes(&mut nostr_group_id);
         let mut mls_group_id = vec![0u8; 32];
@@ -201,8 +205,11 @@ impl<S: Storage> Client<S> {
             proposal_types: vec![],
             credential_types: vec![],
         };
-        let extensions = vec![required.to_extension()?, data.to_extension()?];
-        let bundle = generate_key_package(
+        let extensions = vec![
+            required.to_extension()?,
+            profile.group_data_extension(&data)?,
+        ];
+        let bundle = profile.generate_key_package(
             &me,
             &NewKeyPackage {
                 now,
@@ -226,7 +233,7 @@ impl<S: Storage> Client<S> {
         let gid = group.group_id().clone();
         let joined_epoch = group.epoch();
         let mut live = Live {
-            profile: self.config.profile,
+            profile,
             group,
             keys: Vec::new(),
             races: Default::default(),
@@ -276,6 +283,7 @@ impl<S: Storage> Client<S> {
                 };
                 let event = live.profile.wrap_welcome(
                     &rumor,
+                    self.config.client_name.as_deref(),
                     &self.keys,
                     &inv.pubkey,
                     Timestamp::from_secs(now),
@@ -437,7 +445,7 @@ impl<S: Storage> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<PendingCommit> {
-        let parsed = self.parse_invitees(key_package_events, now)?;
+        let parsed = Self::parse_invitees(self.live(gid)?.profile, key_package_events, now)?;
         if parsed.is_empty() {
             return Err(Error::Misuse {
                 what: "nobody to invite",
@@ -544,6 +552,7 @@ impl<S: Storage> Client<S> {
         let live = self.live(gid)?;
         let mut data = live.data()?;
         update.apply_to(&mut data);
+        let extension = live.profile.group_data_extension(&data)?;
         let mut extensions: Vec<nipee_mls::group::Extension> = live
             .group
             .extensions()
@@ -551,7 +560,7 @@ impl<S: Storage> Client<S> {
             .filter(|e| e.extension_type != ExtensionType::NOSTR_GROUP_DATA)
             .cloned()
             .collect();
-        extensions.push(data.to_extension()?);
+        extensions.push(extension);
         let options = CommitOptions {
             proposals: vec![Proposal::GroupContextExtensions(extensions)],
             ..CommitOptions::default()

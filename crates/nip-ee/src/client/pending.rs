@@ -240,7 +240,7 @@ impl<S: Storage> Client<S> {
         let view = live.group.pending_commit().ok_or(Error::Internal {
             reason: "an own pending commit without its MLS pending state",
         })?;
-        let info = commit_info(gid, &live.group, view, None, false);
+        let info = commit_info(gid, live.profile, &live.group, view, None, false);
         let record = CommitRecord {
             content_id: p.content_id.clone(),
             key: p.key(),

@@ -10,9 +10,19 @@
 //! * No credential changes its identity: an Update, and the committer's new leaf, keep the
 //!   Nostr key of the leaf they replace.
 //! * Only Add, Remove, Update and GroupContextExtensions proposals; no external commits.
+//!
+//! A Marmot group adds what MDK enforces on receive, so that nipee never applies (or
+//! sends) a commit MDK members refuse:
+//! * a non-admin may commit only a pure self-update: an UpdatePath and no proposal at all
+//!   (MDK lets non-admins commit nothing else but SelfRemove, which nipee does not
+//!   implement);
+//! * no Update proposals (MDK ignores them, so a commit that names one cannot be applied
+//!   by MDK members): leaves rotate through path-only commits;
+//! * every credential identity is the raw 32-byte key (the only form MDK reads).
 
 use std::collections::BTreeSet;
 
+use nipee_keypackage::Credential;
 use nipee_mls::LeafIndex;
 use nipee_mls::Proposal;
 use nipee_mls::group::{Group, Sender, StagedCommit};
@@ -58,6 +68,37 @@ pub enum PolicyViolation {
     /// New group data that drops or breaks `nostr_group_data`.
     #[error("the new group data is unusable: {0}")]
     BadGroupData(String),
+    /// A credential identity the group's profile does not read (a Marmot group reads only
+    /// the raw 32-byte key).
+    #[error("credential identity not of the {profile} form: {reason}")]
+    IdentityForm {
+        /// The group's profile.
+        profile: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Checks that a credential's identity has the form the group's profile reads.
+///
+/// # Errors
+/// [`Error::Policy`] ([`PolicyViolation::IdentityForm`]).
+pub(crate) fn check_identity_form(profile: Profile, credential: &Credential) -> Result<()> {
+    let identity = credential.identity().ok_or_else(|| {
+        Error::from(PolicyViolation::IdentityForm {
+            profile: profile.name(),
+            reason: "not a BasicCredential".to_owned(),
+        })
+    })?;
+    profile
+        .identity_to_pubkey(identity)
+        .map(|_| ())
+        .map_err(|e| {
+            Error::from(PolicyViolation::IdentityForm {
+                profile: profile.name(),
+                reason: e.to_string(),
+            })
+        })
 }
 
 fn member_key(group: &Group, sender: &Sender) -> Result<PublicKey> {
@@ -104,6 +145,20 @@ pub(crate) fn check_proposal(
     let data = profile.group_data(group.extensions())?;
     let who = member_key(group, sender)?;
     match proposal {
+        Proposal::Update(_) if profile == Profile::Marmot => Err(Error::from(
+            PolicyViolation::ProposalNotAllowed("update (MDK ignores Update proposals)"),
+        )),
+        Proposal::Add(kp) if profile == Profile::Marmot => {
+            check_identity_form(profile, &kp.leaf_node.credential)?;
+            if data.is_admin(&who) {
+                Ok(())
+            } else {
+                Err(Error::from(PolicyViolation::NotAdmin {
+                    who,
+                    action: "add, remove others or change the group data",
+                }))
+            }
+        }
         Proposal::Update(leaf) => {
             let new = credential_pubkey(&leaf.credential)?;
             if new == who {
@@ -186,8 +241,19 @@ pub(crate) fn check_commit(
             }
         }
     }
+    // In a Marmot group a non-admin commits pure self-updates only (what MDK accepts).
+    if profile == Profile::Marmot
+        && !admin
+        && (!staged.proposals().is_empty() || staged.committer_new_leaf().is_none())
+    {
+        return Err(Error::from(PolicyViolation::NotAdmin {
+            who,
+            action: "commit anything but a path-only self-update in a Marmot group",
+        }));
+    }
     // The committer's new leaf (an UpdatePath) keeps the committer's identity.
     if let Some(leaf) = staged.committer_new_leaf() {
+        check_identity_form(profile, &leaf.credential)?;
         let new = credential_pubkey(&leaf.credential)?;
         if new != who {
             return Err(Error::from(PolicyViolation::IdentityChanged {

@@ -14,11 +14,10 @@ use nipee_mls::group::Group;
 use nipee_nostr::{Event, EventId, PublicKey};
 use zeroize::Zeroizing;
 
-use crate::envelope::GroupEventKey;
 use crate::error::{Error, Result};
 use crate::group_data::NostrGroupData;
 use crate::ids::NostrGroupId;
-use crate::profile::Profile;
+use crate::profile::{EventKey, Profile};
 use crate::storage::Blob;
 
 /// Format version of the group rows this build writes (1 was the session of the first
@@ -35,7 +34,7 @@ pub(crate) type OrderKey = (u64, [u8; 32]);
 pub(crate) struct EpochKey {
     pub(crate) epoch: u64,
     pub(crate) nostr_group_id: NostrGroupId,
-    pub(crate) key: GroupEventKey,
+    pub(crate) key: EventKey,
 }
 
 /// A commit as the race rule sees it.
@@ -305,9 +304,7 @@ fn decode_record(r: &mut Reader<'_>) -> Result<CommitRecord> {
 }
 
 fn encode_live(w: &mut Writer, l: &Live) -> Result<()> {
-    w.u8(match l.profile {
-        Profile::NipEe => 0,
-    });
+    w.u8(profile_byte(l.profile));
     let state = l.group.to_bytes()?;
     w.vl_bytes("group", &state)?;
     w.u64(l.joined_epoch);
@@ -367,6 +364,14 @@ fn encode_live(w: &mut Writer, l: &Live) -> Result<()> {
     })
 }
 
+/// A group's profile in its stored row.
+fn profile_byte(profile: Profile) -> u8 {
+    match profile {
+        Profile::NipEe => 0,
+        Profile::Marmot => 1,
+    }
+}
+
 fn encode_strings(w: &mut Writer, list: &[String]) -> Result<()> {
     w.vl("strings", |w| {
         for s in list {
@@ -386,6 +391,7 @@ fn decode_strings(r: &mut Reader<'_>) -> Result<Vec<String>> {
 fn decode_live(r: &mut Reader<'_>) -> Result<Live> {
     let profile = match r.u8("profile")? {
         0 => Profile::NipEe,
+        1 => Profile::Marmot,
         _ => return Err(Error::malformed("group row", "unknown profile")),
     };
     let group = Group::from_bytes(RustCryptoSuite1::new(), r.vl_bytes("group")?)?;

@@ -354,6 +354,8 @@ pub struct GroupSummary {
     pub active: bool,
     /// Whether an own commit awaits its relays' answer.
     pub pending_commit: bool,
+    /// The group's wire-format profile (unknown for a group we left).
+    pub profile: Option<crate::profile::Profile>,
 }
 
 /// A subscription the host should hold.

@@ -1,0 +1,78 @@
+//! `--profile marmot` end to end: remembered in config.json, KeyPackages and groups in the
+//! Marmot formats between two `nipee` processes through a real relay, the default still
+//! `nip-ee`. (The same against MDK: `crates/test-support/mdk-interop`.)
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{new_identity, nipee, ok, tmp};
+use nipee_relay::test_relay::TestRelay;
+
+#[test]
+fn two_users_talk_in_a_marmot_group_and_the_profile_is_remembered() {
+    let relay = TestRelay::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = relay.url();
+    let (a, b, c) = (tmp("alice"), tmp("bob"), tmp("carol"));
+    new_identity(&a, &url);
+    let nb = ok(nipee(&b, &url, &["--profile", "marmot", "identity", "new"]))[0]["npub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    new_identity(&c, &url);
+
+    // The choice lands in config.json; a directory without it stays nip-ee.
+    let config = std::fs::read_to_string(b.join("config.json")).unwrap();
+    assert!(config.contains("\"profile\": \"marmot\""), "{config}");
+    assert!(
+        !std::fs::read_to_string(c.join("config.json"))
+            .unwrap()
+            .contains("profile")
+    );
+    assert_eq!(
+        ok(nipee(&c, &url, &["status", "--offline"]))[0]["profile"],
+        "nip-ee"
+    );
+
+    ok(nipee(&b, &url, &["keypackage", "publish"]));
+    let created = ok(nipee(
+        &a,
+        &url,
+        &[
+            "--profile",
+            "marmot",
+            "group",
+            "create",
+            "marmot-cli",
+            "--invite",
+            &nb,
+        ],
+    ));
+    let gid = created[0]["group"].as_str().unwrap().to_owned();
+    ok(nipee(&b, &url, &["sync"]));
+    for dir in [&a, &b] {
+        let groups = ok(nipee(dir, &url, &["groups"]));
+        let g = groups.iter().find(|g| g["group"] == gid.as_str()).unwrap();
+        assert_eq!(g["profile"], "marmot");
+    }
+    ok(nipee(&a, &url, &["send", &gid, "hello", "in", "marmot"]));
+    let got = ok(nipee(
+        &b,
+        &url,
+        &["listen", "--count", "1", "--timeout", "20"],
+    ));
+    let msg = got.iter().find(|v| v["type"] == "message").unwrap();
+    assert_eq!(msg["content"], "hello in marmot");
+    let rotated = ok(nipee(&b, &url, &["group", "rotate", &gid]));
+    assert_eq!(rotated[0]["result"], "confirmed");
+    let members = ok(nipee(&a, &url, &["members", &gid, "--sync"]));
+    assert_eq!(members.len(), 2);
+
+    // A bad profile in config.json is a storage failure that says how to fix it.
+    std::fs::write(c.join("config.json"), "{\"profile\": \"mls\"}").unwrap();
+    let r = nipee(&c, &url, &["groups"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("nip-ee and marmot"), "{}", r.stderr);
+    for d in [a, b, c] {
+        std::fs::remove_dir_all(d).ok();
+    }
+}
