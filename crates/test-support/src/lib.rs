@@ -3,7 +3,9 @@
 //! * [`replay`]: the runner for NIP-EE interop files (`nipee-interop-vectors/1`), used by
 //!   the `nip-ee-vectors` example and the tests on `vectors/nip-ee/`.
 //! * [`mem`]: an in-process relay and clients, for scenarios whose timing and delivery
-//!   order a test controls (commit races, attacks, crashes, the convergence simulation).
+//!   order a test controls (commit races, attacks, crashes).
+//! * [`sim`]: the convergence simulation: a group of 3–20 clients, several relays, a
+//!   hostile network and an attacker, driven by random operations from one seed.
 //!
 //! The scenario tests that span crates (client core, SQLite storage, relay driver, real
 //! relay) live in this crate's `tests/`, so the library crates below keep their
@@ -15,3 +17,4 @@
 
 pub mod mem;
 pub mod replay;
+pub mod sim;

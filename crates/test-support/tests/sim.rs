@@ -1,0 +1,89 @@
+//! The convergence simulation over many seeds (`NIPEE_SIM_SEEDS`, default 40; `cargo xtask
+//! sim --seeds 1000` runs the full count), and the seeds that once failed, kept as tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use nipee_test_support::sim;
+
+fn seeds() -> (u64, u64) {
+    let count = std::env::var("NIPEE_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40);
+    let first = std::env::var("NIPEE_SIM_FIRST")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (first, count)
+}
+
+#[test]
+fn every_seed_converges_delivers_exactly_once_and_keeps_removals() {
+    let (first, count) = seeds();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4) as u64;
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut failed = Vec::new();
+                    let mut seed = first + t;
+                    while seed < first + count {
+                        match sim::run(seed) {
+                            Ok(r) => eprintln!("{r}"),
+                            Err(e) => {
+                                eprintln!("FAILED {e}");
+                                failed.push(e);
+                            }
+                        }
+                        seed += threads;
+                    }
+                    failed
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    eprintln!(
+        "simulation: {} passed, {} failed",
+        count - failures.len() as u64,
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// `NIPEE_SIM_SEED=N cargo test -p nipee-test-support --test sim one_seed -- --nocapture`
+/// prints the whole run of one seed.
+#[test]
+fn one_seed() {
+    let Some(seed) = std::env::var("NIPEE_SIM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    else {
+        return;
+    };
+    let mut s = sim::Sim::new(seed);
+    let r = s.run_all();
+    for t in &s.trace {
+        eprintln!("  {t}");
+    }
+    for n in &s.nodes {
+        eprintln!(
+            "{}: {:?}",
+            n.name,
+            n.outcomes
+                .iter()
+                .filter(|o| !matches!(
+                    o,
+                    nipee::Outcome::Message { .. }
+                        | nipee::Outcome::Ignored(_)
+                        | nipee::Outcome::Published { .. }
+                ))
+                .collect::<Vec<_>>()
+        );
+    }
+    r.unwrap();
+}
