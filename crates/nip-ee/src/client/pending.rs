@@ -206,6 +206,7 @@ impl<S: Storage> Client<S> {
                 });
             }
         }
+        self.expire_left_races(now)?;
         let cutoff = now.saturating_sub(self.config.processed_retention_secs);
         self.prune_processed(cutoff)?;
         Ok(effects)

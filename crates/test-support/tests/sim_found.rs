@@ -1,0 +1,60 @@
+//! Bugs the convergence simulation found, each reduced to a scenario of its own.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use nipee::{GroupId, Outcome};
+use nipee_test_support::mem::Net;
+
+fn three(seed: u64) -> (Net, GroupId) {
+    let mut net = Net::new(seed);
+    let a = net.add("alice");
+    let b = net.add("bob");
+    let c = net.add("carol");
+    let gid = net.group(a, &[b, c]);
+    (net, gid)
+}
+
+/// Simulation seed 0: alice removes carol while bob rotates, bob's commit is earlier, and
+/// carol receives alice's removal first. The removal lost the race, so carol is still a
+/// member on the branch everyone keeps; she must follow it instead of deleting the group.
+#[test]
+fn a_member_whose_removal_lost_a_race_stays_in_the_group() {
+    let (mut net, gid) = three(1000);
+    net.now += 60;
+    let t = net.now;
+    let carol = net.pk(2);
+    let removal = net.members[0]
+        .client
+        .remove(&gid, &[carol], t + 1, &mut net.rng)
+        .unwrap();
+    let rotation = net.members[1].client.rotate(&gid, t, &mut net.rng).unwrap();
+    // Both are stored and acknowledged; the removal reaches the relay first.
+    net.commit(0, removal);
+    net.commit(1, rotation);
+    net.sync_all();
+    assert!(
+        net.members[2]
+            .outcomes
+            .iter()
+            .any(|o| matches!(o, Outcome::Removed { .. })),
+        "carol saw the removal first"
+    );
+    assert!(
+        net.members[2].client.group(&gid).unwrap().active,
+        "carol is locked out of a group that kept her"
+    );
+    net.assert_converged(&gid, &[0, 1, 2]);
+    net.say(0, &gid, "carol is still here");
+    net.sync_all();
+    assert!(net.texts(2).contains(&"carol is still here".to_owned()));
+    // A later removal of carol still works.
+    net.now += 5;
+    let now = net.now;
+    let p = net.members[0]
+        .client
+        .remove(&gid, &[carol], now, &mut net.rng)
+        .unwrap();
+    net.commit(0, p);
+    net.sync_all();
+    net.assert_converged(&gid, &[0, 1]);
+    assert!(!net.members[2].client.group(&gid).unwrap().active);
+}
