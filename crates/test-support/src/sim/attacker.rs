@@ -10,13 +10,16 @@ use zeroize::Zeroizing;
 
 use super::Sim;
 
+/// A client's stored rows (table, key, value).
+pub type Rows = Vec<(nipee::storage::Table, Vec<u8>, Zeroizing<Vec<u8>>)>;
+
 /// What the attacker holds.
 #[derive(Default)]
 pub struct Attacker {
     /// Exporter secrets of epochs it was (or a member it corrupted was) in.
     pub exporters: Vec<Zeroizing<[u8; 32]>>,
     /// Stored rows of members taken just before their removal.
-    pub states: Vec<Vec<(nipee::storage::Table, Vec<u8>, Zeroizing<Vec<u8>>)>>,
+    pub states: Vec<Rows>,
 }
 
 const MAX_STOLEN: usize = 12;
@@ -33,10 +36,10 @@ impl Sim {
             .rows()
             .map(|(t, k, v)| (t, k.to_vec(), Zeroizing::new(v.to_vec())))
             .collect();
-        if let Some(a) = &mut self.attacker {
-            if a.states.len() < MAX_STOLEN {
-                a.states.push(rows);
-            }
+        if let Some(a) = &mut self.attacker
+            && a.states.len() < MAX_STOLEN
+        {
+            a.states.push(rows);
         }
     }
 
