@@ -58,3 +58,36 @@ fn a_member_whose_removal_lost_a_race_stays_in_the_group() {
     net.assert_converged(&gid, &[0, 1]);
     assert!(!net.members[2].client.group(&gid).unwrap().active);
 }
+
+/// Simulation seed 14: clocks differ by a few seconds, so a commit can be dated before the
+/// commit that opened its epoch. Whoever received it first applied it; whoever had applied
+/// the competing commit first refused it as "too late" although its order key was lower:
+/// the group forked. An honest skew must be decided by the order key alone.
+#[test]
+fn a_commit_dated_slightly_before_its_epoch_began_is_decided_by_the_order_key_everywhere() {
+    let (mut net, gid) = three(1001);
+    net.now += 100;
+    let t = net.now;
+    // Alice opens the epoch at t.
+    let p = net.members[0].client.rotate(&gid, t, &mut net.rng).unwrap();
+    net.commit(0, p);
+    net.sync_all();
+    // Bob's clock is two seconds behind: his commit for that epoch is dated t - 2; alice
+    // commits at t + 1. Alice's reaches the relay first.
+    let bob = net.members[1]
+        .client
+        .rotate(&gid, t - 2, &mut net.rng)
+        .unwrap();
+    let alice = net.members[0]
+        .client
+        .rotate(&gid, t + 1, &mut net.rng)
+        .unwrap();
+    net.commit(0, alice);
+    net.commit(1, bob);
+    net.sync_all();
+    net.assert_converged(&gid, &[0, 1, 2]);
+    net.say(2, &gid, "one group");
+    net.sync_all();
+    assert!(net.texts(0).contains(&"one group".to_owned()));
+    assert!(net.texts(1).contains(&"one group".to_owned()));
+}

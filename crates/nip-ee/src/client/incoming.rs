@@ -688,6 +688,7 @@ impl<S: Storage> Client<S> {
                 .checked_sub(1)
                 .and_then(|e| live.races.get(&e))
                 .map(|r| r.applied.key.0),
+            clock_skew_secs: self.config.max_future_skew_secs,
         };
         match races::decide_late(&candidate, &record, &limits) {
             Decision::Keep { reason, remember } => {

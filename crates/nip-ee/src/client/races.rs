@@ -17,7 +17,8 @@
 //!    under another `created_at` or signer is refused, so its order key cannot be forged.
 //! 4. A late commit replaces the applied one only if its order key is lower, it is at most
 //!    `rollback_epochs` behind, its `created_at` is within `race_window_secs` of the
-//!    applied commit's and not before the commit that opened its epoch, and it was not
+//!    applied commit's and not before the commit that opened its epoch by more than the
+//!    allowed clock skew (`max_future_skew_secs`), and it was not
 //!    committed by a member whom the applied commit removes (a removed member cannot undo
 //!    its removal).
 //!
@@ -93,6 +94,9 @@ pub(crate) struct Limits {
     pub(crate) race_window_secs: u64,
     /// `created_at` of the commit that opened the candidate's epoch, if known.
     pub(crate) opened_at: Option<u64>,
+    /// How far members' clocks may differ (seconds): an honest commit can be dated up to
+    /// this much before the commit that opened its epoch.
+    pub(crate) clock_skew_secs: u64,
 }
 
 /// The decision on a late candidate.
@@ -133,7 +137,11 @@ pub(crate) fn decide_late(c: &LateCandidate<'_>, record: &RaceRecord, limits: &L
     let depth = limits.current_epoch.saturating_sub(c.epoch);
     let too_deep = depth > limits.rollback_epochs as u64;
     let outside_window = applied.key.0.saturating_sub(c.key.0) > limits.race_window_secs;
-    let before_epoch = limits.opened_at.is_some_and(|t| c.key.0 < t);
+    // Only what an honest committer never does may refuse a lower key here: whoever saw
+    // the candidate first applied it whatever its date, so refusing an honest one forks.
+    let before_epoch = limits
+        .opened_at
+        .is_some_and(|t| c.key.0.saturating_add(limits.clock_skew_secs) < t);
     if too_deep || outside_window || before_epoch {
         return Decision::Keep {
             reason: IgnoreReason::TooLate,
@@ -168,6 +176,7 @@ mod tests {
             rollback_epochs: 2,
             race_window_secs: 600,
             opened_at: Some(900),
+            clock_skew_secs: 0,
         }
     }
 
@@ -253,6 +262,23 @@ mod tests {
         ));
         assert!(matches!(
             decide_late(&cand(&[3], (899, [0; 32]), Some(1)), &record(), &limits()),
+            Decision::Keep {
+                reason: IgnoreReason::TooLate,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_commit_dated_within_the_clock_skew_before_its_epoch_is_decided_by_its_key() {
+        let mut l = limits();
+        l.clock_skew_secs = 30;
+        assert_eq!(
+            decide_late(&cand(&[3], (880, [0; 32]), Some(1)), &record(), &l),
+            Decision::Replace
+        );
+        assert!(matches!(
+            decide_late(&cand(&[3], (860, [0; 32]), Some(1)), &record(), &l),
             Decision::Keep {
                 reason: IgnoreReason::TooLate,
                 ..
