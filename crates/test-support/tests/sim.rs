@@ -71,19 +71,48 @@ fn one_seed() {
         eprintln!("  {t}");
     }
     for n in &s.nodes {
-        eprintln!(
-            "{}: {:?}",
-            n.name,
-            n.outcomes
-                .iter()
-                .filter(|o| !matches!(
-                    o,
-                    nipee::Outcome::Message { .. }
-                        | nipee::Outcome::Ignored(_)
-                        | nipee::Outcome::Published { .. }
-                ))
-                .collect::<Vec<_>>()
-        );
+        eprintln!("{} errors: {:#?}", n.name, n.errors);
+        let short: Vec<String> = n.outcomes.iter().filter_map(|o| compact(&s, o)).collect();
+        eprintln!("{}: {}", n.name, short.join(" "));
     }
     r.unwrap();
+}
+
+fn compact(s: &sim::Sim, o: &nipee::Outcome) -> Option<String> {
+    use nipee::Outcome;
+    let who = |pk: &Option<nipee_nostr::PublicKey>| {
+        pk.and_then(|p| s.node_of(&p))
+            .map_or("?".to_owned(), |i| format!("n{i}"))
+    };
+    Some(match o {
+        Outcome::Commit(i) => format!(
+            "C{}:{}{}{}",
+            i.epoch,
+            who(&i.committer),
+            if i.rolled_back_from.is_some() {
+                "(rollback)"
+            } else {
+                ""
+            },
+            if i.removed.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "-{:?}",
+                    i.removed.iter().map(|p| who(&Some(*p))).collect::<Vec<_>>()
+                )
+            }
+        ),
+        Outcome::OwnCommitConfirmed(i) => format!("OWN{}", i.epoch),
+        Outcome::OwnCommitDiscarded { epoch, reason, .. } => format!("DISCARD{epoch}({reason})"),
+        Outcome::Joined { epoch, .. } => format!("JOIN{epoch}"),
+        Outcome::Removed { by, .. } => format!("REMOVED(by {})", who(by)),
+        Outcome::Ignored(r) => match r {
+            nipee::IgnoreReason::Duplicate
+            | nipee::IgnoreReason::Buffered
+            | nipee::IgnoreReason::NotAMember => return None,
+            r => format!("{r:?}"),
+        },
+        _ => return None,
+    })
 }

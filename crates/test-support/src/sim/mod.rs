@@ -265,7 +265,7 @@ impl Sim {
                 outcomes: Vec::new(),
                 joined_at: None,
                 received: BTreeMap::new(),
-                errors: 0,
+                errors: Vec::new(),
             });
         }
         let mut sim = Sim {

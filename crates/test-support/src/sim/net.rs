@@ -69,8 +69,8 @@ pub struct Node {
     pub joined_at: Option<u64>,
     /// How often it received each inner event (by inner event id).
     pub received: std::collections::BTreeMap<EventId, usize>,
-    /// How many delivered events its client refused with an error.
-    pub errors: usize,
+    /// The errors its client returned for delivered events (tick, event id, error).
+    pub errors: Vec<String>,
 }
 
 impl Sim {
@@ -226,7 +226,8 @@ impl Sim {
                 ) {
                     panic!("{}: process: {e}", node.name);
                 }
-                node.errors += 1;
+                node.errors
+                    .push(format!("tick {}: {}: {e}", self.tick, event.id()));
                 false
             }
         }
