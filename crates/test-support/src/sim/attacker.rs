@@ -19,7 +19,7 @@ pub struct Attacker {
     /// Exporter secrets of epochs it was (or a member it corrupted was) in.
     pub exporters: Vec<Zeroizing<[u8; 32]>>,
     /// Stored rows of members taken just before their removal.
-    pub states: Vec<Rows>,
+    pub states: Vec<(usize, Rows)>,
 }
 
 const MAX_STOLEN: usize = 12;
@@ -39,7 +39,7 @@ impl Sim {
         if let Some(a) = &mut self.attacker
             && a.states.len() < MAX_STOLEN
         {
-            a.states.push(rows);
+            a.states.push((j, rows));
         }
     }
 
@@ -173,7 +173,17 @@ impl Sim {
     /// From a state taken before its removal, a removed member commits a self-update dated
     /// before the removal.
     fn evil_self_update(&mut self) {
-        let Some(rows) = self.attacker.as_mut().and_then(|a| a.states.pop()) else {
+        // Only a member whose removal is in force (the removal may also have lost a race,
+        // and then the "removed" member is a member: its commits are genuine).
+        let members = self.current_members();
+        let Some(k) = self.attacker.as_ref().and_then(|a| {
+            a.states
+                .iter()
+                .position(|(j, _)| !members.contains(j) && !self.active(*j))
+        }) else {
+            return;
+        };
+        let Some((_, rows)) = self.attacker.as_mut().map(|a| a.states.remove(k)) else {
             return;
         };
         let config = self.config();
