@@ -4,6 +4,8 @@
 //!   the `nip-ee-vectors` example and the tests on `vectors/nip-ee/`.
 //! * [`mem`]: an in-process relay and clients, for scenarios whose timing and delivery
 //!   order a test controls (commit races, attacks, crashes).
+//! * [`crash`]: a storage that kills its client before or after a chosen write batch, and a
+//!   scenario run once per crash point.
 //! * [`sim`]: the convergence simulation: a group of 3–20 clients, several relays, a
 //!   hostile network and an attacker, driven by random operations from one seed.
 //!
@@ -15,6 +17,7 @@
 // Test support: a failed expectation is a panic with a message, as in a test.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod crash;
 pub mod mem;
 pub mod replay;
 pub mod sim;

@@ -7,8 +7,9 @@
 //! (messages, reactions, rotations, adds, removes, leaves, concurrent commits by two or three
 //! admins, restarts from storage). Every choice comes from one `StdRng` seeded with the seed,
 //! which the clients use too. (The MLS engine draws its own secrets — path secrets, reuse
-//! guards — from the operating system, so event ids differ between runs: two commits of the
-//! same second are then ordered differently, and a failing seed is best run a few times.)
+//! guards — from the operating system, so event ids differ between runs. Concurrent commits
+//! therefore get distinct timestamps, except in one round of ten where they tie and the
+//! event ids decide: a seed with such a round may not replay the same way.)
 //!
 //! After the network quiesces, [`Sim::check`] states the invariants: every current member
 //! is active on one epoch authenticator with nothing pending; every message a current member

@@ -322,9 +322,18 @@ impl Sim {
         self.stats.concurrent += 1;
         let mut reserved = BTreeSet::new();
         let mut built = Vec::new();
+        // Distinct timestamps, except in one round of ten: a tie is broken by the event ids,
+        // which depend on the MLS engine's own randomness, so such a round does not replay
+        // the same way from its seed.
+        let tie = self.chance(100);
+        let mut offsets: Vec<u64> = (0..4).collect();
         for &i in &chosen {
             let kind = self.choose_commit(i, &mut reserved);
-            let at = self.now + self.below(3) as u64;
+            let at = if tie {
+                self.now
+            } else {
+                self.now + offsets.swap_remove(self.below(offsets.len()))
+            };
             if let Some(p) = self.build_commit(i, kind, at) {
                 built.push((i, p));
             }
