@@ -9,10 +9,12 @@
 //! * `check-deps`: the dependency rule of the design card.
 //! * `tidy`: repository hygiene (nothing refers outside the repository).
 //! * `fresh-check`: tidy and the wasm32 C build in a fresh clone with a clean environment.
+//! * `sim [--seeds N] [--first N]`: the convergence simulation over N seeds (default 1000).
 
 mod deps;
 mod fresh;
 mod setup;
+mod sim;
 mod tidy;
 mod tools;
 mod util;
@@ -24,7 +26,8 @@ use std::time::Instant;
 use util::{cargo, root, run};
 
 const USAGE: &str = "usage: cargo xtask <setup | wasm | test-all | bench [criterion args] | \
-                     check-deps | tidy | fresh-check | visualizer [--test] [--port N]>";
+                     check-deps | tidy | fresh-check | visualizer [--test] [--port N] | \
+                     sim [--seeds N] [--first N]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,6 +40,9 @@ fn main() -> ExitCode {
         Some("tidy") => tidy::check(&root()),
         Some("visualizer") => visualizer::command(&args[1..]),
         Some("fresh-check") => fresh::fresh_check(&root()),
+        Some("sim") => {
+            sim::parse(&args[1..]).and_then(|(first, n)| sim::run_seeds(&root(), first, n))
+        }
         // Used by fresh-check inside the clone: the wasm32 build's C dependency alone.
         Some("wasm-c-check") => cmd_wasm_c_check(),
         _ => Err(USAGE.to_string()),
@@ -182,6 +188,12 @@ fn test_all() -> ExitCode {
     run_stage(&mut stages, "test", needs(tools::Needs::Tests), &mut || {
         run(&mut cargo_in_root(&["test", "--workspace"]))
     });
+    run_stage(
+        &mut stages,
+        "simulation (100 seeds)",
+        needs(tools::Needs::Tests),
+        &mut || sim::run_seeds(&root, 0, sim::TEST_ALL_SEEDS),
+    );
     run_stage(&mut stages, "doc", vec![], &mut || {
         run(cargo_in_root(&["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))
     });
