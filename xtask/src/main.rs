@@ -10,9 +10,12 @@
 //! * `tidy`: repository hygiene (nothing refers outside the repository).
 //! * `fresh-check`: tidy and the wasm32 C build in a fresh clone with a clean environment.
 //! * `sim [--seeds N] [--first N]`: the convergence simulation over N seeds (default 1000).
+//! * `fuzz [--smoke] [--runs N | --seconds N] [TARGET]`: the cargo-fuzz targets of `fuzz/`.
 
 mod deps;
 mod fresh;
+mod fuzz;
+mod fuzz_seeds;
 mod setup;
 mod sim;
 mod tidy;
@@ -27,7 +30,8 @@ use util::{cargo, root, run};
 
 const USAGE: &str = "usage: cargo xtask <setup | wasm | test-all | bench [criterion args] | \
                      check-deps | tidy | fresh-check | visualizer [--test] [--port N] | \
-                     sim [--seeds N] [--first N]>";
+                     sim [--seeds N] [--first N] | fuzz [--smoke] [--runs N | --seconds N] \
+                     [TARGET]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         Some("tidy") => tidy::check(&root()),
         Some("visualizer") => visualizer::command(&args[1..]),
         Some("fresh-check") => fresh::fresh_check(&root()),
+        Some("fuzz") => fuzz::parse(&args[1..]).and_then(|o| fuzz::command(&root(), &o)),
         Some("sim") => {
             sim::parse(&args[1..]).and_then(|(first, n)| sim::run_seeds(&root(), first, n))
         }
@@ -187,6 +192,17 @@ fn test_all() -> ExitCode {
     run_stage(&mut stages, "dependency rule", vec![], &mut check_deps);
     run_stage(&mut stages, "test", needs(tools::Needs::Tests), &mut || {
         run(&mut cargo_in_root(&["test", "--workspace"]))
+    });
+    run_stage(&mut stages, "fuzz smoke", vec![], &mut || {
+        fuzz::command(
+            &root,
+            &fuzz::Options {
+                smoke: true,
+                runs: 0,
+                seconds: None,
+                target: None,
+            },
+        )
     });
     run_stage(
         &mut stages,

@@ -104,10 +104,12 @@ impl Sim {
             return self.op_message();
         }
         let target = seen[self.below(seen.len())];
+        // A distinct content: two reactions of the same second would be one inner event.
+        self.counter += 1;
         let inner = nipee::inner::reaction(
             self.nodes[i].client.public_key(),
             &target,
-            "+",
+            &format!("+{}", self.counter),
             Timestamp::from_secs(self.now),
         );
         let what = format!("reaction of {} to {}", self.nodes[i].name, target.to_hex());
