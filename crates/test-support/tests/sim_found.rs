@@ -91,3 +91,90 @@ fn a_commit_dated_slightly_before_its_epoch_began_is_decided_by_the_order_key_ev
     assert!(net.texts(0).contains(&"one group".to_owned()));
     assert!(net.texts(1).contains(&"one group".to_owned()));
 }
+
+/// Carol asks to leave, alice commits it; bob receives the commit before the proposal it
+/// references. Relays do not keep order: the commit must wait for the proposal.
+#[test]
+fn a_commit_that_arrives_before_the_proposal_it_commits_waits_for_it() {
+    let (mut net, gid) = three(1002);
+    let now = net.now;
+    let leave = net.members[2]
+        .client
+        .leave(&gid, now, &mut net.rng)
+        .unwrap();
+    let e = net.publish(2, &leave, true);
+    net.publish_all(2, e);
+    net.sync(0);
+    let p = net.members[0]
+        .client
+        .commit_pending_proposals(&gid, now, &mut net.rng)
+        .unwrap();
+    let commit = p.outgoing.event.clone();
+    net.commit(0, p);
+    // Bob: the commit first, then the proposal.
+    net.members[1].cursor = net.relay.len();
+    net.deliver(1, &commit);
+    net.deliver(1, &leave.event);
+    net.assert_converged(&gid, &[0, 1]);
+    assert!(
+        net.members[1].errors.is_empty(),
+        "{:?}",
+        net.members[1].errors
+    );
+}
+
+/// Simulation seed 30: carol asks to leave; alice commits it (earlier) while bob renames
+/// the group (later) without having seen the proposal. Dave applies bob's rename first,
+/// then receives the proposal (for an epoch he left) and alice's commit: it wins the race,
+/// and must find the proposal it references.
+#[test]
+fn a_late_commit_finds_a_proposal_received_after_its_epoch_was_left() {
+    let mut net = Net::new(1003);
+    let a = net.add("alice");
+    let b = net.add("bob");
+    let c = net.add("carol");
+    let d = net.add("dave");
+    let kps: Vec<_> = [b, c, d]
+        .iter()
+        .map(|m| net.key_package(*m, false))
+        .collect();
+    let now = net.now;
+    let mut new = nipee::NewGroup::new("race", kps);
+    new.admins.push(net.pk(b));
+    let (gid, effects) = net.members[a]
+        .client
+        .create_group(new, now, &mut net.rng)
+        .unwrap();
+    net.publish_all(a, effects);
+    net.sync_all();
+    net.now += 60;
+    let t = net.now;
+    let leave = net.members[c].client.leave(&gid, t, &mut net.rng).unwrap();
+    let e = net.publish(c, &leave, true);
+    net.publish_all(c, e);
+    net.sync(a);
+    let pa = net.members[a]
+        .client
+        .commit_pending_proposals(&gid, t, &mut net.rng)
+        .unwrap();
+    let pb = net.members[b]
+        .client
+        .update_group_data(
+            &gid,
+            nipee::GroupDataUpdate::new().name("renamed"),
+            t + 1,
+            &mut net.rng,
+        )
+        .unwrap();
+    let (ea, eb) = (pa.outgoing.event.clone(), pb.outgoing.event.clone());
+    net.commit(a, pa);
+    net.commit(b, pb);
+    // Dave: bob's rename, then the proposal, then alice's commit.
+    net.members[d].cursor = net.relay.len();
+    net.deliver(d, &eb);
+    net.deliver(d, &leave.event);
+    net.deliver(d, &ea);
+    net.sync_all();
+    net.assert_converged(&gid, &[a, b, d]);
+    assert!(!net.members[c].client.group(&gid).unwrap().active);
+}

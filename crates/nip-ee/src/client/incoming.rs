@@ -432,6 +432,9 @@ impl<S: Storage> Client<S> {
         now: u64,
     ) -> Result<Effects> {
         let live = self.live(gid)?;
+        if let Some(epoch) = msg.epoch().filter(|e| *e < live.group.epoch()) {
+            return self.on_late_proposal(gid, epoch, msg, event, now);
+        }
         let Staged::Proposal(p) = live.group.stage(msg)? else {
             return Err(Error::Internal {
                 reason: "a proposal staged as something else",
@@ -483,7 +486,11 @@ impl<S: Storage> Client<S> {
         {
             return self.merge_own(gid, now, rng);
         }
-        let Staged::Commit(sc) = live.group.stage(msg)? else {
+        let staged = live.group.stage(msg);
+        if matches!(staged, Err(nipee_mls::Error::UnknownProposalRef)) {
+            return self.wait_for_proposal(gid, event);
+        }
+        let Staged::Commit(sc) = staged? else {
             return Err(Error::Internal {
                 reason: "a commit staged as something else",
             });
@@ -664,7 +671,11 @@ impl<S: Storage> Client<S> {
             Group::from_bytes(RustCryptoSuite1::new(), &blob).map_err(|e| storage_err(e.into()))?;
         let resumed = Group::resume_snapshot(snapshot, &live.group)?;
         // Authenticate first: nothing is decided on a commit that does not verify.
-        let Staged::Commit(sc) = resumed.stage(msg)? else {
+        let staged = resumed.stage(msg);
+        if matches!(staged, Err(nipee_mls::Error::UnknownProposalRef)) {
+            return self.wait_for_proposal(gid, event);
+        }
+        let Staged::Commit(sc) = staged? else {
             return Err(Error::Internal {
                 reason: "a commit staged as something else",
             });

@@ -32,6 +32,7 @@ mod outgoing;
 mod pending;
 mod policy;
 mod races;
+mod reorder;
 mod session;
 mod types;
 
