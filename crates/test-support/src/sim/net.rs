@@ -122,7 +122,10 @@ impl Sim {
                 answers.push(RelayAnswer::NoAnswer { relay: url });
                 continue;
             }
-            if self.chance(self.faults.refuse) {
+            // A relay that has the event answers `OK true` ("duplicate:"); one that refuses
+            // (rate limits, policy) has not stored it.
+            let has = self.relays[r].ids.contains(&out.event.id());
+            if !has && self.chance(self.faults.refuse) {
                 self.stats.refused += 1;
                 answers.push(RelayAnswer::Rejected {
                     relay: url,
