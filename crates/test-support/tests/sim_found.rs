@@ -178,3 +178,45 @@ fn a_late_commit_finds_a_proposal_received_after_its_epoch_was_left() {
     net.assert_converged(&gid, &[a, b, d]);
     assert!(!net.members[c].client.group(&gid).unwrap().active);
 }
+
+/// A removed member holding its state from one epoch before the removal's commits a
+/// self-update for that earlier epoch, dated just before the commit that was applied
+/// from it: rolling back to that epoch would abandon the branch that removed it.
+#[test]
+fn a_removed_member_cannot_undo_its_removal_from_an_earlier_epoch() {
+    let (mut net, gid) = three(1004);
+    net.now += 60;
+    let t = net.now;
+    // Carol's device keeps its state of this epoch.
+    let rows: Vec<_> = net.members[2]
+        .client
+        .storage()
+        .rows()
+        .map(|(t, k, v)| (t, k.to_vec(), zeroize::Zeroizing::new(v.to_vec())))
+        .collect();
+    let p = net.members[0].client.rotate(&gid, t, &mut net.rng).unwrap();
+    net.commit(0, p);
+    net.sync_all();
+    net.now += 10;
+    let now = net.now;
+    let carol = net.pk(2);
+    let p = net.members[0]
+        .client
+        .remove(&gid, &[carol], now, &mut net.rng)
+        .unwrap();
+    net.commit(0, p);
+    net.sync_all();
+    let before = net.auths(&gid, &[0, 1]);
+    let mut evil = nipee::Client::open(
+        nipee::storage::MemoryStorage::from_rows(rows, false),
+        Net::config(),
+    )
+    .unwrap();
+    let pe = evil.rotate(&gid, t - 5, &mut net.rng).unwrap();
+    net.inject(pe.outgoing.event.clone());
+    net.sync_all();
+    assert_eq!(net.auths(&gid, &[0, 1]), before, "the removal was undone");
+    net.say(1, &gid, "carol is gone");
+    net.sync_all();
+    assert!(!net.texts(2).contains(&"carol is gone".to_owned()));
+}

@@ -700,6 +700,11 @@ impl<S: Storage> Client<S> {
                 .and_then(|e| live.races.get(&e))
                 .map(|r| r.applied.key.0),
             clock_skew_secs: self.config.max_future_skew_secs,
+            removed_later: live
+                .races
+                .range(epoch + 1..)
+                .flat_map(|(_, r)| r.applied.removed.iter().copied())
+                .collect(),
         };
         match races::decide_late(&candidate, &record, &limits) {
             Decision::Keep { reason, remember } => {

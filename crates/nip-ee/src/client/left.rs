@@ -123,6 +123,7 @@ impl<S: Storage> Client<S> {
             race_window_secs: self.config.race_window_secs,
             opened_at: race.opened_at,
             clock_skew_secs: self.config.max_future_skew_secs,
+            removed_later: Vec::new(),
         };
         match races::decide_late(&candidate, &race.record, &limits) {
             Decision::Keep { reason, remember } => {

@@ -19,8 +19,8 @@
 //!    `rollback_epochs` behind, its `created_at` is within `race_window_secs` of the
 //!    applied commit's and not before the commit that opened its epoch by more than the
 //!    allowed clock skew (`max_future_skew_secs`), and it was not
-//!    committed by a member whom the applied commit removes (a removed member cannot undo
-//!    its removal).
+//!    committed by a member whom the applied commit, or a commit applied after it, removes
+//!    (a removed member cannot undo its removal, not even from an earlier epoch).
 //!
 //! In a genuine race among honest members every member ends on the same commit as a peer
 //! applying the plain rule: honest commits are bound to their one event, arrive within
@@ -97,6 +97,9 @@ pub(crate) struct Limits {
     /// How far members' clocks may differ (seconds): an honest commit can be dated up to
     /// this much before the commit that opened its epoch.
     pub(crate) clock_skew_secs: u64,
+    /// Leaves removed by the commits applied after the candidate's epoch (the branch a
+    /// rollback would abandon).
+    pub(crate) removed_later: Vec<u32>,
 }
 
 /// The decision on a late candidate.
@@ -127,7 +130,7 @@ pub(crate) fn decide_late(c: &LateCandidate<'_>, record: &RaceRecord, limits: &L
         };
     }
     if let Some(committer) = c.committer
-        && applied.removed.contains(&committer)
+        && (applied.removed.contains(&committer) || limits.removed_later.contains(&committer))
     {
         return Decision::Keep {
             reason: IgnoreReason::RemovedMemberCannotUndo,
@@ -177,6 +180,7 @@ mod tests {
             race_window_secs: 600,
             opened_at: Some(900),
             clock_skew_secs: 0,
+            removed_later: vec![],
         }
     }
 
@@ -233,6 +237,19 @@ mod tests {
     fn the_removed_member_cannot_undo_its_removal() {
         assert!(matches!(
             decide_late(&cand(&[3], (999, [0; 32]), Some(2)), &record(), &limits()),
+            Decision::Keep {
+                reason: IgnoreReason::RemovedMemberCannotUndo,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_member_removed_in_a_later_epoch_cannot_undo_it_from_an_earlier_one() {
+        let mut l = limits();
+        l.removed_later = vec![3];
+        assert!(matches!(
+            decide_late(&cand(&[3], (999, [0; 32]), Some(3)), &record(), &l),
             Decision::Keep {
                 reason: IgnoreReason::RemovedMemberCannotUndo,
                 ..
