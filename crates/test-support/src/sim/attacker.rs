@@ -1,7 +1,8 @@
 //! The attacker of the simulation: it reads every relay and can publish to them. It replays
 //! old events, re-signs group events under random timestamps, re-encrypts and forges them
-//! with epoch keys it stole from members, and, holding the state a member had before its
-//! removal, commits a backdated self-update that would undo the removal.
+//! with epoch keys it stole from members, and, holding a state a member had before its
+//! removal (just before it, or any earlier one it stole), commits a backdated self-update
+//! that would undo the removal.
 
 use nipee::storage::MemoryStorage;
 use nipee::{Client, GroupEventKey};
@@ -102,10 +103,21 @@ impl Sim {
                     }
                     a.exporters.push(x);
                 }
-                self.trace.push(format!(
-                    "attacker steals {}'s epoch key",
-                    self.nodes[i].name
-                ));
+                // The whole state too: if that member is removed later, its copy will try
+                // to undo the removal from this epoch.
+                let rows: Rows = self.nodes[i]
+                    .client
+                    .storage()
+                    .rows()
+                    .map(|(t, k, v)| (t, k.to_vec(), Zeroizing::new(v.to_vec())))
+                    .collect();
+                if let Some(a) = self.attacker.as_mut()
+                    && a.states.len() < MAX_STOLEN
+                {
+                    a.states.push((i, rows));
+                }
+                self.trace
+                    .push(format!("attacker steals {}'s state", self.nodes[i].name));
             }
             1 => {
                 // A relay sends an old event again, to someone.
