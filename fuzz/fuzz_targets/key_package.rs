@@ -10,7 +10,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = kp.validate(&ValidationPolicy::at(nipee_fuzz::T));
         let mut w = Writer::new();
         kp.encode(&mut w).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(w.as_bytes(), data, "a decoded KeyPackage re-encodes differently");
+        assert_eq!(
+            w.as_bytes(),
+            data,
+            "a decoded KeyPackage re-encodes differently"
+        );
     }
     if let Ok(kp) = KeyPackage::from_mls_message_bytes(data) {
         let _ = kp.validate(&ValidationPolicy::at(nipee_fuzz::T));

@@ -92,11 +92,8 @@ fn build() -> Fixture {
     let bob_rows = rows(net.members[b].client.storage());
     // A message and a commit of this epoch that bob has not seen.
     let now = net.now;
-    let inner = nipee::inner::chat_message(
-        net.pk(a),
-        "hello",
-        nipee_nostr::Timestamp::from_secs(now),
-    );
+    let inner =
+        nipee::inner::chat_message(net.pk(a), "hello", nipee_nostr::Timestamp::from_secs(now));
     let out = net.members[a]
         .client
         .send(&gid, &inner, now, &mut net.rng)
