@@ -8,11 +8,13 @@ use super::{Sent, Sim};
 
 impl Sim {
     /// Whether the epoch message `m` was sent in is on the branch the group kept: its
-    /// sender rolled back no commit at or before that epoch afterwards.
+    /// sender rolled back no commit at or before that epoch afterwards (a rollback to a
+    /// commit that removed it included).
     fn survived(&self, m: &Sent) -> bool {
-        !self.nodes[m.sender].outcomes[m.outcomes_before..]
+        !self.nodes[m.sender]
+            .rollbacks
             .iter()
-            .any(|o| matches!(o, Outcome::Commit(i) if i.rolled_back_from.is_some() && i.epoch <= m.epoch))
+            .any(|(at, epoch)| *at >= m.outcomes_before && *epoch <= m.epoch)
     }
 
     /// Whether node `j`'s membership is explained by a Welcome from a commit that lost a

@@ -267,6 +267,8 @@ impl Sim {
                 joined_at: None,
                 received: BTreeMap::new(),
                 errors: Vec::new(),
+                last_epoch: 0,
+                rollbacks: Vec::new(),
             });
         }
         let mut sim = Sim {

@@ -71,6 +71,11 @@ pub struct Node {
     pub received: std::collections::BTreeMap<EventId, usize>,
     /// The errors its client returned for delivered events (tick, event id, error).
     pub errors: Vec<String>,
+    /// The highest epoch it reached in its current membership.
+    pub last_epoch: u64,
+    /// Where its branch was abandoned: (index in `outcomes`, the epoch the winning commit
+    /// created). A message it sent at that epoch or later, before that point, is lost.
+    pub rollbacks: Vec<(usize, u64)>,
 }
 
 impl Sim {
@@ -185,15 +190,37 @@ impl Sim {
 
     /// Bookkeeping of outcomes: deliveries, joins, removals.
     fn record(&mut self, who: usize, outcomes: &[Outcome]) {
+        // For a removal, the epoch the removing commit created (a tombstone's epoch).
+        let left_epoch = self.nodes[who]
+            .client
+            .group(&self.gid)
+            .ok()
+            .map(|g| g.epoch);
         let node = &mut self.nodes[who];
         for o in outcomes {
+            let at = node.outcomes.len();
             match o {
                 Outcome::Message { event, .. } => {
                     *node.received.entry(event.id()).or_default() += 1;
                 }
-                Outcome::Joined { epoch, .. } => node.joined_at = Some(*epoch),
-                Outcome::Removed { .. } => node.joined_at = None,
-                Outcome::Commit(i) if i.rolled_back_from.is_some() => self.stats.rollbacks += 1,
+                Outcome::Joined { epoch, .. } => {
+                    node.joined_at = Some(*epoch);
+                    node.last_epoch = *epoch;
+                }
+                Outcome::Removed { .. } => {
+                    // A removal that won a race against the commit we had applied.
+                    if let Some(e) = left_epoch.filter(|e| *e <= node.last_epoch) {
+                        node.rollbacks.push((at, e));
+                    }
+                    node.joined_at = None;
+                }
+                Outcome::Commit(i) | Outcome::OwnCommitConfirmed(i) => {
+                    if i.rolled_back_from.is_some() {
+                        self.stats.rollbacks += 1;
+                        node.rollbacks.push((at, i.epoch));
+                    }
+                    node.last_epoch = i.epoch;
+                }
                 Outcome::OwnCommitDiscarded { .. } => self.stats.discarded += 1,
                 _ => {}
             }
