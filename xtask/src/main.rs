@@ -4,7 +4,8 @@
 //!   Chromium + chromedriver, the npm packages of `wasm-tests/`, the test
 //!   relay), only what is missing.
 //! * `wasm`: builds `nipee-wasm` and packages it into `target/wasm-pkg/{web,nodejs}`.
-//! * `test-all`: every check, ending with a table of stages.
+//! * `test-all [--stress]`: every check, ending with a table of stages (`--stress`: the
+//!   tests run beside a CPU hog that keeps every core busy).
 //! * `bench`: the criterion benchmarks (extra arguments go to criterion).
 //! * `check-deps`: the dependency rule of the design card.
 //! * `tidy`: repository hygiene (nothing refers outside the repository).
@@ -18,6 +19,7 @@ mod fuzz;
 mod fuzz_seeds;
 mod setup;
 mod sim;
+mod stress;
 mod tidy;
 mod tools;
 mod util;
@@ -28,7 +30,7 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 use util::{cargo, root, run};
 
-const USAGE: &str = "usage: cargo xtask <setup | wasm | test-all | bench [criterion args] | \
+const USAGE: &str = "usage: cargo xtask <setup | wasm | test-all [--stress] | bench [criterion args] | \
                      check-deps | tidy | fresh-check | visualizer [--test] [--port N] | \
                      sim [--seeds N] [--first N] | fuzz [--smoke] [--runs N | --seconds N] \
                      [TARGET]>";
@@ -38,7 +40,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup::setup(&root()).map(|_| ()),
         Some("wasm") => cmd_wasm(),
-        Some("test-all") => return test_all(),
+        Some("test-all") => return test_all(args.iter().any(|a| a == "--stress")),
         Some("bench") => cmd_bench(&args[1..]),
         Some("check-deps") => check_deps(),
         Some("tidy") => tidy::check(&root()),
@@ -149,7 +151,7 @@ fn run_stage(
     passed
 }
 
-fn test_all() -> ExitCode {
+fn test_all(stress: bool) -> ExitCode {
     let root = root();
     let mut stages: Vec<Stage> = Vec::new();
 
@@ -190,9 +192,20 @@ fn test_all() -> ExitCode {
         },
     );
     run_stage(&mut stages, "dependency rule", vec![], &mut check_deps);
-    run_stage(&mut stages, "test", needs(tools::Needs::Tests), &mut || {
-        run(&mut cargo_in_root(&["test", "--workspace"]))
-    });
+    let test_stage = if stress {
+        "test (beside a CPU hog)"
+    } else {
+        "test"
+    };
+    run_stage(
+        &mut stages,
+        test_stage,
+        needs(tools::Needs::Tests),
+        &mut || {
+            let _hog = stress.then(stress::Hog::start);
+            run(&mut cargo_in_root(&["test", "--workspace"]))
+        },
+    );
     run_stage(&mut stages, "fuzz smoke", vec![], &mut || {
         fuzz::command(
             &root,
