@@ -4,15 +4,22 @@
 //!   Chromium + chromedriver, the npm packages of `wasm-tests/`, the test
 //!   relay), only what is missing.
 //! * `wasm`: builds `nipee-wasm` and packages it into `target/wasm-pkg/{web,nodejs}`.
-//! * `test-all`: every check, ending with a table of stages.
+//! * `test-all [--stress]`: every check, ending with a table of stages (`--stress`: the
+//!   tests run beside a CPU hog that keeps every core busy).
 //! * `bench`: the criterion benchmarks (extra arguments go to criterion).
 //! * `check-deps`: the dependency rule of the design card.
 //! * `tidy`: repository hygiene (nothing refers outside the repository).
 //! * `fresh-check`: tidy and the wasm32 C build in a fresh clone with a clean environment.
+//! * `sim [--seeds N] [--first N]`: the convergence simulation over N seeds (default 1000).
+//! * `fuzz [--smoke] [--runs N | --seconds N] [TARGET]`: the cargo-fuzz targets of `fuzz/`.
 
 mod deps;
 mod fresh;
+mod fuzz;
+mod fuzz_seeds;
 mod setup;
+mod sim;
+mod stress;
 mod tidy;
 mod tools;
 mod util;
@@ -23,20 +30,26 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 use util::{cargo, root, run};
 
-const USAGE: &str = "usage: cargo xtask <setup | wasm | test-all | bench [criterion args] | \
-                     check-deps | tidy | fresh-check | visualizer [--test] [--port N]>";
+const USAGE: &str = "usage: cargo xtask <setup | wasm | test-all [--stress] | bench [criterion args] | \
+                     check-deps | tidy | fresh-check | visualizer [--test] [--port N] | \
+                     sim [--seeds N] [--first N] | fuzz [--smoke] [--runs N | --seconds N] \
+                     [TARGET]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup::setup(&root()).map(|_| ()),
         Some("wasm") => cmd_wasm(),
-        Some("test-all") => return test_all(),
+        Some("test-all") => return test_all(args.iter().any(|a| a == "--stress")),
         Some("bench") => cmd_bench(&args[1..]),
         Some("check-deps") => check_deps(),
         Some("tidy") => tidy::check(&root()),
         Some("visualizer") => visualizer::command(&args[1..]),
         Some("fresh-check") => fresh::fresh_check(&root()),
+        Some("fuzz") => fuzz::parse(&args[1..]).and_then(|o| fuzz::command(&root(), &o)),
+        Some("sim") => {
+            sim::parse(&args[1..]).and_then(|(first, n)| sim::run_seeds(&root(), first, n))
+        }
         // Used by fresh-check inside the clone: the wasm32 build's C dependency alone.
         Some("wasm-c-check") => cmd_wasm_c_check(),
         _ => Err(USAGE.to_string()),
@@ -138,7 +151,7 @@ fn run_stage(
     passed
 }
 
-fn test_all() -> ExitCode {
+fn test_all(stress: bool) -> ExitCode {
     let root = root();
     let mut stages: Vec<Stage> = Vec::new();
 
@@ -179,8 +192,30 @@ fn test_all() -> ExitCode {
         },
     );
     run_stage(&mut stages, "dependency rule", vec![], &mut check_deps);
-    run_stage(&mut stages, "test", needs(tools::Needs::Tests), &mut || {
-        run(&mut cargo_in_root(&["test", "--workspace"]))
+    let test_stage = if stress {
+        "test (beside a CPU hog)"
+    } else {
+        "test"
+    };
+    run_stage(
+        &mut stages,
+        test_stage,
+        needs(tools::Needs::Tests),
+        &mut || {
+            let _hog = stress.then(stress::Hog::start);
+            run(&mut cargo_in_root(&["test", "--workspace"]))
+        },
+    );
+    run_stage(&mut stages, "fuzz smoke", vec![], &mut || {
+        fuzz::command(
+            &root,
+            &fuzz::Options {
+                smoke: true,
+                runs: 0,
+                seconds: None,
+                target: None,
+            },
+        )
     });
     // The Marmot interop tests against MDK keep a workspace (and lock file) of their own:
     // MDK's OpenMLS 0.8 and the OpenMLS 0.9 dev-dependency above pin incompatible versions
@@ -224,6 +259,12 @@ fn test_all() -> ExitCode {
                     .env("NIPEE_BIN", target.join("debug").join("nipee")),
             )
         },
+    );
+    run_stage(
+        &mut stages,
+        "simulation (100 seeds)",
+        needs(tools::Needs::Tests),
+        &mut || sim::run_seeds(&root, 0, sim::TEST_ALL_SEEDS),
     );
     run_stage(&mut stages, "doc", vec![], &mut || {
         run(cargo_in_root(&["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))

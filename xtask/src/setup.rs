@@ -267,5 +267,9 @@ pub fn setup(root: &Path) -> Result<WasmRoute, String> {
     if root.join("crates/relay").exists() {
         ensure_relay()?;
     }
+    // The fuzz smoke stage of test-all (and `cargo xtask fuzz`).
+    if root.join("fuzz").exists() {
+        crate::fuzz::ensure_tools()?;
+    }
     Ok(route)
 }

@@ -20,6 +20,10 @@ pub const MAX_HELD_FUTURE_SECS: u64 = 86_400;
 /// How long an own commit may stay pending, unconfirmed, before `Client::poll`
 /// expires it (seconds).
 pub const DEFAULT_PENDING_TTL_SECS: u64 = 3_600;
+/// How long a member removed by a commit keeps the state of the epoch it was removed from,
+/// in case a competing commit for that epoch wins the race and the member is still in the
+/// group (seconds).
+pub const DEFAULT_REMOVED_STATE_SECS: u64 = 3_600;
 /// How many events per group wait for a later epoch by default.
 pub const DEFAULT_MAX_BUFFERED_PER_GROUP: usize = 256;
 /// How long processed-event marks are kept by default (seconds): 30 days.
@@ -48,6 +52,8 @@ pub struct ClientConfig {
     pub max_future_skew_secs: u64,
     /// See [`DEFAULT_PENDING_TTL_SECS`].
     pub pending_ttl_secs: u64,
+    /// See [`DEFAULT_REMOVED_STATE_SECS`].
+    pub removed_state_secs: u64,
     /// See [`DEFAULT_MAX_BUFFERED_PER_GROUP`].
     pub max_buffered_per_group: usize,
     /// See [`DEFAULT_PROCESSED_RETENTION_SECS`].
@@ -69,6 +75,7 @@ impl Default for ClientConfig {
             rollback_epochs: DEFAULT_ROLLBACK_EPOCHS,
             max_future_skew_secs: DEFAULT_MAX_FUTURE_SKEW_SECS,
             pending_ttl_secs: DEFAULT_PENDING_TTL_SECS,
+            removed_state_secs: DEFAULT_REMOVED_STATE_SECS,
             max_buffered_per_group: DEFAULT_MAX_BUFFERED_PER_GROUP,
             processed_retention_secs: DEFAULT_PROCESSED_RETENTION_SECS,
             bind_commits: true,

@@ -11,9 +11,12 @@ use nipee_nostr::nips::nip09::DeletionRequest;
 use nipee_nostr::{Event, Kind, Timestamp};
 use rand_core::CryptoRng;
 
+use super::left::left_race;
 use super::outgoing::group_config;
 use super::races::{self, Decision, LateCandidate, Limits};
-use super::session::{CommitRecord, Live, OrderKey, RaceRecord, Session, Tombstone, mls_digest};
+use super::session::{
+    CommitRecord, LeftRace, Live, OrderKey, RaceRecord, Session, Tombstone, mls_digest,
+};
 use super::types::{CommitInfo, Effects, IgnoreReason, Outcome, Outgoing, Purpose};
 use super::{Client, leaf_pubkey, outbox, policy, storage_err};
 use crate::error::{Error, Result};
@@ -31,7 +34,7 @@ const BUFFER_VERSION: u8 = 1;
 type Opened = std::result::Result<(GroupId, Vec<u8>), Vec<GroupId>>;
 
 /// The facts of a commit the race rule needs, read before the staged commit is merged.
-fn record_of(sc: &StagedCommit, key: OrderKey) -> CommitRecord {
+pub(crate) fn record_of(sc: &StagedCommit, key: OrderKey) -> CommitRecord {
     CommitRecord {
         content_id: sc.content_id().to_vec(),
         key,
@@ -299,8 +302,18 @@ impl<S: Storage> Client<S> {
         let mut active = Vec::new();
         let mut refused = None;
         for gid in &candidates {
-            let Some(Session::Active(live)) = self.sessions.get(gid) else {
-                continue;
+            let live = match self.sessions.get(gid) {
+                Some(Session::Active(live)) => live,
+                Some(Session::Left(t)) => {
+                    // A removal that may still lose a race: its epoch's key is kept.
+                    if let Some(r) = t.race.as_ref().filter(|r| r.key.nostr_group_id == *h)
+                        && let Ok(mls) = r.key.key.decrypt(event.content())
+                    {
+                        return Ok(Ok((gid.clone(), mls)));
+                    }
+                    continue;
+                }
+                None => continue,
             };
             if let Err(e) = live.profile.check_group_event(event, now) {
                 refused.get_or_insert(e);
@@ -358,6 +371,10 @@ impl<S: Storage> Client<S> {
             Err(active) => return self.unopened(event, active, now, rng),
         };
         let msg = MlsMessageIn::parse(&mls)?;
+        if matches!(self.sessions.get(&gid), Some(Session::Left(_))) {
+            let effects = self.on_left_event(&gid, &msg, event, now)?;
+            return Ok((Some(gid), effects));
+        }
         let effects = match msg.content_type() {
             Some(ContentType::Application) => self.on_application(&gid, &msg, event, now)?,
             Some(ContentType::Proposal) => self.on_proposal(&gid, &msg, event, now)?,
@@ -454,6 +471,9 @@ impl<S: Storage> Client<S> {
         now: u64,
     ) -> Result<Effects> {
         let live = self.live(gid)?;
+        if let Some(epoch) = msg.epoch().filter(|e| *e < live.group.epoch()) {
+            return self.on_late_proposal(gid, epoch, msg, event, now);
+        }
         let Staged::Proposal(p) = live.group.stage(msg)? else {
             return Err(Error::Internal {
                 reason: "a proposal staged as something else",
@@ -509,7 +529,11 @@ impl<S: Storage> Client<S> {
         {
             return self.merge_own(gid, now, rng);
         }
-        let Staged::Commit(sc) = live.group.stage(msg)? else {
+        let staged = live.group.stage(msg);
+        if matches!(staged, Err(nipee_mls::Error::UnknownProposalRef)) {
+            return self.wait_for_proposal(gid, event);
+        }
+        let Staged::Commit(sc) = staged? else {
             return Err(Error::Internal {
                 reason: "a commit staged as something else",
             });
@@ -589,7 +613,13 @@ impl<S: Storage> Client<S> {
         let mut batch = WriteBatch::new();
         mark_processed(&mut batch, &event.id().to_bytes(), now);
         let outcome = if removes_us {
-            self.retire(gid, &mut batch, now)?;
+            // The removal may still lose a race: keep what deciding it needs.
+            let race = left_race(
+                self.live(gid)?,
+                epoch_before,
+                RaceRecord::new(record, digest),
+            );
+            self.retire(gid, &mut batch, now, race.map(|r| (r, snapshot)))?;
             Outcome::Removed {
                 group_id: gid.clone(),
                 by,
@@ -619,22 +649,34 @@ impl<S: Storage> Client<S> {
         Ok(e)
     }
 
-    /// Turns an active group into a tombstone: every secret of it is deleted in `batch`.
-    pub(crate) fn retire(&mut self, gid: &GroupId, batch: &mut WriteBatch, now: u64) -> Result<()> {
+    /// Turns an active group into a tombstone: every secret of it is deleted in `batch`,
+    /// except, with `race`, the removal's epoch and its state (see [`super::left`]).
+    pub(crate) fn retire(
+        &mut self,
+        gid: &GroupId,
+        batch: &mut WriteBatch,
+        now: u64,
+        race: Option<(Box<LeftRace>, zeroize::Zeroizing<Vec<u8>>)>,
+    ) -> Result<()> {
         let live = self.live(gid)?;
         let data = live.data()?;
+        let (race, state) = race.unzip();
         let tomb = Tombstone {
             nostr_group_id: NostrGroupId::from_bytes(data.nostr_group_id),
             epoch: live.group.epoch(),
             name: data.name,
             left_at: now,
+            race,
         };
         if let Some(p) = &live.pending {
             batch.delete(Table::Outbox, p.event.id().as_bytes().to_vec());
         }
-        self.sessions.insert(gid.clone(), Session::Left(tomb));
         batch.delete_prefix(Table::Fork, group_key(gid.as_bytes()));
         batch.delete_prefix(Table::Buffer, group_key(gid.as_bytes()));
+        if let (Some(r), Some(state)) = (&tomb.race, state) {
+            batch.put(Table::Fork, fork_key(gid.as_bytes(), r.key.epoch), state);
+        }
+        self.sessions.insert(gid.clone(), Session::Left(tomb));
         self.save(batch, gid)
     }
 
@@ -683,7 +725,11 @@ impl<S: Storage> Client<S> {
             Group::from_bytes(RustCryptoSuite1::new(), &blob).map_err(|e| storage_err(e.into()))?;
         let resumed = Group::resume_snapshot(snapshot, &live.group)?;
         // Authenticate first: nothing is decided on a commit that does not verify.
-        let Staged::Commit(sc) = resumed.stage(msg)? else {
+        let staged = resumed.stage(msg);
+        if matches!(staged, Err(nipee_mls::Error::UnknownProposalRef)) {
+            return self.wait_for_proposal(gid, event);
+        }
+        let Staged::Commit(sc) = staged? else {
             return Err(Error::Internal {
                 reason: "a commit staged as something else",
             });
@@ -703,6 +749,11 @@ impl<S: Storage> Client<S> {
         let limits = Limits {
             current_epoch: current,
             rollback_epochs: self.config.rollback_epochs,
+            removed_later: live
+                .races
+                .range(epoch + 1..)
+                .flat_map(|(_, r)| r.applied.removed.iter().copied())
+                .collect(),
         };
         match races::decide_late(&candidate, &record, &limits) {
             Decision::Keep { reason, remember } => {
@@ -766,6 +817,7 @@ impl<S: Storage> Client<S> {
         let by = info.committer;
         let record = record_of(&sc, key);
         let removes_us = sc.removes_us();
+        let state = resumed.to_bytes()?;
         resumed.merge(Staged::Commit(Box::new(sc)))?;
 
         let mut batch = WriteBatch::new();
@@ -790,21 +842,20 @@ impl<S: Storage> Client<S> {
         losers.push((old.applied.content_id, old.applied.key));
         let mut digests = old.digests;
         digests.push(digest);
+        let record = RaceRecord {
+            applied: record,
+            losers,
+            digests,
+        };
         let outcome = if removes_us {
-            self.retire(gid, &mut batch, now)?;
+            let race = left_race(live, epoch, record);
+            self.retire(gid, &mut batch, now, race.map(|r| (r, state)))?;
             Outcome::Removed {
                 group_id: gid.clone(),
                 by,
             }
         } else {
-            live.races.insert(
-                epoch,
-                RaceRecord {
-                    applied: record,
-                    losers,
-                    digests,
-                },
-            );
+            live.races.insert(epoch, record);
             live.push_current_key(retained)?;
             self.save(&mut batch, gid)?;
             Outcome::Commit(info)

@@ -26,11 +26,13 @@
 
 mod config;
 mod incoming;
+mod left;
 mod outbox;
 mod outgoing;
 mod pending;
 mod policy;
 mod races;
+mod reorder;
 mod session;
 mod types;
 
@@ -42,9 +44,9 @@ use zeroize::Zeroizing;
 
 pub use config::{
     ClientConfig, DEFAULT_MAX_BUFFERED_PER_GROUP, DEFAULT_MAX_FUTURE_SKEW_SECS,
-    DEFAULT_PENDING_TTL_SECS, DEFAULT_PROCESSED_RETENTION_SECS, DEFAULT_RETAINED_EPOCHS,
-    DEFAULT_ROLLBACK_EPOCHS, GIFT_WRAP_MARGIN_SECS, GROUP_EVENT_MARGIN_SECS, MAX_HELD_FUTURE_SECS,
-    MIN_RETAINED_EPOCHS,
+    DEFAULT_PENDING_TTL_SECS, DEFAULT_PROCESSED_RETENTION_SECS, DEFAULT_REMOVED_STATE_SECS,
+    DEFAULT_RETAINED_EPOCHS, DEFAULT_ROLLBACK_EPOCHS, GIFT_WRAP_MARGIN_SECS,
+    GROUP_EVENT_MARGIN_SECS, MAX_HELD_FUTURE_SECS, MIN_RETAINED_EPOCHS,
 };
 pub use outgoing::{GroupDataUpdate, NewGroup};
 pub use policy::PolicyViolation;
@@ -185,7 +187,16 @@ impl<S: Storage> Client<S> {
         for (gid, s) in &self.sessions {
             let ids = match s {
                 Session::Active(l) => l.routes(),
-                Session::Left(t) => vec![t.nostr_group_id],
+                Session::Left(t) => {
+                    let mut ids = vec![t.nostr_group_id];
+                    ids.extend(
+                        t.race
+                            .as_ref()
+                            .map(|r| r.key.nostr_group_id)
+                            .filter(|h| *h != t.nostr_group_id),
+                    );
+                    ids
+                }
             };
             for h in ids {
                 routes.entry(h).or_default().push(gid.clone());
@@ -443,7 +454,9 @@ impl<S: Storage> Client<S> {
 
     /// The subscriptions the host should hold: gift wraps addressed to us (on our relays,
     /// with the two-day NIP-59 margin), and each active group's kind-445 events under
-    /// every `nostr_group_id` its current and retained epochs use (on the group's relays).
+    /// every `nostr_group_id` its current and retained epochs use (on the group's relays);
+    /// for a group that removed us within the race window, the events of the removal's
+    /// epoch.
     pub fn subscriptions(&self) -> Vec<SubscriptionSpec> {
         let mut out = vec![SubscriptionSpec {
             key: "gift-wraps".to_owned(),
@@ -454,7 +467,23 @@ impl<S: Storage> Client<S> {
             margin_secs: GIFT_WRAP_MARGIN_SECS,
         }];
         for (gid, s) in &self.sessions {
-            let Session::Active(l) = s else { continue };
+            let l = match s {
+                Session::Active(l) => l,
+                // A removal that may still lose a race: its epoch's events still matter.
+                Session::Left(t) => {
+                    if let Some(r) = &t.race {
+                        out.push(SubscriptionSpec {
+                            key: format!("group:{}", gid.to_hex()),
+                            filter: Filter::new()
+                                .kind(Kind::MLS_GROUP_MESSAGE)
+                                .group(r.key.nostr_group_id.to_hex()),
+                            relays: r.relays.clone(),
+                            margin_secs: GROUP_EVENT_MARGIN_SECS,
+                        });
+                    }
+                    continue;
+                }
+            };
             let relays = l.data().map(|d| d.relays).unwrap_or_default();
             let mut filter = Filter::new().kind(Kind::MLS_GROUP_MESSAGE);
             for h in l.routes() {

@@ -207,6 +207,7 @@ impl<S: Storage> Client<S> {
                 });
             }
         }
+        self.expire_left_races(now)?;
         // Events that waited for our clock (dated ahead of it) may be due now.
         let active: Vec<GroupId> = self
             .sessions

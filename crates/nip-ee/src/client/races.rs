@@ -22,8 +22,11 @@
 //!    `(created_at, event id)`. Conditions that depend on what arrived first (a time window
 //!    between the applied commit and a late one, a date before the epoch's opening commit)
 //!    would let members who saw two commits in different orders keep different ones, so the
-//!    rule has none: the one local limit is the depth — a late commit more than
-//!    `rollback_epochs` behind is too late, because the state to roll back to is gone.
+//!    rule has none but two local limits: the depth — a late commit more than
+//!    `rollback_epochs` behind is too late, because the state to roll back to is gone — and
+//!    a committer whom a commit on the branch a rollback would abandon removes cannot roll
+//!    back past its removal (a removed member that kept an earlier state could otherwise
+//!    undo every removal of itself with a backdated commit for the epoch before it).
 //!
 //! In a genuine race among honest members every member ends on the same commit as a peer
 //! applying the plain rule, except when a removal competes with an earlier commit that
@@ -103,6 +106,9 @@ pub(crate) struct LateCandidate<'a> {
 pub(crate) struct Limits {
     pub(crate) current_epoch: u64,
     pub(crate) rollback_epochs: usize,
+    /// Leaves removed by the commits applied after the candidate's epoch (the branch a
+    /// rollback would abandon).
+    pub(crate) removed_later: Vec<u32>,
 }
 
 /// The decision on a late candidate.
@@ -134,6 +140,14 @@ pub(crate) fn decide_late(c: &LateCandidate<'_>, record: &RaceRecord, limits: &L
             } else {
                 IgnoreReason::LostRace
             },
+            remember: true,
+        };
+    }
+    if c.committer
+        .is_some_and(|i| limits.removed_later.contains(&i))
+    {
+        return Decision::Keep {
+            reason: IgnoreReason::RemovedMemberCannotUndo,
             remember: true,
         };
     }
@@ -170,6 +184,7 @@ mod tests {
         Limits {
             current_epoch: 6,
             rollback_epochs: 2,
+            removed_later: vec![],
         }
     }
 
@@ -275,6 +290,21 @@ mod tests {
             ),
             Decision::Keep {
                 reason: IgnoreReason::LostRace,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_member_removed_in_a_later_epoch_cannot_undo_it_from_an_earlier_one() {
+        let mut l = limits();
+        l.removed_later = vec![3];
+        let mut r = record();
+        r.applied.removed.clear();
+        assert!(matches!(
+            decide_late(&cand(&[3], (999, [0; 32]), Some(3)), &r, &l),
+            Decision::Keep {
+                reason: IgnoreReason::RemovedMemberCannotUndo,
                 ..
             }
         ));

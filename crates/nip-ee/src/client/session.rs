@@ -160,13 +160,27 @@ impl Live {
     }
 }
 
-/// A group we are no longer in: no secret is kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A group we are no longer in: no secret is kept, except, while a commit that removed us
+/// may still lose a race, what deciding that race needs ([`LeftRace`]).
 pub(crate) struct Tombstone {
     pub(crate) nostr_group_id: NostrGroupId,
     pub(crate) epoch: u64,
     pub(crate) name: String,
     pub(crate) left_at: u64,
+    pub(crate) race: Option<Box<LeftRace>>,
+}
+
+/// What a member removed by a commit keeps for `removed_state_secs`: the removal's epoch, that
+/// epoch's group-event key and the race record of the removal (the epoch's state is its
+/// fork row). All of it belongs to an epoch the member was in; nothing of the epoch that
+/// removed it.
+pub(crate) struct LeftRace {
+    pub(crate) profile: Profile,
+    pub(crate) key: EpochKey,
+    pub(crate) record: RaceRecord,
+    pub(crate) joined_epoch: u64,
+    /// The group's relays in that epoch (where a competing commit would be published).
+    pub(crate) relays: Vec<String>,
 }
 
 /// One group's state.
@@ -240,11 +254,14 @@ impl Session {
         let mut w = Writer::new();
         match self {
             Session::Left(t) => {
-                w.u8(0);
+                w.u8(if t.race.is_some() { 2 } else { 0 });
                 w.bytes(t.nostr_group_id.as_bytes());
                 w.u64(t.epoch);
                 w.vl_bytes("name", t.name.as_bytes())?;
                 w.u64(t.left_at);
+                if let Some(r) = &t.race {
+                    encode_left_race(&mut w, r)?;
+                }
             }
             Session::Active(l) => {
                 w.u8(1);
@@ -264,11 +281,16 @@ impl Session {
         let payload = Blob::decode(GROUP_ROW_VERSION, blob)?;
         let mut r = Reader::new(payload);
         let s = match r.u8("session")? {
-            0 => Session::Left(Tombstone {
+            tag @ (0 | 2) => Session::Left(Tombstone {
                 nostr_group_id: NostrGroupId::from_bytes(r.array::<32>("nostr_group_id")?),
                 epoch: r.u64("epoch")?,
                 name: String::from_utf8_lossy(r.vl_bytes("name")?).into_owned(),
                 left_at: r.u64("left_at")?,
+                race: if tag == 2 {
+                    Some(Box::new(decode_left_race(&mut r)?))
+                } else {
+                    None
+                },
             }),
             1 => Session::Active(Box::new(decode_live(&mut r)?)),
             _ => return Err(Error::malformed("group row", "unknown session state")),
@@ -303,8 +325,89 @@ fn decode_record(r: &mut Reader<'_>) -> Result<CommitRecord> {
     })
 }
 
+fn encode_race(w: &mut Writer, rec: &RaceRecord) -> Result<()> {
+    encode_record(w, &rec.applied)?;
+    w.vl("losers", |w| {
+        for (c, k) in &rec.losers {
+            w.vl_bytes("content_id", c)?;
+            w.u64(k.0);
+            w.bytes(&k.1);
+        }
+        Ok::<(), Error>(())
+    })?;
+    w.vl("digests", |w| {
+        for d in &rec.digests {
+            w.bytes(d);
+        }
+        Ok::<(), Error>(())
+    })
+}
+
+fn decode_race(r: &mut Reader<'_>) -> Result<RaceRecord> {
+    let applied = decode_record(r)?;
+    let losers = r.vl_vec("losers", MAX_LOSERS, |r| {
+        Ok::<_, Error>((
+            r.vl_bytes("content_id")?.to_vec(),
+            (r.u64("created_at")?, r.array::<32>("event_id")?),
+        ))
+    })?;
+    let digests = r.vl_vec("digests", 2 * MAX_LOSERS + 1, |r| {
+        Ok::<_, Error>(r.array::<32>("digest")?)
+    })?;
+    Ok(RaceRecord {
+        applied,
+        losers,
+        digests,
+    })
+}
+
+/// A group's profile in its stored row.
+fn encode_profile(p: Profile) -> u8 {
+    match p {
+        Profile::NipEe => 0,
+        Profile::Marmot => 1,
+    }
+}
+
+fn decode_profile(r: &mut Reader<'_>) -> Result<Profile> {
+    match r.u8("profile")? {
+        0 => Ok(Profile::NipEe),
+        1 => Ok(Profile::Marmot),
+        _ => Err(Error::malformed("group row", "unknown profile")),
+    }
+}
+
+fn encode_left_race(w: &mut Writer, r: &LeftRace) -> Result<()> {
+    w.u8(encode_profile(r.profile));
+    w.u64(r.key.epoch);
+    w.bytes(r.key.nostr_group_id.as_bytes());
+    w.bytes(r.key.key.expose_exporter_secret());
+    encode_race(w, &r.record)?;
+    w.u64(r.joined_epoch);
+    encode_strings(w, &r.relays)
+}
+
+fn decode_left_race(r: &mut Reader<'_>) -> Result<LeftRace> {
+    let profile = decode_profile(r)?;
+    let epoch = r.u64("epoch")?;
+    let nostr_group_id = NostrGroupId::from_bytes(r.array::<32>("nostr_group_id")?);
+    let secret = Zeroizing::new(r.array::<32>("exporter_secret")?);
+    let key = EpochKey {
+        epoch,
+        nostr_group_id,
+        key: profile.group_event_key_from_secret(&secret)?,
+    };
+    Ok(LeftRace {
+        profile,
+        key,
+        record: decode_race(r)?,
+        joined_epoch: r.u64("joined_epoch")?,
+        relays: decode_strings(r)?,
+    })
+}
+
 fn encode_live(w: &mut Writer, l: &Live) -> Result<()> {
-    w.u8(profile_byte(l.profile));
+    w.u8(encode_profile(l.profile));
     let state = l.group.to_bytes()?;
     w.vl_bytes("group", &state)?;
     w.u64(l.joined_epoch);
@@ -325,21 +428,7 @@ fn encode_live(w: &mut Writer, l: &Live) -> Result<()> {
     w.vl("races", |w| {
         for (epoch, rec) in &l.races {
             w.u64(*epoch);
-            encode_record(w, &rec.applied)?;
-            w.vl("losers", |w| {
-                for (c, k) in &rec.losers {
-                    w.vl_bytes("content_id", c)?;
-                    w.u64(k.0);
-                    w.bytes(&k.1);
-                }
-                Ok::<(), Error>(())
-            })?;
-            w.vl("digests", |w| {
-                for d in &rec.digests {
-                    w.bytes(d);
-                }
-                Ok::<(), Error>(())
-            })?;
+            encode_race(w, rec)?;
         }
         Ok::<(), Error>(())
     })?;
@@ -364,14 +453,6 @@ fn encode_live(w: &mut Writer, l: &Live) -> Result<()> {
     })
 }
 
-/// A group's profile in its stored row.
-fn profile_byte(profile: Profile) -> u8 {
-    match profile {
-        Profile::NipEe => 0,
-        Profile::Marmot => 1,
-    }
-}
-
 fn encode_strings(w: &mut Writer, list: &[String]) -> Result<()> {
     w.vl("strings", |w| {
         for s in list {
@@ -389,11 +470,7 @@ fn decode_strings(r: &mut Reader<'_>) -> Result<Vec<String>> {
 }
 
 fn decode_live(r: &mut Reader<'_>) -> Result<Live> {
-    let profile = match r.u8("profile")? {
-        0 => Profile::NipEe,
-        1 => Profile::Marmot,
-        _ => return Err(Error::malformed("group row", "unknown profile")),
-    };
+    let profile = decode_profile(r)?;
     let group = Group::from_bytes(RustCryptoSuite1::new(), r.vl_bytes("group")?)?;
     let joined_epoch = r.u64("joined_epoch")?;
     let dropped_own = r.vl_vec("dropped_own", MAX_LOSERS, |r| {
@@ -412,24 +489,7 @@ fn decode_live(r: &mut Reader<'_>) -> Result<Live> {
     let races = r
         .vl_vec("races", MAX_ITEMS, |r| {
             let epoch = r.u64("epoch")?;
-            let applied = decode_record(r)?;
-            let losers = r.vl_vec("losers", MAX_LOSERS, |r| {
-                Ok::<_, Error>((
-                    r.vl_bytes("content_id")?.to_vec(),
-                    (r.u64("created_at")?, r.array::<32>("event_id")?),
-                ))
-            })?;
-            let digests = r.vl_vec("digests", 2 * MAX_LOSERS + 1, |r| {
-                Ok::<_, Error>(r.array::<32>("digest")?)
-            })?;
-            Ok::<_, Error>((
-                epoch,
-                RaceRecord {
-                    applied,
-                    losers,
-                    digests,
-                },
-            ))
+            Ok::<_, Error>((epoch, decode_race(r)?))
         })?
         .into_iter()
         .collect();
