@@ -18,7 +18,7 @@ use nipee_mls::group::{Group, Sender, Staged, StagedCommit};
 use nipee_mls::{ContentType, MlsMessageIn, RustCryptoSuite1};
 use nipee_nostr::Event;
 
-use super::incoming::{commit_info, record_of};
+use super::commits::{commit_info, record_of};
 use super::races::{self, Decision, LateCandidate, Limits};
 use super::session::{EpochKey, LeftRace, Live, OrderKey, RaceRecord, Session, mls_digest};
 use super::types::{Effects, IgnoreReason, Outcome};

@@ -24,6 +24,8 @@
 //! * **Future epochs.** A group event no retained key opens is buffered (bounded, stored)
 //!   and retried whenever the group enters a new epoch.
 
+mod buffer;
+mod commits;
 mod config;
 mod incoming;
 mod left;

@@ -12,7 +12,7 @@
 use nipee_nostr::EventId;
 use rand_core::CryptoRng;
 
-use super::incoming::commit_info;
+use super::commits::commit_info;
 use super::session::{CommitRecord, RaceRecord, Session};
 use super::types::{Effects, FetchReport, FetchRequest, Outcome, Purpose, RelayAnswer};
 use super::{Client, outbox, storage_err};
