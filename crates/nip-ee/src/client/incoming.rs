@@ -211,7 +211,12 @@ impl<S: Storage> Client<S> {
     /// # Errors
     /// [`Error::UnknownGroup`]; the profile's error when every active group that uses the
     /// `h` tag refuses the event's form.
-    pub(crate) fn open_group_event(&self, h: &NostrGroupId, event: &Event, now: u64) -> Result<Opened> {
+    pub(crate) fn open_group_event(
+        &self,
+        h: &NostrGroupId,
+        event: &Event,
+        now: u64,
+    ) -> Result<Opened> {
         let candidates = self.routes.get(h).cloned().unwrap_or_default();
         if candidates.is_empty() {
             return Err(Error::UnknownGroup {
