@@ -48,7 +48,7 @@ fn main() -> ExitCode {
         Some("fresh-check") => fresh::fresh_check(&root()),
         Some("fuzz") => fuzz::parse(&args[1..]).and_then(|o| fuzz::command(&root(), &o)),
         Some("sim") => {
-            sim::parse(&args[1..]).and_then(|(first, n)| sim::run_seeds(&root(), first, n))
+            sim::parse(&args[1..]).and_then(|(first, n)| sim::run_seeds(&root(), first, n, true))
         }
         // Used by fresh-check inside the clone: the wasm32 build's C dependency alone.
         Some("wasm-c-check") => cmd_wasm_c_check(),
@@ -264,7 +264,7 @@ fn test_all(stress: bool) -> ExitCode {
         &mut stages,
         "simulation (100 seeds)",
         needs(tools::Needs::Tests),
-        &mut || sim::run_seeds(&root, 0, sim::TEST_ALL_SEEDS),
+        &mut || sim::run_seeds(&root, 0, sim::TEST_ALL_SEEDS, false),
     );
     run_stage(&mut stages, "doc", vec![], &mut || {
         run(cargo_in_root(&["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))

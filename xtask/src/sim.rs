@@ -1,6 +1,7 @@
 //! `cargo xtask sim [--seeds N] [--first N]`: the convergence simulation of
-//! `nipee-test-support` over N seeds (default 1000), two seeds at a time, ending with
-//! `N passed, M failed`. `test-all` runs a smaller count as its own stage.
+//! `nipee-test-support` over N seeds (default 1000), two seeds at a time, built with
+//! `--release` (the MLS engine is ten times faster there), ending with `N passed, M failed`.
+//! `test-all` runs a smaller count as its own stage, in the test profile it has built.
 
 use crate::util::{cargo, run};
 use std::path::Path;
@@ -31,12 +32,15 @@ pub fn parse(args: &[String]) -> Result<(u64, u64), String> {
     Ok((first, seeds))
 }
 
-/// Runs seeds `first..first + seeds`.
-pub fn run_seeds(root: &Path, first: u64, seeds: u64) -> Result<(), String> {
-    run(Command::new(cargo())
-        .current_dir(root)
+/// Runs seeds `first..first + seeds`, optimised with `release`.
+pub fn run_seeds(root: &Path, first: u64, seeds: u64, release: bool) -> Result<(), String> {
+    let mut c = Command::new(cargo());
+    c.current_dir(root).arg("test");
+    if release {
+        c.arg("--release");
+    }
+    run(c
         .args([
-            "test",
             "-p",
             "nipee-test-support",
             "--test",
