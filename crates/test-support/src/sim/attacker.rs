@@ -195,9 +195,10 @@ impl Sim {
         }) else {
             return;
         };
-        let Some((_, rows)) = self.attacker.as_mut().map(|a| a.states.remove(k)) else {
+        let Some((owner, rows)) = self.attacker.as_mut().map(|a| a.states.remove(k)) else {
             return;
         };
+        self.evil_from.insert(owner);
         let config = self.config();
         let Ok(mut evil) = Client::open(MemoryStorage::from_rows(rows, false), config) else {
             return;

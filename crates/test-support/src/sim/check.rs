@@ -34,6 +34,32 @@ impl Sim {
         })
     }
 
+    /// Whether node `j`'s client left the group and came back through a commit made from a
+    /// removed member's old state that the attacker holds: the removed client, deciding the
+    /// race alone, cannot know that the group went further than the rule's depth. It holds
+    /// a branch nobody else has and reads nothing of the group (a known limit).
+    fn ghost_of_an_attack(&self, j: usize) -> bool {
+        let n = &self.nodes[j];
+        let Some(back) = n
+            .outcomes
+            .iter()
+            .rposition(|o| matches!(o, Outcome::Commit(i) if i.rolled_back_from.is_some()))
+        else {
+            return false;
+        };
+        let removed_before = n.outcomes[..back]
+            .iter()
+            .any(|o| matches!(o, Outcome::Removed { .. }));
+        let by_evil = match &n.outcomes[back] {
+            Outcome::Commit(i) => i
+                .committer
+                .and_then(|pk| self.node_of(&pk))
+                .is_some_and(|c| self.evil_from.contains(&c)),
+            _ => false,
+        };
+        removed_before && by_evil
+    }
+
     /// Checks every invariant; the first violated one is the error.
     ///
     /// # Errors
@@ -77,6 +103,10 @@ impl Sim {
                     ));
                 }
             } else if active {
+                if self.ghost_of_an_attack(i) {
+                    self.stats.ghosts += 1;
+                    continue;
+                }
                 if !self.stranded_by_a_lost_add(i) {
                     return Err(format!(
                         "{} is active in the group but not a member (a removal not in force?)",

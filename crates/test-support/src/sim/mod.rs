@@ -105,6 +105,9 @@ pub struct Stats {
     pub attacks: usize,
     /// Invitees whose Welcome came from a commit that then lost a race.
     pub stranded: usize,
+    /// Removed members whose client the attacker's backdated commit (made from another
+    /// removed member's old state) brought back onto a branch nobody else has.
+    pub ghosts: usize,
     /// The most rounds a quiescence took.
     pub quiesce_rounds: usize,
 }
@@ -135,6 +138,8 @@ pub struct Sim {
     pub stats: Stats,
     /// Invitees whose joining commit lost a race (they hold a group nobody else has).
     pub stranded: BTreeSet<usize>,
+    /// Nodes whose stolen old state the attacker used for a backdated commit.
+    pub evil_from: BTreeSet<usize>,
     /// The operations so far, for reports.
     pub trace: Vec<String>,
     pub(crate) since_quiesce: usize,
@@ -168,7 +173,7 @@ impl core::fmt::Display for Report {
             f,
             "seed {}: {} members, {} relay(s){}, epoch {}, {} ops, {} messages, {} commits \
              ({} concurrent rounds, {} rollbacks, {} discarded), {} restarts, {} drops, \
-             {} refusals, {} lost OKs, {} attacks, {} stranded",
+             {} refusals, {} lost OKs, {} attacks, {} stranded, {} ghosts",
             self.seed,
             self.nodes,
             self.relays,
@@ -185,7 +190,8 @@ impl core::fmt::Display for Report {
             s.refused,
             s.acks_lost,
             s.attacks,
-            s.stranded
+            s.stranded,
+            s.ghosts
         )
     }
 }
@@ -284,6 +290,7 @@ impl Sim {
             attacker: attacker.then(Attacker::default),
             stats: Stats::default(),
             stranded: BTreeSet::new(),
+            evil_from: BTreeSet::new(),
             trace: Vec::new(),
             since_quiesce: 0,
             epoch_at_quiesce: 0,
