@@ -1,0 +1,182 @@
+//! Soak: members exchange messages through a real nostr-rs-relay on live subscriptions,
+//! with a rotation every so many messages; every message reaches every other member once,
+//! everyone ends on one epoch authenticator, and the resident memory of the process is
+//! sampled every thousand messages. Small by default (a few seconds); the reliability
+//! campaign's run is `NIPEE_SOAK_MEMBERS=20 NIPEE_SOAK_MESSAGES=10000 NIPEE_SOAK_ROTATE=500
+//! cargo test --release -p nipee-test-support --test soak -- --nocapture`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use nipee::storage::MemoryStorage;
+use nipee::{Client, ClientConfig, GroupId, Outcome};
+use nipee_driver::{CommitResult, Driver};
+use nipee_nostr::{Keys, PublicKey};
+use nipee_relay::test_relay::TestRelay;
+use nipee_relay::{Pool, PoolConfig, Subscription};
+
+fn param(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Resident memory of this process (kB), from /proc.
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+async fn driver(url: &str, keys: Keys) -> Driver<MemoryStorage> {
+    let client = Client::new(keys, MemoryStorage::new(), ClientConfig::with_relays([url])).unwrap();
+    let mut pc = PoolConfig::default();
+    pc.ok_timeout = Duration::from_secs(10);
+    let pool = Pool::connect(pc, [url]).unwrap();
+    pool.wait_connected(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let mut d = Driver::new(client, pool);
+    d.fetch_timeout = Duration::from_secs(5);
+    d.allow_private_relays();
+    d
+}
+
+/// Hands member `d` every event its subscription has ready, until it is quiet for `quiet`.
+async fn drain(
+    d: &mut Driver<MemoryStorage>,
+    sub: &mut Subscription,
+    got: &mut BTreeMap<String, u32>,
+    quiet: Duration,
+) {
+    while let Ok(Some((_, ev))) = tokio::time::timeout(quiet, sub.next_event()).await {
+        for o in d.handle_event(&ev).await.unwrap() {
+            if let Outcome::Message { event, .. } = o {
+                *got.entry(event.content).or_default() += 1;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_exchange_messages_with_rotations_and_nothing_is_lost_or_repeated() {
+    let members = param("NIPEE_SOAK_MEMBERS", 4).max(2);
+    let messages = param("NIPEE_SOAK_MESSAGES", 120);
+    let rotate_every = param("NIPEE_SOAK_ROTATE", 40).max(1);
+    let relay = TestRelay::start_async().await.unwrap();
+    let url = relay.url();
+    let keys: Vec<Keys> = (0..members)
+        .map(|_| Keys::generate(&mut rand::rng()))
+        .collect();
+    let mut ds = Vec::new();
+    for k in &keys {
+        ds.push(driver(&url, k.clone()).await);
+    }
+    for d in &mut ds[1..] {
+        d.publish_key_package(false).await.unwrap();
+    }
+    let invitees: Vec<PublicKey> = keys[1..].iter().map(Keys::public_key).collect();
+    let gid: GroupId = ds[0].create_group("soak", "", &invitees).await.unwrap();
+    for d in &mut ds[1..] {
+        d.sync().await.unwrap();
+    }
+    let mut subs = Vec::new();
+    for d in &ds {
+        let spec = d
+            .client()
+            .subscriptions()
+            .into_iter()
+            .find(|s| s.key.starts_with("group:"))
+            .unwrap();
+        subs.push(d.pool().subscribe(vec![spec.filter]).unwrap());
+    }
+    let mut got: Vec<BTreeMap<String, u32>> = vec![BTreeMap::new(); members];
+    let mut rss = vec![(0, rss_kb())];
+    let started = Instant::now();
+    let mut rotations = 0;
+    for m in 0..messages {
+        if m > 0 && m % rotate_every == 0 {
+            let r = (m / rotate_every) % members;
+            drain(
+                &mut ds[r],
+                &mut subs[r],
+                &mut got[r],
+                Duration::from_millis(50),
+            )
+            .await;
+            let result = ds[r].rotate(&gid).await.unwrap();
+            assert!(
+                matches!(result, CommitResult::Confirmed { .. }),
+                "{result:?}"
+            );
+            rotations += 1;
+        }
+        let sender = m % members;
+        ds[sender].send_text(&gid, &format!("s{m}")).await.unwrap();
+        if m % 50 == 49 {
+            for i in 0..members {
+                drain(
+                    &mut ds[i],
+                    &mut subs[i],
+                    &mut got[i],
+                    Duration::from_millis(5),
+                )
+                .await;
+            }
+        }
+        if m % 1000 == 999 {
+            rss.push((m + 1, rss_kb()));
+        }
+    }
+    for _ in 0..3 {
+        for i in 0..members {
+            drain(
+                &mut ds[i],
+                &mut subs[i],
+                &mut got[i],
+                Duration::from_millis(200),
+            )
+            .await;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    rss.push((messages, rss_kb()));
+
+    let reference = ds[0].client().epoch_authenticator(&gid).unwrap();
+    for (i, d) in ds.iter().enumerate() {
+        assert_eq!(
+            d.client().epoch_authenticator(&gid).unwrap(),
+            reference,
+            "member {i} diverged"
+        );
+    }
+    let mut delivered = 0u64;
+    for m in 0..messages {
+        let text = format!("s{m}");
+        for (i, g) in got.iter().enumerate() {
+            let n = g.get(&text).copied().unwrap_or(0);
+            if i == m % members {
+                assert_eq!(n, 0, "member {i} received its own {text}");
+            } else {
+                assert_eq!(n, 1, "member {i} received {text} {n} times");
+                delivered += 1;
+            }
+        }
+    }
+    let expected = (messages * (members - 1)) as u64;
+    eprintln!(
+        "soak: {members} members, {messages} messages, {rotations} rotations: {delivered} of \
+         {expected} deliveries in {seconds:.0} s ({:.0} messages/s sent, {:.0} deliveries/s); \
+         resident memory (messages sent, kB): {rss:?}",
+        messages as f64 / seconds,
+        delivered as f64 / seconds
+    );
+    assert_eq!(delivered, expected);
+}
