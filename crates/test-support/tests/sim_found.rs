@@ -244,3 +244,48 @@ fn a_removed_member_cannot_undo_its_removal_from_an_earlier_epoch() {
     net.sync_all();
     assert!(!net.texts(2).contains(&"carol is gone".to_owned()));
 }
+
+/// Simulation seed 347: alice removes bob while bob rotates, bob's commit is earlier.
+/// Whoever received the removal first refused bob's commit (a removed member cannot undo
+/// its removal); whoever received bob's commit first kept it and refused the removal as
+/// later: the group forked. The removal must win everywhere, whatever the arrival order.
+#[test]
+fn a_removal_beats_its_targets_earlier_commit_in_every_arrival_order() {
+    let mut net = Net::new(1005);
+    let a = net.add("alice");
+    let b = net.add("bob");
+    let c = net.add("carol");
+    let d = net.add("dave");
+    let gid = net.group(a, &[b, c, d]);
+    net.now += 60;
+    let t = net.now;
+    let bob = net.pk(b);
+    let removal = net.members[a]
+        .client
+        .remove(&gid, &[bob], t + 1, &mut net.rng)
+        .unwrap();
+    let rotation = net.members[b].client.rotate(&gid, t, &mut net.rng).unwrap();
+    let (er, eb) = (
+        removal.outgoing.event.clone(),
+        rotation.outgoing.event.clone(),
+    );
+    net.commit(a, removal);
+    net.commit(b, rotation);
+    // Carol: bob's rotation first; dave: the removal first.
+    net.members[c].cursor = net.relay.len();
+    net.members[d].cursor = net.relay.len();
+    net.deliver(c, &eb);
+    net.deliver(c, &er);
+    net.deliver(d, &er);
+    net.deliver(d, &eb);
+    net.sync_all();
+    net.assert_converged(&gid, &[a, c, d]);
+    assert!(
+        !net.members[b].client.group(&gid).unwrap().active,
+        "bob is still in"
+    );
+    net.say(c, &gid, "without bob");
+    net.sync_all();
+    assert!(net.texts(d).contains(&"without bob".to_owned()));
+    assert!(!net.texts(b).contains(&"without bob".to_owned()));
+}
