@@ -40,16 +40,15 @@ pub fn have_nightly() -> bool {
         .is_some_and(|s| s.lines().any(|l| l.starts_with("nightly")))
 }
 
-/// Installs what `cargo xtask fuzz` needs: a nightly toolchain and cargo-fuzz.
+/// Installs what `cargo xtask fuzz` needs: cargo-fuzz, and a nightly toolchain where rustup
+/// can install one. Without a nightly the targets are built by the stable toolchain (see
+/// [`Toolchain`]), so a machine whose rustup cannot download still fuzzes.
 pub fn ensure_tools() -> Result<(), String> {
     if have_nightly() {
         eprintln!("setup: nightly toolchain present");
-    } else {
-        if !have("rustup") {
-            return Err("fuzzing needs rustup with a nightly toolchain".into());
-        }
+    } else if have("rustup") {
         eprintln!("setup: installing the nightly toolchain for cargo-fuzz (10 min limit)");
-        run(Command::new("timeout").args([
+        if let Err(e) = run(Command::new("timeout").args([
             "600",
             "rustup",
             "toolchain",
@@ -57,7 +56,12 @@ pub fn ensure_tools() -> Result<(), String> {
             "nightly",
             "--profile",
             "minimal",
-        ]))?;
+        ])) {
+            eprintln!(
+                "setup: no nightly toolchain ({e}); fuzzing will use the stable toolchain \
+                 without AddressSanitizer"
+            );
+        }
     }
     let bin = cargo_fuzz_bin();
     let current = output(Command::new(&bin).arg("--version"));
@@ -149,28 +153,70 @@ fn artifacts(root: &Path, target: &str) -> usize {
         .unwrap_or(0)
 }
 
-fn cargo_fuzz(root: &Path) -> Command {
-    let mut c = Command::new(cargo_fuzz_bin());
-    // cargo-fuzz runs `cargo` itself; the nightly toolchain gives it the sanitizer flags.
-    c.arg("fuzz")
-        .current_dir(root)
-        .env("RUSTUP_TOOLCHAIN", "nightly");
+/// The toolchain the fuzz targets are built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Toolchain {
+    /// rustup's nightly: libFuzzer with AddressSanitizer (it also watches the C code of
+    /// secp256k1).
+    Nightly,
+    /// The stable toolchain with `RUSTC_BOOTSTRAP=1` for cargo-fuzz's `-Z` flags and no
+    /// sanitizer (`-s none`): the same coverage-guided libFuzzer, panics and aborts are
+    /// still crashes; memory errors in C code would go unseen. Used where no nightly is
+    /// installed or installable.
+    Stable,
+}
+
+impl Toolchain {
+    /// Nightly where installed, unless `NIPEE_FUZZ_TOOLCHAIN=stable` asks for the fallback
+    /// (to test it on a machine that has a nightly).
+    fn pick() -> Self {
+        let forced_stable = std::env::var("NIPEE_FUZZ_TOOLCHAIN").is_ok_and(|v| v == "stable");
+        if have_nightly() && !forced_stable {
+            Toolchain::Nightly
+        } else {
+            Toolchain::Stable
+        }
+    }
+}
+
+/// `cargo-fuzz <sub> [-s none] -O` set up for the toolchain, under `nice -n 19` for long runs.
+fn cargo_fuzz(root: &Path, toolchain: Toolchain, sub: &str, nice: bool) -> Command {
+    let mut c = if nice {
+        // Long runs yield the CPU to everything else.
+        let mut n = Command::new("nice");
+        n.args(["-n", "19"]).arg(cargo_fuzz_bin());
+        n
+    } else {
+        Command::new(cargo_fuzz_bin())
+    };
+    // cargo-fuzz runs `cargo` itself.
+    c.current_dir(root).args(["fuzz", sub, "-O"]);
+    match toolchain {
+        Toolchain::Nightly => {
+            c.env("RUSTUP_TOOLCHAIN", "nightly");
+        }
+        Toolchain::Stable => {
+            c.env("RUSTC_BOOTSTRAP", "1").args(["-s", "none"]);
+        }
+    }
     c
 }
 
 /// Runs the command.
 pub fn command(root: &Path, o: &Options) -> Result<(), String> {
-    if !cargo_fuzz_bin().exists() || !have_nightly() {
-        return Err(
-            "cargo-fuzz or the nightly toolchain is missing: run `cargo xtask setup`".into(),
-        );
+    if !cargo_fuzz_bin().exists() {
+        return Err("cargo-fuzz is missing: run `cargo xtask setup`".into());
+    }
+    let toolchain = Toolchain::pick();
+    if toolchain == Toolchain::Stable {
+        eprintln!("fuzz: no nightly toolchain; stable toolchain, no AddressSanitizer");
     }
     crate::fuzz_seeds::seed_corpora(root)?;
     let targets: Vec<String> = match &o.target {
         Some(t) => vec![t.clone()],
         None => TARGETS.iter().map(ToString::to_string).collect(),
     };
-    run(cargo_fuzz(root).args(["build", "-O"]))?;
+    run(&mut cargo_fuzz(root, toolchain, "build", false))?;
     let mut results = Vec::new();
     for t in &targets {
         let corpus = root.join("fuzz/corpus").join(t);
@@ -186,19 +232,8 @@ pub fn command(root: &Path, o: &Options) -> Result<(), String> {
         std::fs::create_dir_all(root.join("fuzz/artifacts")).map_err(|e| e.to_string())?;
         let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
         let started = Instant::now();
-        let mut c = if o.smoke {
-            cargo_fuzz(root)
-        } else {
-            // Long runs yield the CPU to everything else.
-            let mut n = Command::new("nice");
-            n.args(["-n", "19"])
-                .arg(cargo_fuzz_bin())
-                .arg("fuzz")
-                .current_dir(root)
-                .env("RUSTUP_TOOLCHAIN", "nightly");
-            n
-        };
-        c.args(["run", "-O", t])
+        let mut c = cargo_fuzz(root, toolchain, "run", !o.smoke);
+        c.arg(t)
             .arg(&corpus)
             .args(["--", &limit, "-print_final_stats=1"])
             .stderr(log.try_clone().map_err(|e| e.to_string())?)
