@@ -155,6 +155,9 @@ impl ProposalType {
     pub const EXTERNAL_INIT: Self = Self(0x0006);
     /// `group_context_extensions` (default).
     pub const GROUP_CONTEXT_EXTENSIONS: Self = Self(0x0007);
+    /// `self_remove` (draft-ietf-mls-extensions, value 0x000a as OpenMLS and MDK use it):
+    /// not a default type, so it counts only when listed in capabilities.
+    pub const SELF_REMOVE: Self = Self(0x000A);
 
     /// Whether this is one of the "default" proposal types (RFC 9420 §7.2).
     pub const fn is_default(self) -> bool {

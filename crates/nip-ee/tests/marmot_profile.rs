@@ -233,19 +233,39 @@ fn in_a_marmot_group_a_non_admin_commits_only_path_updates() {
     let mut alice = client(Profile::Marmot);
     let mut bob = client(Profile::Marmot);
     let kp = bob.create_key_package(false, NOW, &mut rng).unwrap().event;
-    let (gid, w) = alice
-        .create_group(NewGroup::new("g", vec![kp]), NOW, &mut rng)
+    // Created alone, the group does not require SelfRemove: members leave by a Remove of
+    // their own leaf, which only an admin commits (leaving by SelfRemove:
+    // tests/marmot_self_remove.rs).
+    let (gid, _) = alice
+        .create_group(NewGroup::new("g", vec![]), NOW, &mut rng)
         .unwrap();
-    join(&mut bob, &w.publish[0].event);
+    let add = alice
+        .invite(&gid, &[kp], NOW, &mut rng)
+        .unwrap()
+        .outgoing
+        .event;
+    join(&mut bob, &ack(&mut alice, &add)[0]);
     // Alice asks to leave: bob (not an admin) may not commit her removal here, though the
     // nip-ee rules would let him.
     let leave = alice.leave(&gid, NOW, &mut rng).unwrap().event;
     let _ = bob.process(&leave, NOW, &mut rng).unwrap();
-    match bob.commit_pending_proposals(&gid, NOW, &mut rng) {
+    // His client commits no pending proposal but SelfRemoves for him...
+    assert!(matches!(
+        bob.commit_pending_proposals(&gid, NOW, &mut rng),
+        Err(Error::Misuse { .. })
+    ));
+    // ...and a commit of her Remove, sent anyway, is refused by the admin rules.
+    let forced = bob
+        .commit_pending_unchecked(&gid, vec![], NOW, &mut rng)
+        .unwrap()
+        .outgoing
+        .event;
+    let before = alice.epoch(&gid).unwrap();
+    match alice.process(&forced, NOW, &mut rng) {
         Err(Error::Policy(v)) => assert!(matches!(*v, PolicyViolation::NotAdmin { .. })),
         other => panic!("expected a policy refusal, got {other:?}"),
     }
-    assert_eq!(bob.epoch(&gid).unwrap(), alice.epoch(&gid).unwrap());
+    assert_eq!(alice.epoch(&gid).unwrap(), before);
 }
 
 #[test]

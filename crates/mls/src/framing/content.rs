@@ -48,6 +48,11 @@ pub enum Proposal {
     },
     /// `group_context_extensions(7)`: replace the GroupContext extensions.
     GroupContextExtensions(Vec<Extension>),
+    /// `self_remove(0x000a)` (draft-ietf-mls-extensions, "SelfRemove Proposal"): the
+    /// sender asks to leave; a commit that references it removes the sender's leaf. An
+    /// empty struct; valid only from a member, by reference, in a group whose every member
+    /// lists the type in its capabilities.
+    SelfRemove,
 }
 
 impl Proposal {
@@ -61,6 +66,7 @@ impl Proposal {
             Proposal::ReInit(_) => 5,
             Proposal::ExternalInit { .. } => 6,
             Proposal::GroupContextExtensions(_) => 7,
+            Proposal::SelfRemove => 0x000a,
         }
     }
 }
@@ -84,6 +90,8 @@ impl Proposal {
             }
             Proposal::ExternalInit { kem_output } => w.vl_bytes("kem_output", kem_output)?,
             Proposal::GroupContextExtensions(exts) => write_extensions(w, exts)?,
+            // `struct {} SelfRemove;`: nothing.
+            Proposal::SelfRemove => {}
         }
         Ok(())
     }
@@ -111,6 +119,7 @@ impl Proposal {
                 kem_output: r.vl_bytes("kem_output")?.to_vec(),
             },
             7 => Proposal::GroupContextExtensions(read_extensions(r)?),
+            0x000a => Proposal::SelfRemove,
             other => {
                 return Err(Error::UnknownValue {
                     field: "proposal_type",

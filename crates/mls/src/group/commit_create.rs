@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use nipee_keypackage::{KeyPackage, LeafNode, SignatureSecretKey};
+use nipee_keypackage::{KeyPackage, LeafNode, ProposalType, SignatureSecretKey};
 
 use super::commit_stage::path_nodes;
 use super::config::HandshakeFormat;
@@ -35,6 +35,10 @@ pub struct CommitOptions {
     pub proposals: Vec<Proposal>,
     /// Whether to include every valid cached proposal of the epoch by reference.
     pub include_pending: bool,
+    /// With `include_pending`, take only the cached proposals of these types (every type
+    /// when empty). For example `[ProposalType::SELF_REMOVE]` commits the members who
+    /// asked to leave and nothing else.
+    pub pending_types: Vec<ProposalType>,
     /// Carry an UpdatePath even where none is required.
     pub force_path: bool,
     /// Give our new leaf a fresh signature key (implies an UpdatePath): the path's leaf
@@ -123,14 +127,17 @@ impl<P: GroupProvider> Group<P> {
         }
         let me = self.own_leaf();
         let (mut list, mut refs) = if options.include_pending {
-            self.pending_proposal_refs(me)
+            self.pending_proposal_refs(me, &options.pending_types)
         } else {
             (vec![], vec![])
         };
         for prop in &options.proposals {
-            if matches!(prop, Proposal::Update(_) | Proposal::ExternalInit { .. }) {
+            if matches!(
+                prop,
+                Proposal::Update(_) | Proposal::ExternalInit { .. } | Proposal::SelfRemove
+            ) {
                 return Err(Error::Misuse(
-                    "Update and ExternalInit cannot be committed by value",
+                    "Update, ExternalInit and SelfRemove cannot be committed by value",
                 ));
             }
             list.push((Sender::Member(me.0), prop.clone()));
@@ -151,29 +158,46 @@ impl<P: GroupProvider> Group<P> {
         self.build_commit(plan, &options.authenticated_data, None)
     }
 
-    /// The cached proposals of this epoch a commit includes by reference: Removes win over
-    /// Updates of the same leaf, and our own Updates are left out (§12.4.1).
+    /// The cached proposals of this epoch a commit includes by reference (those of
+    /// `types` only, unless it is empty): a member's SelfRemove wins over Removes and
+    /// Updates of its leaf (draft-ietf-mls-extensions: the Remove is then invalid), Removes
+    /// win over Updates of the same leaf, one proposal per leaf, and our own Updates and
+    /// SelfRemove, and Removes of us, are left out (§12.4.1).
     fn pending_proposal_refs(
         &self,
         me: LeafIndex,
+        types: &[ProposalType],
     ) -> (Vec<(Sender, Proposal)>, Vec<ProposalOrRef>) {
-        let removed: HashSet<u32> = self
-            .proposals
-            .iter()
+        let wanted =
+            |p: &Proposal| types.is_empty() || types.contains(&ProposalType(p.proposal_type()));
+        let candidates = || self.proposals.iter().filter(|c| wanted(&c.proposal));
+        let self_removed: HashSet<u32> = candidates()
+            .filter_map(|c| match (&c.proposal, c.sender) {
+                (Proposal::SelfRemove, Sender::Member(i)) if i != me.0 => Some(i),
+                _ => None,
+            })
+            .collect();
+        let removed: HashSet<u32> = candidates()
             .filter_map(|c| match c.proposal {
-                Proposal::Remove { removed } => Some(removed),
+                Proposal::Remove { removed } if !self_removed.contains(&removed) => Some(removed),
                 _ => None,
             })
             .collect();
         let mut seen_remove: HashSet<u32> = HashSet::new();
         let mut list = vec![];
         let mut refs = vec![];
-        for c in &self.proposals {
+        for c in candidates() {
             let keep = match (&c.proposal, c.sender) {
-                (Proposal::Update(_), Sender::Member(i)) => i != me.0 && !removed.contains(&i),
-                (Proposal::Remove { removed }, _) => {
-                    *removed != me.0 && seen_remove.insert(*removed)
+                (Proposal::Update(_), Sender::Member(i)) => {
+                    i != me.0 && !removed.contains(&i) && !self_removed.contains(&i)
                 }
+                (Proposal::Remove { removed }, _) => {
+                    *removed != me.0
+                        && !self_removed.contains(removed)
+                        && seen_remove.insert(*removed)
+                }
+                (Proposal::SelfRemove, Sender::Member(i)) => i != me.0 && seen_remove.insert(i),
+                (Proposal::SelfRemove, _) => false,
                 _ => true,
             };
             if keep {

@@ -79,19 +79,28 @@ fn resolve_proposals<'a, P: GroupProvider>(
                         reason: "an Update proposal by value",
                     });
                 }
+                // "SelfRemove proposals are only allowed in a Commit by reference": by
+                // value its sender would be the committer, who cannot leave this way.
+                if matches!(prop, Proposal::SelfRemove) {
+                    return Err(Error::InvalidProposal {
+                        reason: "a SelfRemove proposal by value",
+                    });
+                }
                 list.push((sender, prop.clone()));
             }
             ProposalOrRef::Reference(r) => {
-                if external {
-                    return Err(Error::InvalidProposal {
-                        reason: "an external commit carries proposals by value only",
-                    });
-                }
                 let cached = g
                     .proposals
                     .iter()
                     .find(|c| c.reference == *r)
                     .ok_or(Error::UnknownProposalRef)?;
+                // An external commit references nothing but SelfRemove proposals (the
+                // draft allows those in external commits; RFC 9420 §12.4.3.2 nothing else).
+                if external && !matches!(cached.proposal, Proposal::SelfRemove) {
+                    return Err(Error::InvalidProposal {
+                        reason: "an external commit references only SelfRemove proposals",
+                    });
+                }
                 if let Some((_, k)) = g.pending_updates.iter().find(|(pr, _)| pr == r) {
                     own_update_key = Some(k);
                 }
@@ -100,6 +109,22 @@ fn resolve_proposals<'a, P: GroupProvider>(
         }
     }
     Ok((list, own_update_key))
+}
+
+/// [`resolve_proposals`] for tests: the proposals `commit` applies, with their senders
+/// (member 0 commits, or a new member when `external`).
+#[cfg(test)]
+pub(crate) fn resolve_for_test<P: GroupProvider>(
+    g: &Group<P>,
+    commit: &Commit,
+    external: bool,
+) -> Result<Vec<(Sender, Proposal)>> {
+    let sender = if external {
+        Sender::NewMemberCommit
+    } else {
+        Sender::Member(0)
+    };
+    resolve_proposals(g, commit, sender, external).map(|(list, _)| list)
 }
 
 /// Checks that the keys an UpdatePath introduces are not already in the tree (§7.3, §12.4.2).

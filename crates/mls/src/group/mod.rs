@@ -45,6 +45,8 @@ mod message_in;
 mod own_commit;
 mod persist;
 mod proposals;
+#[cfg(test)]
+mod self_remove_tests;
 mod send;
 mod stage;
 mod staged;

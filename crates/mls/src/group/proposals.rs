@@ -3,7 +3,9 @@
 
 use std::collections::HashSet;
 
-use nipee_keypackage::{CredentialType, KeyPackage, LeafNode, LeafNodeContext, ValidationPolicy};
+use nipee_keypackage::{
+    CredentialType, KeyPackage, LeafNode, LeafNodeContext, ProposalType, ValidationPolicy,
+};
 
 use super::ext;
 use super::state::Group;
@@ -123,6 +125,24 @@ pub(crate) fn resolve_psk<P: GroupProvider>(g: &Group<P>, id: &PreSharedKeyId) -
     })
 }
 
+/// SelfRemove (draft-ietf-mls-extensions) is a non-default proposal type: it is valid only
+/// in a group whose every member lists it in its capabilities (RFC 9420 §12.2: a commit
+/// carries only proposal types every member supports; the draft's "self-remove-capable
+/// group"). Our own leaf is one of them, so a client that does not advertise SelfRemove
+/// neither sends nor accepts one.
+pub(crate) fn check_self_remove_capable(tree: &RatchetTree) -> Result<()> {
+    if tree
+        .leaves()
+        .all(|(_, l)| l.capabilities.supports_proposal(ProposalType::SELF_REMOVE))
+    {
+        Ok(())
+    } else {
+        Err(Error::CapabilityMissing {
+            what: "SelfRemove (0x000a) in every member's capabilities",
+        })
+    }
+}
+
 /// Checks one proposal on its own (§12.1) against the current epoch.
 pub(crate) fn validate_single<P: GroupProvider>(
     g: &Group<P>,
@@ -187,6 +207,21 @@ pub(crate) fn validate_single<P: GroupProvider>(
                 reason: "ExternalInit is only valid inside an external commit",
             });
         }
+        Proposal::SelfRemove => {
+            // "SelfRemove cannot be sent as an external proposal": only a member, about
+            // its own (non-blank) leaf, which is the sender's leaf by construction.
+            let Sender::Member(i) = sender else {
+                return Err(Error::InvalidSender {
+                    reason: "only members send SelfRemove proposals",
+                });
+            };
+            if tree.leaf(LeafIndex(*i)).is_none() {
+                return Err(Error::InvalidSender {
+                    reason: "SelfRemove from a blank leaf",
+                });
+            }
+            check_self_remove_capable(tree)?;
+        }
     }
     Ok(())
 }
@@ -216,6 +251,7 @@ pub(crate) struct Applied {
     pub(crate) extensions: Vec<Extension>,
     pub(crate) extensions_changed: bool,
     pub(crate) added: Vec<(LeafIndex, KeyPackage)>,
+    /// Leaves removed: those of SelfRemove senders first, then those of Remove proposals.
     pub(crate) removed: Vec<LeafIndex>,
     pub(crate) updated: Vec<LeafIndex>,
     pub(crate) psk_ids: Vec<PreSharedKeyId>,
@@ -229,6 +265,8 @@ pub(crate) struct Applied {
 struct Sorted<'a> {
     gce: Option<&'a Vec<Extension>>,
     updates: Vec<(LeafIndex, &'a LeafNode)>,
+    /// The senders of SelfRemove proposals (applied after Updates, before Removes).
+    self_removes: Vec<LeafIndex>,
     removes: Vec<LeafIndex>,
     adds: Vec<&'a KeyPackage>,
     psk_ids: Vec<PreSharedKeyId>,
@@ -249,6 +287,7 @@ fn sort_proposals<'a, P: GroupProvider>(
     let mut s = Sorted {
         gce: None,
         updates: vec![],
+        self_removes: vec![],
         removes: vec![],
         adds: vec![],
         psk_ids: vec![],
@@ -281,7 +320,7 @@ fn sort_proposals<'a, P: GroupProvider>(
                     });
                 }
                 if !touched.insert(*i) {
-                    return invalid("several Update/Remove proposals for one leaf");
+                    return invalid("several Update/Remove/SelfRemove proposals for one leaf");
                 }
                 s.updates.push((LeafIndex(*i), leaf));
             }
@@ -294,7 +333,7 @@ fn sort_proposals<'a, P: GroupProvider>(
                     return invalid("Remove of a blank or out-of-range leaf");
                 }
                 if !touched.insert(*removed) {
-                    return invalid("several Update/Remove proposals for one leaf");
+                    return invalid("several Update/Remove/SelfRemove proposals for one leaf");
                 }
                 if external && !s.removes.is_empty() {
                     return invalid("an external commit removes at most one leaf");
@@ -335,7 +374,35 @@ fn sort_proposals<'a, P: GroupProvider>(
                 }
                 s.external_init = Some(kem_output.clone());
             }
+            Proposal::SelfRemove => {
+                s.path_required = true;
+                let Sender::Member(i) = sender else {
+                    return Err(Error::InvalidSender {
+                        reason: "SelfRemove from a non-member",
+                    });
+                };
+                // The committer knows the next epoch's secrets, so it cannot be the member
+                // who leaves.
+                if Some(LeafIndex(*i)) == committer {
+                    return invalid("the committer's own SelfRemove");
+                }
+                if old_tree.leaf(LeafIndex(*i)).is_none() {
+                    return Err(Error::InvalidSender {
+                        reason: "SelfRemove from a blank leaf",
+                    });
+                }
+                // "If there is a pending SelfRemove proposal for a specific leaf node and
+                // a pending Remove proposal for the same leaf node, the Remove proposal is
+                // invalid": a commit carrying both (or two SelfRemoves of one member) is.
+                if !touched.insert(*i) {
+                    return invalid("several Update/Remove/SelfRemove proposals for one leaf");
+                }
+                s.self_removes.push(LeafIndex(*i));
+            }
         }
+    }
+    if !s.self_removes.is_empty() {
+        check_self_remove_capable(old_tree)?;
     }
     if s.reinit.is_some() && list.len() != 1 {
         return invalid("ReInit together with other proposals");
@@ -385,8 +452,8 @@ pub(crate) fn validate_and_apply<P: GroupProvider>(
         }
         tree.update_leaf(p, *i, (*leaf).clone())?;
     }
-    // 3. Removes.
-    for i in &sorted.removes {
+    // 3. SelfRemoves (the sender's leaf), then Removes.
+    for i in sorted.self_removes.iter().chain(&sorted.removes) {
         tree.remove_leaf(p, *i)?;
     }
     // 4. Adds, in order.
@@ -405,14 +472,19 @@ pub(crate) fn validate_and_apply<P: GroupProvider>(
             }
         }
     }
-    // Non-default proposal types are rejected at decoding; default ones every member
-    // supports by definition.
+    // Unknown proposal types are rejected at decoding; default ones every member supports
+    // by definition; SelfRemove, the one non-default type, was checked against every
+    // member's capabilities above.
     Ok(Applied {
         tree,
         extensions,
         extensions_changed: sorted.gce.is_some(),
         added,
-        removed: sorted.removes,
+        removed: sorted
+            .self_removes
+            .into_iter()
+            .chain(sorted.removes)
+            .collect(),
         updated: sorted.updates.iter().map(|(i, _)| *i).collect(),
         psk_ids: sorted.psk_ids,
         external_init: sorted.external_init,

@@ -112,11 +112,13 @@ impl<P: GroupProvider> Group<P> {
             .to_bytes()
     }
 
-    /// Sends a proposal by itself (to be committed by reference later) and caches it.
+    /// Sends a proposal by itself (to be committed by reference later) as `format` and
+    /// caches it.
     fn send_proposal(
         &mut self,
         proposal: Proposal,
         authenticated_data: &[u8],
+        format: HandshakeFormat,
     ) -> Result<(Vec<u8>, Vec<u8>)> {
         self.check_active()?;
         if self.pending.is_some() {
@@ -124,7 +126,6 @@ impl<P: GroupProvider> Group<P> {
         }
         validate_single(self, &Sender::Member(self.own_leaf().0), &proposal)?;
         let content = self.framed(Content::Proposal(proposal.clone()), authenticated_data);
-        let format = self.config.handshake_format;
         let wire_format = wire_format_of(format);
         let signature = sign_framed_content(
             &self.provider,
@@ -151,13 +152,19 @@ impl<P: GroupProvider> Group<P> {
         Ok((msg, reference))
     }
 
+    /// Sends a proposal in the configured handshake format.
+    fn send_configured(&mut self, proposal: Proposal) -> Result<(Vec<u8>, Vec<u8>)> {
+        let format = self.config.handshake_format;
+        self.send_proposal(proposal, &[], format)
+    }
+
     /// Proposes adding the owner of `key_package`. Returns the message to send.
     ///
     /// # Errors
     /// [`Error::KeyPackage`] for an invalid KeyPackage, and those of framing.
     pub fn propose_add(&mut self, key_package: KeyPackage) -> Result<Vec<u8>> {
         Ok(self
-            .send_proposal(Proposal::Add(Box::new(key_package)), &[])?
+            .send_configured(Proposal::Add(Box::new(key_package)))?
             .0)
     }
 
@@ -167,7 +174,36 @@ impl<P: GroupProvider> Group<P> {
     /// [`Error::InvalidProposal`] for a blank leaf.
     pub fn propose_remove(&mut self, leaf: LeafIndex) -> Result<Vec<u8>> {
         Ok(self
-            .send_proposal(Proposal::Remove { removed: leaf.0 }, &[])?
+            .send_configured(Proposal::Remove { removed: leaf.0 })?
+            .0)
+    }
+
+    /// Proposes our own removal with a SelfRemove proposal (draft-ietf-mls-extensions):
+    /// any other member may commit it, by reference; we are out when that commit arrives.
+    /// Sent as a PublicMessage whatever [`GroupConfig::handshake_format`] says, as the
+    /// draft requires ("these proposals MUST be sent in an MLS PublicMessage"), so that
+    /// OpenMLS peers and the delivery service can process it.
+    ///
+    /// # Errors
+    /// [`Error::CapabilityMissing`] unless every member (us included) lists SelfRemove
+    /// (0x000a) in its capabilities; [`Error::Misuse`] for a second SelfRemove of ours in
+    /// one epoch ("a client MUST NOT issue more than one SelfRemove proposal per epoch"),
+    /// while a commit of ours is pending, or after we were removed.
+    ///
+    /// [`GroupConfig::handshake_format`]: super::GroupConfig::handshake_format
+    pub fn propose_self_remove(&mut self) -> Result<Vec<u8>> {
+        let me = Sender::Member(self.own_leaf().0);
+        if self
+            .proposals
+            .iter()
+            .any(|c| c.sender == me && c.proposal == Proposal::SelfRemove)
+        {
+            return Err(Error::Misuse(
+                "we already proposed to leave (SelfRemove) in this epoch",
+            ));
+        }
+        Ok(self
+            .send_proposal(Proposal::SelfRemove, &[], HandshakeFormat::Public)?
             .0)
     }
 
@@ -199,7 +235,7 @@ impl<P: GroupProvider> Group<P> {
             .map_err(|_| Error::Internal("HPKE public key length"))?;
         unsigned.leaf_node_source = LeafNodeSource::Update;
         let leaf = unsigned.sign(self.signer()?, self.state.context.group_id.as_bytes(), me.0)?;
-        let (msg, reference) = self.send_proposal(Proposal::Update(Box::new(leaf)), &[])?;
+        let (msg, reference) = self.send_configured(Proposal::Update(Box::new(leaf)))?;
         self.pending_updates.push((reference, sk));
         Ok(msg)
     }
@@ -217,7 +253,7 @@ impl<P: GroupProvider> Group<P> {
             psk_id,
             psk_nonce: nonce,
         };
-        Ok(self.send_proposal(Proposal::PreSharedKey(id), &[])?.0)
+        Ok(self.send_configured(Proposal::PreSharedKey(id))?.0)
     }
 
     /// Proposes injecting the resumption PSK of `epoch` of this group (§8.6, usage
@@ -239,7 +275,7 @@ impl<P: GroupProvider> Group<P> {
             psk_epoch: epoch,
             psk_nonce: nonce,
         };
-        Ok(self.send_proposal(Proposal::PreSharedKey(id), &[])?.0)
+        Ok(self.send_configured(Proposal::PreSharedKey(id))?.0)
     }
 
     /// Proposes new GroupContext extensions (§12.1.7).
@@ -253,7 +289,7 @@ impl<P: GroupProvider> Group<P> {
         extensions: Vec<Extension>,
     ) -> Result<Vec<u8>> {
         Ok(self
-            .send_proposal(Proposal::GroupContextExtensions(extensions), &[])?
+            .send_configured(Proposal::GroupContextExtensions(extensions))?
             .0)
     }
 }

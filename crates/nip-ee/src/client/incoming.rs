@@ -410,7 +410,7 @@ impl<S: Storage> Client<S> {
         let leave_request = matches!(
             (p.sender(), p.proposal()),
             (Sender::Member(s), nipee_mls::Proposal::Remove { removed }) if s == *removed
-        );
+        ) || matches!(p.proposal(), nipee_mls::Proposal::SelfRemove);
         self.live_mut(gid)?.group.merge(Staged::Proposal(p))?;
         let mut batch = WriteBatch::new();
         self.save(&mut batch, gid)?;

@@ -28,6 +28,7 @@ mod buffer;
 mod commits;
 mod config;
 mod incoming;
+mod leave;
 mod left;
 mod outbox;
 mod outgoing;

@@ -1,6 +1,6 @@
 //! Operations that produce events: KeyPackages, groups, own commits, messages.
 
-use nipee_keypackage::{ExtensionType, KeyPackageBundle, ValidationPolicy};
+use nipee_keypackage::{ExtensionType, KeyPackageBundle, ProposalType, ValidationPolicy};
 use nipee_mls::Proposal;
 use nipee_mls::RustCryptoSuite1;
 use nipee_mls::group::{CommitOptions, Group, GroupConfig, RequiredCapabilities};
@@ -200,9 +200,24 @@ impl<S: Storage> Client<S> {
         relays.sort();
         relays.dedup();
         let data = NostrGroupData::new(nostr_group_id, &new.name, &new.description, admins, relays);
+        // A Marmot group requires SelfRemove when every invitee lists it, as MDK decides
+        // (with no invitee, nothing: the group stays open to members who do not list it).
+        // MDK members then leave by SelfRemove, which any member may commit.
+        let self_remove = profile == Profile::Marmot
+            && !parsed.is_empty()
+            && parsed.iter().all(|k| {
+                k.key_package
+                    .leaf_node
+                    .capabilities
+                    .supports_proposal(ProposalType::SELF_REMOVE)
+            });
         let required = RequiredCapabilities {
             extension_types: vec![ExtensionType::NOSTR_GROUP_DATA],
-            proposal_types: vec![],
+            proposal_types: if self_remove {
+                vec![ProposalType::SELF_REMOVE]
+            } else {
+                vec![]
+            },
             credential_types: vec![],
         };
         let extensions = vec![
@@ -318,7 +333,7 @@ impl<S: Storage> Client<S> {
     /// Builds our commit, checks it against the admin rules receivers apply, binds it to
     /// the kind-445 event that carries it, and persists both with the event in the outbox,
     /// in one write.
-    fn stage_own_commit<R: CryptoRng + ?Sized>(
+    pub(super) fn stage_own_commit<R: CryptoRng + ?Sized>(
         &mut self,
         gid: &GroupId,
         options: CommitOptions,
@@ -516,25 +531,6 @@ impl<S: Storage> Client<S> {
         self.stage_own_commit(gid, options, vec![], now, rng)
     }
 
-    /// Commits the proposals received in this epoch (for example members who asked to
-    /// leave). Admins may commit anything the rules allow; others only self-removals and
-    /// updates.
-    ///
-    /// # Errors
-    /// [`Error::Policy`] for proposals we may not commit; as [`Client::rotate`].
-    pub fn commit_pending_proposals<R: CryptoRng + ?Sized>(
-        &mut self,
-        gid: &GroupId,
-        now: u64,
-        rng: &mut R,
-    ) -> Result<PendingCommit> {
-        let options = CommitOptions {
-            include_pending: true,
-            ..CommitOptions::default()
-        };
-        self.stage_own_commit(gid, options, vec![], now, rng)
-    }
-
     /// Changes the group data (any of name, description, admins, relays, image, even the
     /// `nostr_group_id`): one GroupContextExtensions commit. Admins only; at least one
     /// admin must remain a member.
@@ -618,27 +614,10 @@ impl<S: Storage> Client<S> {
         self.send_application_data(gid, data, now, rng)
     }
 
-    /// Leaves a group: a Remove proposal for our own leaf, which an admin (or any member)
-    /// commits; we are out when that commit arrives.
-    ///
-    /// # Errors
-    /// MLS errors.
-    pub fn leave<R: CryptoRng + ?Sized>(
-        &mut self,
-        gid: &GroupId,
-        now: u64,
-        rng: &mut R,
-    ) -> Result<Outgoing> {
-        let live = self.live_mut(gid)?;
-        let own = live.group.own_leaf();
-        let msg = live.group.propose_remove(own)?;
-        self.wrap_and_persist(gid, &msg, now, rng)
-    }
-
     /// Wraps an MLS message we produced in a kind-445 event, persists the group state it
     /// advanced, marks the event processed (its echo is ignored) and puts it in the outbox,
     /// in one atomic write.
-    fn wrap_and_persist<R: CryptoRng + ?Sized>(
+    pub(super) fn wrap_and_persist<R: CryptoRng + ?Sized>(
         &mut self,
         gid: &GroupId,
         msg: &[u8],

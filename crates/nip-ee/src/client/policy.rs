@@ -9,13 +9,18 @@
 //! * No commit may leave the group without an admin member.
 //! * No credential changes its identity: an Update, and the committer's new leaf, keep the
 //!   Nostr key of the leaf they replace.
-//! * Only Add, Remove, Update and GroupContextExtensions proposals; no external commits.
+//! * Only Add, Remove, Update and GroupContextExtensions proposals (and SelfRemove in a
+//!   Marmot group); no external commits.
 //!
 //! A Marmot group adds what MDK enforces on receive, so that nipee never applies (or
 //! sends) a commit MDK members refuse:
-//! * a non-admin may commit only a pure self-update: an UpdatePath and no proposal at all
-//!   (MDK lets non-admins commit nothing else but SelfRemove, which nipee does not
-//!   implement);
+//! * a non-admin may commit only a pure self-update (an UpdatePath and no proposal at all)
+//!   or a commit of SelfRemove proposals and nothing else (MIP-03). A SelfRemove removes
+//!   exactly the member who signed it and is committed by reference only (nipee-mls
+//!   refuses one by value, one from a non-member and the committer's own), so such a
+//!   commit removes nobody who did not ask to leave;
+//! * an admin may not send SelfRemove (MIP-03: an admin steps down first), so receivers
+//!   refuse an admin's SelfRemove and any commit that carries one;
 //! * no Update proposals (MDK ignores them, so a commit that names one cannot be applied
 //!   by MDK members): leaves rotate through path-only commits;
 //! * every credential identity is the raw 32-byte key (the only form MDK reads).
@@ -129,6 +134,7 @@ fn proposal_name(p: &Proposal) -> &'static str {
         Proposal::ReInit(_) => "reinit",
         Proposal::ExternalInit { .. } => "external_init",
         Proposal::GroupContextExtensions(_) => "group_context_extensions",
+        Proposal::SelfRemove => "self_remove",
     }
 }
 
@@ -145,6 +151,17 @@ pub(crate) fn check_proposal(
     let data = profile.group_data(group.extensions())?;
     let who = member_key(group, sender)?;
     match proposal {
+        // SelfRemove only in a Marmot group, and not from an admin (MIP-03).
+        Proposal::SelfRemove if profile == Profile::Marmot => {
+            if data.is_admin(&who) {
+                Err(Error::from(PolicyViolation::NotAdmin {
+                    who,
+                    action: "leave by SelfRemove while an admin (MIP-03: step down first)",
+                }))
+            } else {
+                Ok(())
+            }
+        }
         Proposal::Update(_) if profile == Profile::Marmot => Err(Error::from(
             PolicyViolation::ProposalNotAllowed("update (MDK ignores Update proposals)"),
         )),
@@ -203,10 +220,13 @@ pub(crate) fn check_commit(
     let who = member_key(group, &committer)?;
     let admin = data.is_admin(&who);
     let mut new_data = data.clone();
+    let mut self_removes_only = !staged.proposals().is_empty();
     for (by, p) in staged.proposals() {
         check_proposal(profile, group, by, p)?;
+        self_removes_only &= matches!(p, Proposal::SelfRemove);
         match p {
-            Proposal::Update(_) => {}
+            // Checked above (Marmot only, never an admin's); it removes its own sender.
+            Proposal::SelfRemove | Proposal::Update(_) => {}
             Proposal::Remove { removed } => {
                 if !admin && Some(*removed) != leaf_of(by) {
                     return Err(Error::from(PolicyViolation::NotAdmin {
@@ -241,14 +261,13 @@ pub(crate) fn check_commit(
             }
         }
     }
-    // In a Marmot group a non-admin commits pure self-updates only (what MDK accepts).
-    if profile == Profile::Marmot
-        && !admin
-        && (!staged.proposals().is_empty() || staged.committer_new_leaf().is_none())
-    {
+    // In a Marmot group a non-admin commits pure self-updates or SelfRemoves only (what
+    // MDK accepts).
+    let self_update = staged.proposals().is_empty() && staged.committer_new_leaf().is_some();
+    if profile == Profile::Marmot && !admin && !self_update && !self_removes_only {
         return Err(Error::from(PolicyViolation::NotAdmin {
             who,
-            action: "commit anything but a path-only self-update in a Marmot group",
+            action: "commit anything but a path-only self-update or SelfRemoves in a Marmot group",
         }));
     }
     // The committer's new leaf (an UpdatePath) keeps the committer's identity.

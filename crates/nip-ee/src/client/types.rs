@@ -81,7 +81,7 @@ pub enum Outcome {
         group_id: GroupId,
         /// Who proposed (Nostr key).
         sender: Option<PublicKey>,
-        /// A member asked to leave (a self-removal proposal).
+        /// A member asked to leave (a Remove of its own leaf, or a SelfRemove).
         leave_request: bool,
     },
     /// We joined a group from a Welcome.

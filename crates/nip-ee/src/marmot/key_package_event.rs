@@ -3,9 +3,10 @@
 //! Written: kind 443, content = standard padded base64 of the TLS `KeyPackage` (not wrapped
 //! in an `MLSMessage`), tags `["mls_protocol_version","1.0"]`,
 //! `["mls_ciphersuite","0x0001"]`, `["mls_extensions","0x000a","0xf2ee"]`,
+//! `["mls_proposals","0x000a"]` (the capabilities list SelfRemove, as MDK's do),
 //! `["relays",url,…]`, `["i",hex(KeyPackageRef)]`, optionally `["-"]`, `["client",name]`,
-//! `["encoding","base64"]`. No `mls_proposals`: nipee does not implement SelfRemove, and
-//! MDK requires that tag on the addressable kind 30443, so only kind 443 is written.
+//! `["encoding","base64"]`. Only kind 443 is written (MDK reads it until the addressable
+//! kind 30443 replaces it).
 //!
 //! Read: kind 443 and kind 30443 (which must carry a 64-hex `d` tag, an `i` tag and
 //! `["mls_proposals","0x000a"]`). The credential identity is the raw 32-byte x-only key and
@@ -13,7 +14,7 @@
 
 use nipee_keypackage::{
     CipherSuite, ExtensionType, KeyPackage, KeyPackageBundle, KeyPackageOptions, KeyPackageRef,
-    ValidationPolicy,
+    ProposalType, ValidationPolicy,
 };
 use nipee_nostr::{Event, EventBuilder, Keys, Kind, PublicKey, Tag, Tags, Timestamp};
 use rand_core::CryptoRng;
@@ -27,8 +28,6 @@ pub const ADDRESSABLE_KEY_PACKAGE: Kind = Kind::new(30443);
 pub const MAX_CONTENT: usize = 1 << 20;
 /// The extensions MDK requires the `mls_extensions` tag to list.
 const REQUIRED_TAG_EXTENSIONS: [&str; 2] = ["0x000a", "0xf2ee"];
-/// The SelfRemove proposal type (MLS extensions draft).
-const SELF_REMOVE: u16 = 0x000a;
 
 /// The Marmot credential identity of a Nostr key: its raw 32 bytes.
 pub fn credential_identity(pubkey: &PublicKey) -> Vec<u8> {
@@ -55,7 +54,8 @@ pub fn identity_to_pubkey(identity: &[u8]) -> Result<PublicKey> {
 
 /// Generates a Marmot KeyPackage with its private keys for `pubkey`: identity = the raw 32
 /// bytes of `pubkey`, a fresh Ed25519 signature key, capabilities listing `last_resort`
-/// and 0xF2EE (and GREASE), lifetime from an hour before `now`.
+/// and 0xF2EE among extensions and SelfRemove (0x000a) among proposals (MDK's
+/// `SUPPORTED_PROPOSALS`), and GREASE, lifetime from an hour before `now`.
 ///
 /// # Errors
 /// Those of [`KeyPackageBundle::generate`].
@@ -65,6 +65,7 @@ pub fn generate_key_package<R: CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<KeyPackageBundle> {
     let mut opts = KeyPackageOptions::nip_ee(options.now);
+    opts.capabilities.proposals.push(ProposalType::SELF_REMOVE);
     if !options.last_resort {
         opts.key_package_extensions
             .retain(|e| e.extension_type != ExtensionType::LAST_RESORT);
@@ -85,8 +86,8 @@ fn hex_id(v: u16) -> String {
 /// # Errors
 /// [`Error::CredentialMismatch`] if the credential is not the raw key of `keys`,
 /// [`Error::SignatureKeyIsNostrKey`], [`Error::Misuse`] without relays, with a relay that is
-/// not a `ws://`/`wss://` URL, for capabilities that do not list `last_resort` and 0xF2EE,
-/// or that advertise SelfRemove.
+/// not a `ws://`/`wss://` URL, or for capabilities that do not list `last_resort` and
+/// 0xF2EE. The `mls_proposals` tag is written when the capabilities list SelfRemove.
 pub fn build_key_package_event(
     keys: &Keys,
     key_package: &KeyPackage,
@@ -121,11 +122,6 @@ pub fn build_key_package_event(
             what: "a Marmot KeyPackage lists last_resort and nostr_group_data in its capabilities",
         });
     }
-    if caps.proposals.iter().any(|p| p.0 == SELF_REMOVE) {
-        return Err(Error::Misuse {
-            what: "SelfRemove is not implemented, so a KeyPackage must not advertise it",
-        });
-    }
     let bytes = nipee_codec::Encode::to_bytes(key_package)?;
     let key_package_ref = KeyPackageRef::of_encoded(&bytes)?;
     let mut extensions = vec!["mls_extensions".to_owned()];
@@ -143,12 +139,17 @@ pub fn build_key_package_event(
             "mls_ciphersuite".to_owned(),
             hex_id(key_package.cipher_suite.0),
         ]))
-        .tag(Tag::new(extensions))
-        .tag(Tag::new(relays))
-        .tag(Tag::new([
-            "i".to_owned(),
-            hex::encode(key_package_ref.as_bytes()),
+        .tag(Tag::new(extensions));
+    if caps.supports_proposal(ProposalType::SELF_REMOVE) {
+        b = b.tag(Tag::new([
+            "mls_proposals".to_owned(),
+            hex_id(ProposalType::SELF_REMOVE.0),
         ]));
+    }
+    b = b.tag(Tag::new(relays)).tag(Tag::new([
+        "i".to_owned(),
+        hex::encode(key_package_ref.as_bytes()),
+    ]));
     if options.protected {
         b = b.tag(Tag::protected());
     }
@@ -397,11 +398,25 @@ mod tests {
                 "mls_protocol_version",
                 "mls_ciphersuite",
                 "mls_extensions",
+                "mls_proposals",
                 "relays",
                 "i",
                 "client",
                 "encoding"
             ]
+        );
+        assert_eq!(
+            e.tags().first_value("mls_proposals"),
+            Some("0x000a"),
+            "SelfRemove advertised as MDK does"
+        );
+        assert!(
+            bundle
+                .key_package()
+                .leaf_node
+                .capabilities
+                .proposals
+                .contains(&ProposalType::SELF_REMOVE)
         );
         assert_eq!(
             e.tags()

@@ -11,9 +11,10 @@
 //! Every content is standard padded base64 and every event that carries one says so with
 //! `["encoding", "base64"]`: that tag is how incoming KeyPackages and Welcomes are told
 //! from the `nip-ee` profile's (hex, no such tag). Credential identities are the raw 32
-//! bytes of the x-only Nostr key. SelfRemove (proposal 0x000a) is not implemented by
-//! nipee's MLS engine, so it is never advertised: no `mls_proposals` tag, and so no
-//! addressable kind 30443 (MDK requires that tag there) is published.
+//! bytes of the x-only Nostr key. KeyPackages list the SelfRemove proposal (0x000a) and say
+//! so with `["mls_proposals","0x000a"]`, as MDK's do; members of a group that requires it
+//! leave with it (`Client::leave`). KeyPackages are published as kind 443 only, not as the
+//! addressable kind 30443.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

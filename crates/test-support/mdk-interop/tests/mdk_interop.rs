@@ -220,8 +220,9 @@ fn b_nipee_creates_a_group_with_a_mdk_member() {
         "after the rotation"
     );
 
-    // The MDK member leaves: a Remove proposal for its own leaf, which the nipee admin
-    // commits.
+    // The MDK member leaves: the group requires SelfRemove (every first member listed
+    // it), so a SelfRemove proposal, which the nipee admin commits (more on SelfRemove:
+    // tests/mdk_self_remove.rs).
     let leave = bob.mdk.leave_group(&mdk_gid(&gid)).unwrap().evolution_event;
     match alice
         .process(&nipee_mdk_interop::to_nipee(&leave))
@@ -460,7 +461,24 @@ fn c_bad_input_from_nipee_is_a_typed_error_in_mdk_and_changes_nothing() {
 /// removes nobody. Both sides apply it alike; the member leaves when an admin removes it.
 #[test]
 fn a_nipee_member_leaves_a_mdk_group_once_an_admin_removes_it() {
-    let (mdk, mut nipee, gid) = mdk_group();
+    // MDK creates the group alone (so it requires nothing) and adds the nipee member.
+    let mdk = MdkUser::new();
+    let mut nipee = NipeeUser::new();
+    let (gid, _) = mdk.create_group("legacy", &[], &[]);
+    let added = mdk
+        .mdk
+        .add_members(&mdk_gid(&gid), &[to_nostr(&nipee.key_package_event(false))])
+        .unwrap();
+    mdk.mdk.merge_pending_commit(&mdk_gid(&gid)).unwrap();
+    let rumors = added.welcome_rumors.unwrap();
+    nipee.join(&mdk.wrap(&rumors[0], &nipee.pubkey()));
+    assert!(
+        mdk.mdk
+            .group_required_proposals(&mdk_gid(&gid))
+            .unwrap()
+            .is_empty()
+    );
+    assert_agree(&nipee, &mdk, &gid);
     let leave = nipee
         .client
         .leave(&gid, now(), &mut rand::rng())
@@ -499,17 +517,30 @@ fn a_nipee_member_leaves_a_mdk_group_once_an_admin_removes_it() {
     );
 }
 
-/// A group MDK made with MDK users only requires SelfRemove of every member; nipee does not
-/// implement it, so MDK refuses nipee's KeyPackage there (and only there: see test a).
+/// A group MDK made with MDK users only requires SelfRemove of every member; nipee's
+/// Marmot KeyPackages list it, so MDK admits a nipee member there.
 #[test]
-fn a_mdk_only_group_that_requires_self_remove_refuses_a_nipee_member() {
+fn a_mdk_only_group_that_requires_self_remove_admits_a_nipee_member() {
     let alice = MdkUser::new();
     let bob = MdkUser::new();
     let mut carol = NipeeUser::new();
-    let (gid, _) = alice.create_group("mdk only", &[bob.key_package_event(false)], &[]);
+    let (gid, rumors) = alice.create_group("mdk only", &[bob.key_package_event(false)], &[]);
+    bob.join(&alice.wrap(&rumors[0], &bob.pubkey())).unwrap();
+    assert_eq!(
+        alice
+            .mdk
+            .group_required_proposals(&mdk_gid(&gid))
+            .unwrap()
+            .len(),
+        1
+    );
     let kp = to_nostr(&carol.key_package_event(false));
-    assert!(matches!(
-        alice.mdk.add_members(&mdk_gid(&gid), &[kp]),
-        Err(mdk_core::Error::InviteeMissingRequiredProposal)
-    ));
+    let added = alice.mdk.add_members(&mdk_gid(&gid), &[kp]).unwrap();
+    alice.mdk.merge_pending_commit(&mdk_gid(&gid)).unwrap();
+    bob.applies(&nipee_mdk_interop::to_nipee(&added.evolution_event));
+    let rumors = added.welcome_rumors.unwrap();
+    carol.join(&alice.wrap(&rumors[0], &carol.pubkey()));
+    assert_agree(&carol, &alice, &gid);
+    assert_agree(&carol, &bob, &gid);
+    assert_eq!(bob.hears(&carol.send(&gid, "hello")), "hello");
 }
