@@ -279,7 +279,8 @@ pub enum GroupCommand {
         /// The group (name or id prefix).
         group: String,
     },
-    /// Ask to leave a group (an admin commits your removal).
+    /// Ask to leave a group: in a nip-ee group an admin commits your removal; in a Marmot group
+    /// that requires SelfRemove any member may commit it (an admin steps down first).
     #[command(after_help = "Examples:\n  nipee group leave friends")]
     Leave {
         /// The group (name or id prefix).

@@ -289,7 +289,7 @@ impl Chat {
             "/leave" => match self.d.leave(&self.gid).await {
                 Ok(()) => {
                     self.printer
-                        .print("asked to leave: an admin's next commit removes you");
+                        .print("asked to leave: the next commit of the request removes you");
                     return Ok(false);
                 }
                 Err(e) => Err(e.into()),

@@ -329,7 +329,7 @@ pub fn describe<S: Storage>(
             (
                 if *leave_request {
                     format!(
-                        "[{g}] {who} asks to leave (an admin runs `nipee group commit-proposals {g}`)"
+                        "[{g}] {who} asks to leave (`nipee group commit-proposals {g}` commits it)"
                     )
                 } else {
                     format!("[{g}] {who} proposed a change")

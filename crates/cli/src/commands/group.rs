@@ -77,7 +77,7 @@ pub async fn run(ctx: &mut Ctx, c: GroupCommand) -> Result<(), Fail> {
             ctx.out.step("publishing the request to leave");
             d.leave(&gid).await?;
             ctx.out.emit(
-                "asked to leave: an admin's next commit removes you (`nipee group commit-proposals`)",
+                "asked to leave: the next commit of the request removes you (`nipee group commit-proposals`)",
                 json!({"group": gid.to_hex(), "action": "leave", "result": "requested"}),
             );
             return Ok(());
