@@ -86,8 +86,7 @@ pub fn verify_event_native(event: &Value) -> FacadeResult<Value> {
 /// # Errors
 /// `malformed` keys, `misuse` for an empty plaintext.
 pub fn nip44_encrypt_native(secret: &str, peer: &str, plaintext: &str) -> FacadeResult<String> {
-    let ck = ConversationKey::derive(&secret_key(secret)?, &json::parse_pubkey(peer)?);
-    Ok(nip44::encrypt_str(&ck, plaintext, &mut rand::rng())?)
+    Nip44Conversation::new_native(secret, peer)?.encrypt_native(plaintext)
 }
 
 /// NIP-44 v2 decryption.
@@ -95,8 +94,68 @@ pub fn nip44_encrypt_native(secret: &str, peer: &str, plaintext: &str) -> Facade
 /// # Errors
 /// `malformed` payloads, `invalid` MAC.
 pub fn nip44_decrypt_native(secret: &str, peer: &str, payload: &str) -> FacadeResult<String> {
-    let ck = ConversationKey::derive(&secret_key(secret)?, &json::parse_pubkey(peer)?);
-    Ok(nip44::decrypt_str(&ck, payload)?)
+    Nip44Conversation::new_native(secret, peer)?.decrypt_native(payload)
+}
+
+/// A NIP-44 v2 conversation key between our secret key and a peer, derived once (one ECDH
+/// and an HKDF) for many messages: `nip44Encrypt`/`nip44Decrypt` derive it on every call.
+/// It is secret: zeroized when dropped (`free()` in JavaScript); `Debug` prints nothing of it.
+#[wasm_bindgen]
+pub struct Nip44Conversation {
+    key: ConversationKey,
+}
+
+impl core::fmt::Debug for Nip44Conversation {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Nip44Conversation").finish_non_exhaustive()
+    }
+}
+
+impl Nip44Conversation {
+    /// The conversation key of `secret` (hex or nsec) and `peer` (hex or npub).
+    ///
+    /// # Errors
+    /// `malformed` keys.
+    pub fn new_native(secret: &str, peer: &str) -> FacadeResult<Self> {
+        Ok(Nip44Conversation {
+            key: ConversationKey::derive(&secret_key(secret)?, &json::parse_pubkey(peer)?),
+        })
+    }
+
+    /// NIP-44 v2 encryption of `plaintext`.
+    ///
+    /// # Errors
+    /// `misuse` for an empty plaintext.
+    pub fn encrypt_native(&self, plaintext: &str) -> FacadeResult<String> {
+        Ok(nip44::encrypt_str(&self.key, plaintext, &mut rand::rng())?)
+    }
+
+    /// NIP-44 v2 decryption of `payload`.
+    ///
+    /// # Errors
+    /// `malformed` payloads, `invalid` MAC.
+    pub fn decrypt_native(&self, payload: &str) -> FacadeResult<String> {
+        Ok(nip44::decrypt_str(&self.key, payload)?)
+    }
+}
+
+#[wasm_bindgen]
+impl Nip44Conversation {
+    /// The conversation key of `secret` (hex or nsec) and `peer` (hex or npub).
+    #[wasm_bindgen(constructor)]
+    pub fn new(secret: &str, peer: &str) -> Result<Nip44Conversation, JsValue> {
+        js(Self::new_native(secret, peer))
+    }
+
+    /// NIP-44 v2 encryption.
+    pub fn encrypt(&self, plaintext: &str) -> Result<String, JsValue> {
+        js(self.encrypt_native(plaintext))
+    }
+
+    /// NIP-44 v2 decryption.
+    pub fn decrypt(&self, payload: &str) -> Result<String, JsValue> {
+        js(self.decrypt_native(payload))
+    }
 }
 
 /// Gift-wraps (NIP-59) a rumor authored by `secret`'s key to `recipient`.
@@ -299,6 +358,17 @@ mod tests {
                 .code(),
             "invalid"
         );
+        let conversation =
+            Nip44Conversation::new_native(&b_secret, &a.public_key().to_hex()).unwrap();
+        assert_eq!(conversation.decrypt_native(&ct).unwrap(), "hello");
+        let back = conversation.encrypt_native("and back").unwrap();
+        let a_side = Nip44Conversation::new_native(&a_secret, &b.public_key().to_hex()).unwrap();
+        assert_eq!(a_side.decrypt_native(&back).unwrap(), "and back");
+        assert_eq!(
+            conversation.encrypt_native("").unwrap_err().code(),
+            "misuse"
+        );
+        assert!(!format!("{conversation:?}").contains(&b_secret[..8]));
         for bad in ["", "zz", &"00".repeat(32), &"ff".repeat(32)] {
             let e = nip44_encrypt_native(bad, &other, "x").unwrap_err();
             assert_eq!(e.code(), "malformed", "{bad:?}");
