@@ -115,11 +115,20 @@ export function runBench(nipee, NT, fx, log) {
   put("nip44Decrypt",
     perOp(21, 50, () => nipee.nip44Decrypt(n.peerSecret, n.pubkey, n.payload)),
     perOp(21, 50, () => NT.nip44.decrypt(n.payload, NT.nip44.getConversationKey(peerSk, n.pubkey))));
-  // For reference: nostr-tools with the conversation key computed once.
+  // The conversation key computed once: nipee's Nip44Conversation, nostr-tools' key bytes.
   const ck = NT.nip44.getConversationKey(sk, n.peerPubkey);
   const peerCk = NT.nip44.getConversationKey(peerSk, n.pubkey);
-  put("nip44EncryptCachedKey", null, perOp(21, 50, () => NT.nip44.encrypt(n.plaintext, ck)));
-  put("nip44DecryptCachedKey", null, perOp(21, 50, () => NT.nip44.decrypt(n.payload, peerCk)));
+  const conversation = new nipee.Nip44Conversation(n.secret, n.peerPubkey);
+  const peerConversation = new nipee.Nip44Conversation(n.peerSecret, n.pubkey);
+  check(peerConversation.decrypt(n.payload) === n.plaintext, "nipee decrypts with a cached key");
+  put("nip44EncryptCachedKey",
+    perOp(21, 50, () => conversation.encrypt(n.plaintext)),
+    perOp(21, 50, () => NT.nip44.encrypt(n.plaintext, ck)));
+  put("nip44DecryptCachedKey",
+    perOp(21, 50, () => peerConversation.decrypt(n.payload)),
+    perOp(21, 50, () => NT.nip44.decrypt(n.payload, peerCk)));
+  conversation.free();
+  peerConversation.free();
   put("giftWrap",
     perOp(21, 10, () => nipee.giftWrap(n.rumor, n.secret, n.peerPubkey, now)),
     perOp(21, 10, () => NT.nip59.wrapEvent({ ...rumor }, sk, n.peerPubkey)));

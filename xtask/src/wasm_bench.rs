@@ -35,11 +35,11 @@ const ROWS: &[(&str, &str)] = &[
     ("nip44Decrypt", "NIP-44 decrypt 1 KiB (with key derivation)"),
     (
         "nip44EncryptCachedKey",
-        "NIP-44 encrypt 1 KiB, cached key (nostr-tools only)",
+        "NIP-44 encrypt 1 KiB, key derived once",
     ),
     (
         "nip44DecryptCachedKey",
-        "NIP-44 decrypt 1 KiB, cached key (nostr-tools only)",
+        "NIP-44 decrypt 1 KiB, key derived once",
     ),
     ("giftWrap", "gift wrap (1 KiB rumor)"),
     ("unwrap", "gift unwrap (1 KiB rumor)"),

@@ -5,8 +5,8 @@
 use std::time::Instant;
 
 use nipee_wasm::{
-    NipeeClient, gift_wrap_native, nip44_decrypt_native, nip44_encrypt_native, sign_event_native,
-    unwrap_gift_wrap_native, verify_event_native,
+    Nip44Conversation, NipeeClient, gift_wrap_native, nip44_decrypt_native, nip44_encrypt_native,
+    sign_event_native, unwrap_gift_wrap_native, verify_event_native,
 };
 use serde_json::{Map, Value, json};
 
@@ -158,6 +158,28 @@ pub fn run(fx: &Value) -> Res<Value> {
         "nip44Decrypt",
         per_op(21, 50, || {
             let p = nip44_decrypt_native(peer_secret, pk, payload).map_err(err)?;
+            if p.len() == plaintext.len() {
+                Ok(())
+            } else {
+                Err("wrong plaintext".into())
+            }
+        })?,
+    );
+    let conversation = Nip44Conversation::new_native(secret, peer_pk).map_err(err)?;
+    put(
+        "nip44EncryptCachedKey",
+        per_op(21, 50, || {
+            conversation
+                .encrypt_native(plaintext)
+                .map(drop)
+                .map_err(err)
+        })?,
+    );
+    let peer_conversation = Nip44Conversation::new_native(peer_secret, pk).map_err(err)?;
+    put(
+        "nip44DecryptCachedKey",
+        per_op(21, 50, || {
+            let p = peer_conversation.decrypt_native(payload).map_err(err)?;
             if p.len() == plaintext.len() {
                 Ok(())
             } else {
