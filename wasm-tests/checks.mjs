@@ -212,6 +212,11 @@ export const asyncChecks = {
     throwsCode(() => n.verifyEvent({ ...ev, content: "tampered" }), "invalid", "tampered signature");
     const ct = n.nip44Encrypt(a.exportNsec(), b.npub, "secret text");
     eq(n.nip44Decrypt(b.exportHex(), a.publicKey, ct), "secret text", "nip44");
+    const conversation = new n.Nip44Conversation(b.exportNsec(), a.npub);
+    eq(conversation.decrypt(ct), "secret text", "nip44 with a cached key");
+    eq(n.nip44Decrypt(a.exportHex(), b.publicKey, conversation.encrypt("back")), "back", "nip44 cached key, reply");
+    throwsCode(() => conversation.decrypt(ct.slice(0, -4) + "AAAA"), "invalid", "nip44 tampered MAC");
+    conversation.free();
     const wrap = n.giftWrap({ pubkey: a.publicKey, created_at: NOW, kind: 14, tags: [], content: "dm" }, a.exportHex(), b.publicKey, NOW);
     const opened = n.unwrapGiftWrap(wrap, b.exportHex());
     eq([opened.sender, opened.rumor.content], [a.publicKey, "dm"], "gift wrap");

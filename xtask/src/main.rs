@@ -4,6 +4,8 @@
 //!   Chromium + chromedriver, the npm packages of `wasm-tests/`, the test
 //!   relay), only what is missing.
 //! * `wasm`: builds `nipee-wasm` and packages it into `target/wasm-pkg/{web,nodejs}`.
+//! * `wasm-bench`: the package's speed in headless Chromium against native nipee (one
+//!   thread) and nostr-tools, as a table (docs/PERFORMANCE.md).
 //! * `test-all [--stress]`: every check, ending with a table of stages (`--stress`: the
 //!   tests run beside a CPU hog that keeps every core busy).
 //! * `bench`: the criterion benchmarks (extra arguments go to criterion).
@@ -25,12 +27,13 @@ mod tools;
 mod util;
 mod visualizer;
 mod wasm;
+mod wasm_bench;
 
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 use util::{cargo, root, run};
 
-const USAGE: &str = "usage: cargo xtask <setup | wasm | test-all [--stress] | bench [criterion args] | \
+const USAGE: &str = "usage: cargo xtask <setup | wasm | wasm-bench [--runs N] | test-all [--stress] | bench [criterion args] | \
                      check-deps | tidy | fresh-check | visualizer [--test] [--port N] | \
                      sim [--seeds N] [--first N] | fuzz [--smoke] [--runs N | --seconds N] \
                      [TARGET]>";
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup::setup(&root()).map(|_| ()),
         Some("wasm") => cmd_wasm(),
+        Some("wasm-bench") => wasm_bench::command(&root(), &args[1..]),
         Some("test-all") => return test_all(args.iter().any(|a| a == "--stress")),
         Some("bench") => cmd_bench(&args[1..]),
         Some("check-deps") => check_deps(),
@@ -228,7 +232,7 @@ fn test_all(stress: bool) -> ExitCode {
         &mut || {
             let manifest = root.join("crates/test-support/mdk-interop/Cargo.toml");
             let manifest = manifest.to_string_lossy();
-            let target = root.join("target");
+            let target = util::target_dir(&root);
             run(&mut cargo_in_root(&[
                 "fmt",
                 "--manifest-path",
@@ -329,7 +333,7 @@ fn test_all(stress: bool) -> ExitCode {
                     .current_dir(root.join("wasm-tests"))
                     .env("NIPEE_WASM_PKG", &pkg)
                     .env("NIPEE_RELAY_BIN", &relay_bin)
-                    .env("NIPEE_CLI_BIN", root.join("target/debug/nipee")))
+                    .env("NIPEE_CLI_BIN", util::target_dir(&root).join("debug/nipee")))
             },
         );
         run_stage(&mut stages, "visualizer (Playwright)", missing, &mut || {

@@ -219,7 +219,10 @@ fn ensure_chromium() -> Result<(), String> {
 
 fn ensure_npm(root: &Path) -> Result<(), String> {
     let dir = root.join("wasm-tests");
-    if dir.join("node_modules/playwright-core").exists() {
+    if ["playwright-core", "nostr-tools"]
+        .iter()
+        .all(|p| dir.join("node_modules").join(p).exists())
+    {
         eprintln!("setup: wasm-tests npm packages present");
         return Ok(());
     }

@@ -11,6 +11,15 @@ pub fn root() -> PathBuf {
         .unwrap_or_else(|| here.to_path_buf())
 }
 
+/// Cargo's target directory: `$CARGO_TARGET_DIR` (relative to the workspace root when
+/// relative), else `target/` in the workspace root. Several worktrees may share one.
+pub fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => root.join(d),
+        _ => root.join("target"),
+    }
+}
+
 /// Where xtask caches tools it installs (wasm-bindgen-cli, the test relay):
 /// `$NIPEE_TOOLS_DIR`, else `~/.cache/nipee/tools`.
 pub fn tools_dir() -> PathBuf {

@@ -78,7 +78,10 @@ pub fn test_with_package(root: &Path, pkg: &Path) -> Result<(), String> {
         .env("VISUALIZER_URL", &running.url)
         .env("VISUALIZER_RELAY", &running.relay_url)
         .env("VISUALIZER_SHOTS", &shots)
-        .env("NIPEE_CLI_BIN", root.join("target/debug/nipee")));
+        .env(
+            "NIPEE_CLI_BIN",
+            crate::util::target_dir(root).join("debug/nipee"),
+        ));
     running.stop();
     result
 }

@@ -24,10 +24,13 @@ pub fn pkg_dir(root: &Path) -> PathBuf {
     root.join("target/wasm-pkg")
 }
 
+/// The wasm32 build's own target dir, inside cargo's ([`crate::util::target_dir`]), so
+/// native builds are not invalidated by the other toolchain or flags.
 fn target_dir(root: &Path, route: WasmRoute) -> PathBuf {
+    let cargo_target = crate::util::target_dir(root);
     match route {
-        WasmRoute::Rustup => root.join("target/wasm32-rustup"),
-        WasmRoute::Debian => root.join("target/wasm32-debian"),
+        WasmRoute::Rustup => cargo_target.join("wasm32-rustup"),
+        WasmRoute::Debian => cargo_target.join("wasm32-debian"),
     }
 }
 

@@ -312,6 +312,17 @@ export function verifyEvent(event: NostrEvent): NostrEvent;
 export function nip44Encrypt(secret: string, peer: string, plaintext: string): string;
 /** NIP-44 v2 decryption. */
 export function nip44Decrypt(secret: string, peer: string, payload: string): string;
+/**
+ * A NIP-44 v2 conversation key between our secret (hex or nsec) and a peer (hex or npub),
+ * derived once for many messages (`nip44Encrypt`/`nip44Decrypt` derive it on every call).
+ * Secret: call `free()` when done (the key is zeroized).
+ */
+export class Nip44Conversation {
+  constructor(secret: string, peer: string);
+  encrypt(plaintext: string): string;
+  decrypt(payload: string): string;
+  free(): void;
+}
 /** NIP-59 gift wrap of a rumor authored by `secret`'s key to `recipient`. */
 export function giftWrap(rumor: Omit<UnsignedEvent, "id">, secret: string, recipient: string, now: number): NostrEvent;
 /** NIP-59 unwrap. */

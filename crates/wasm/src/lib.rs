@@ -46,7 +46,7 @@ pub use client::NipeeClient;
 pub use error::FacadeError;
 pub use identity::Identity;
 pub use nostr::{
-    event_id_native, gift_wrap_native, nip19_decode_native, nip19_encode_native,
+    Nip44Conversation, event_id_native, gift_wrap_native, nip19_decode_native, nip19_encode_native,
     nip44_decrypt_native, nip44_encrypt_native, sign_event_native, unwrap_gift_wrap_native,
     verify_event_native,
 };

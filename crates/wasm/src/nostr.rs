@@ -5,7 +5,7 @@
 use nipee_nostr::nip19::{Nip19Event, Nip19Profile};
 use nipee_nostr::nip44::{self, ConversationKey};
 use nipee_nostr::{
-    Event, EventId, Keys, Kind, PublicKey, Tag, Tags, Timestamp, UnsignedEvent, nip59,
+    Event, EventId, Keys, Kind, PublicKey, SecretKey, Tag, Tags, Timestamp, UnsignedEvent, nip59,
 };
 use serde_json::{Value, json};
 use wasm_bindgen::prelude::*;
@@ -16,6 +16,12 @@ use crate::json;
 
 fn keys(secret: &str) -> FacadeResult<Keys> {
     Keys::parse(secret.trim()).map_err(|e| FacadeError::malformed(format!("secret key: {e}")))
+}
+
+/// The secret key alone: NIP-44 needs no public key of ours, and deriving one (what
+/// [`keys`] does) is a base-point multiplication, the dearest step of a call on wasm32.
+fn secret_key(secret: &str) -> FacadeResult<SecretKey> {
+    SecretKey::parse(secret.trim()).map_err(|e| FacadeError::malformed(format!("secret key: {e}")))
 }
 
 fn unsigned_of(v: &Value) -> FacadeResult<UnsignedEvent> {
@@ -80,9 +86,7 @@ pub fn verify_event_native(event: &Value) -> FacadeResult<Value> {
 /// # Errors
 /// `malformed` keys, `misuse` for an empty plaintext.
 pub fn nip44_encrypt_native(secret: &str, peer: &str, plaintext: &str) -> FacadeResult<String> {
-    let k = keys(secret)?;
-    let ck = ConversationKey::derive(k.secret_key(), &json::parse_pubkey(peer)?);
-    Ok(nip44::encrypt_str(&ck, plaintext, &mut rand::rng())?)
+    Nip44Conversation::new_native(secret, peer)?.encrypt_native(plaintext)
 }
 
 /// NIP-44 v2 decryption.
@@ -90,9 +94,68 @@ pub fn nip44_encrypt_native(secret: &str, peer: &str, plaintext: &str) -> Facade
 /// # Errors
 /// `malformed` payloads, `invalid` MAC.
 pub fn nip44_decrypt_native(secret: &str, peer: &str, payload: &str) -> FacadeResult<String> {
-    let k = keys(secret)?;
-    let ck = ConversationKey::derive(k.secret_key(), &json::parse_pubkey(peer)?);
-    Ok(nip44::decrypt_str(&ck, payload)?)
+    Nip44Conversation::new_native(secret, peer)?.decrypt_native(payload)
+}
+
+/// A NIP-44 v2 conversation key between our secret key and a peer, derived once (one ECDH
+/// and an HKDF) for many messages: `nip44Encrypt`/`nip44Decrypt` derive it on every call.
+/// It is secret: zeroized when dropped (`free()` in JavaScript); `Debug` prints nothing of it.
+#[wasm_bindgen]
+pub struct Nip44Conversation {
+    key: ConversationKey,
+}
+
+impl core::fmt::Debug for Nip44Conversation {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Nip44Conversation").finish_non_exhaustive()
+    }
+}
+
+impl Nip44Conversation {
+    /// The conversation key of `secret` (hex or nsec) and `peer` (hex or npub).
+    ///
+    /// # Errors
+    /// `malformed` keys.
+    pub fn new_native(secret: &str, peer: &str) -> FacadeResult<Self> {
+        Ok(Nip44Conversation {
+            key: ConversationKey::derive(&secret_key(secret)?, &json::parse_pubkey(peer)?),
+        })
+    }
+
+    /// NIP-44 v2 encryption of `plaintext`.
+    ///
+    /// # Errors
+    /// `misuse` for an empty plaintext.
+    pub fn encrypt_native(&self, plaintext: &str) -> FacadeResult<String> {
+        Ok(nip44::encrypt_str(&self.key, plaintext, &mut rand::rng())?)
+    }
+
+    /// NIP-44 v2 decryption of `payload`.
+    ///
+    /// # Errors
+    /// `malformed` payloads, `invalid` MAC.
+    pub fn decrypt_native(&self, payload: &str) -> FacadeResult<String> {
+        Ok(nip44::decrypt_str(&self.key, payload)?)
+    }
+}
+
+#[wasm_bindgen]
+impl Nip44Conversation {
+    /// The conversation key of `secret` (hex or nsec) and `peer` (hex or npub).
+    #[wasm_bindgen(constructor)]
+    pub fn new(secret: &str, peer: &str) -> Result<Nip44Conversation, JsValue> {
+        js(Self::new_native(secret, peer))
+    }
+
+    /// NIP-44 v2 encryption.
+    pub fn encrypt(&self, plaintext: &str) -> Result<String, JsValue> {
+        js(self.encrypt_native(plaintext))
+    }
+
+    /// NIP-44 v2 decryption.
+    pub fn decrypt(&self, payload: &str) -> Result<String, JsValue> {
+        js(self.decrypt_native(payload))
+    }
 }
 
 /// Gift-wraps (NIP-59) a rumor authored by `secret`'s key to `recipient`.
@@ -261,4 +324,54 @@ pub fn nip19_encode(v: JsValue) -> Result<String, JsValue> {
 #[wasm_bindgen(js_name = nip19Decode)]
 pub fn nip19_decode(s: &str) -> Result<JsValue, JsValue> {
     to_js(&js(nip19_decode_native(s))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first `encrypt_decrypt` case of the NIP-44 v2 vectors (`nip44.vectors.json`):
+    /// secret keys 1 and 2; the public key of 1 is the generator's x.
+    const SEC2: &str = "0000000000000000000000000000000000000000000000000000000000000002";
+    const PUB1: &str = "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798";
+    const PAYLOAD: &str = "AgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABee0G5VSK0/9YypIObAtDKfYEAjD35uVkHyB0F4DwrcNaCXlCWZKaArsGrY6M9wnuTMxWfp1RTN9Xga8no+kF5Vsb";
+
+    #[test]
+    fn nip44_decrypts_the_spec_vector_with_a_hex_or_nsec_secret() {
+        assert_eq!(nip44_decrypt_native(SEC2, PUB1, PAYLOAD).unwrap(), "a");
+        let nsec = nip19_encode_native(&json!({ "type": "nsec", "value": SEC2 })).unwrap();
+        assert_eq!(nip44_decrypt_native(&nsec, PUB1, PAYLOAD).unwrap(), "a");
+    }
+
+    #[test]
+    fn nip44_round_trips_between_two_keys_and_refuses_bad_secrets() {
+        let (a, b) = (Keys::generate_os().unwrap(), Keys::generate_os().unwrap());
+        let a_secret = a.secret_key().to_secret_hex().to_string();
+        let b_secret = b.secret_key().to_secret_hex().to_string();
+        let ct = nip44_encrypt_native(&a_secret, &b.public_key().to_hex(), "hello").unwrap();
+        let pt = nip44_decrypt_native(&b_secret, &a.public_key().to_hex(), &ct).unwrap();
+        assert_eq!(pt, "hello");
+        let other = Keys::generate_os().unwrap().public_key().to_hex();
+        assert_eq!(
+            nip44_decrypt_native(&b_secret, &other, &ct)
+                .unwrap_err()
+                .code(),
+            "invalid"
+        );
+        let conversation =
+            Nip44Conversation::new_native(&b_secret, &a.public_key().to_hex()).unwrap();
+        assert_eq!(conversation.decrypt_native(&ct).unwrap(), "hello");
+        let back = conversation.encrypt_native("and back").unwrap();
+        let a_side = Nip44Conversation::new_native(&a_secret, &b.public_key().to_hex()).unwrap();
+        assert_eq!(a_side.decrypt_native(&back).unwrap(), "and back");
+        assert_eq!(
+            conversation.encrypt_native("").unwrap_err().code(),
+            "misuse"
+        );
+        assert!(!format!("{conversation:?}").contains(&b_secret[..8]));
+        for bad in ["", "zz", &"00".repeat(32), &"ff".repeat(32)] {
+            let e = nip44_encrypt_native(bad, &other, "x").unwrap_err();
+            assert_eq!(e.code(), "malformed", "{bad:?}");
+        }
+    }
 }
