@@ -181,6 +181,34 @@ impl<S: Storage> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<(GroupId, Effects)> {
+        self.create_group_welcoming(new, None, now, rng)
+    }
+
+    /// HAZMAT (feature `hazmat`, benchmarks and tests only): [`Client::create_group`] that
+    /// wraps the Welcome only for the invitees in `welcome_to`. The others are members
+    /// whose clients never join: a large group for measuring what one member does, built
+    /// without one gift wrap of the whole Welcome per member.
+    ///
+    /// # Errors
+    /// As [`Client::create_group`].
+    #[cfg(feature = "hazmat")]
+    pub fn create_group_welcoming_only<R: CryptoRng + ?Sized>(
+        &mut self,
+        new: NewGroup,
+        welcome_to: &[PublicKey],
+        now: u64,
+        rng: &mut R,
+    ) -> Result<(GroupId, Effects)> {
+        self.create_group_welcoming(new, Some(welcome_to), now, rng)
+    }
+
+    fn create_group_welcoming<R: CryptoRng + ?Sized>(
+        &mut self,
+        new: NewGroup,
+        welcome_to: Option<&[PublicKey]>,
+        now: u64,
+        rng: &mut R,
+    ) -> Result<(GroupId, Effects)> {
         let me = self.keys.public_key();
         let mut admins = new.admins;
         admins.push(me);
@@ -245,7 +273,11 @@ impl<S: Storage> Client<S> {
         let mut effects = Effects::default();
         let mut batch = WriteBatch::new();
         if let Some(w) = welcome {
-            let invitees: Vec<Invitee> = parsed.iter().map(invitee_of).collect();
+            let invitees: Vec<Invitee> = parsed
+                .iter()
+                .map(invitee_of)
+                .filter(|i| welcome_to.is_none_or(|w| w.contains(&i.pubkey)))
+                .collect();
             effects.publish = self.welcome_wraps(&gid, &live, &w, &invitees, now, rng)?;
             for o in &effects.publish {
                 outbox::put(&mut batch, o)?;
