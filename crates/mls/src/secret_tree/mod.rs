@@ -16,6 +16,8 @@ use crate::tree::math::{self, LeafIndex};
 
 mod persist;
 
+pub use persist::TreeSlot;
+
 /// Limits for out-of-order delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SecretTreeConfig {

@@ -372,8 +372,9 @@ impl<S: Storage> Client<S> {
         let (epoch, sender_leaf) = (app.epoch(), app.sender().0);
         let application_data = app.data().to_vec();
         self.live_mut(gid)?.group.merge(Staged::Application(app))?;
+        // Only the sender's ratchet (and the tree nodes its first message split) changed.
         let mut batch = WriteBatch::new();
-        self.save(&mut batch, gid)?;
+        self.save_ratchet(&mut batch, gid, epoch, sender_leaf)?;
         mark_processed(&mut batch, &event.id().to_bytes(), now);
         self.commit_batch(Some(gid), batch)?;
         let mut e = Effects::default();

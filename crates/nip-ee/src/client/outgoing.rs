@@ -630,8 +630,14 @@ impl<S: Storage> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<Outgoing> {
-        let msg = self.live_mut(gid)?.group.create_message(data, &[])?;
-        self.wrap_and_persist(gid, &msg, now, rng)
+        let live = self.live_mut(gid)?;
+        let msg = live.group.create_message(data, &[])?;
+        // Only our own leaf's ratchet of the current epoch changed.
+        let change = Saved::Ratchet {
+            epoch: live.group.epoch(),
+            leaf: live.group.own_leaf().0,
+        };
+        self.wrap_and_persist(gid, &msg, change, now, rng)
     }
 
     /// HAZMAT (feature `hazmat`, tests only): encrypts arbitrary application data without
@@ -664,7 +670,7 @@ impl<S: Storage> Client<S> {
         let live = self.live_mut(gid)?;
         let own = live.group.own_leaf();
         let msg = live.group.propose_remove(own)?;
-        self.wrap_and_persist(gid, &msg, now, rng)
+        self.wrap_and_persist(gid, &msg, Saved::Whole, now, rng)
     }
 
     /// Wraps an MLS message we produced in a kind-445 event, persists the group state it
@@ -674,6 +680,7 @@ impl<S: Storage> Client<S> {
         &mut self,
         gid: &GroupId,
         msg: &[u8],
+        change: Saved,
         now: u64,
         rng: &mut R,
     ) -> Result<Outgoing> {
@@ -696,12 +703,23 @@ impl<S: Storage> Client<S> {
             },
         };
         let mut batch = WriteBatch::new();
-        self.save(&mut batch, gid)?;
+        match change {
+            Saved::Whole => self.save(&mut batch, gid)?,
+            Saved::Ratchet { epoch, leaf } => self.save_ratchet(&mut batch, gid, epoch, leaf)?,
+        }
         mark_processed(&mut batch, &out.event.id().to_bytes(), now);
         outbox::put(&mut batch, &out)?;
         self.commit_batch(Some(gid), batch)?;
         Ok(out)
     }
+}
+
+/// What a sent message changed in its group, and so what its write holds.
+enum Saved {
+    /// The group's whole state.
+    Whole,
+    /// One ratchet of one epoch's secret tree.
+    Ratchet { epoch: u64, leaf: u32 },
 }
 
 /// Changes to the group data; `None` leaves a field as it is.
