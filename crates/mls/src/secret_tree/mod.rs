@@ -297,6 +297,10 @@ pub struct SecretTree {
     /// Ratchets of leaves whose leaf secret has been consumed, by leaf index.
     leaves: BTreeMap<u32, LeafRatchets>,
     config: SecretTreeConfig,
+    /// The node indices the last first use of a leaf removed or created, with that leaf:
+    /// what a store of the tree in pieces must rewrite besides the leaf's ratchets (see
+    /// [`SecretTree::pieces_of_leaf`]). Not stored: a loaded tree has none.
+    last_split: Option<(u32, Vec<u32>)>,
 }
 
 impl core::fmt::Debug for SecretTree {
@@ -324,6 +328,7 @@ impl SecretTree {
             nodes,
             leaves: BTreeMap::new(),
             config,
+            last_split: None,
         })
     }
 
@@ -404,6 +409,9 @@ impl SecretTree {
     /// Applies a split that [`SecretTree::check_split`] accepted.
     fn apply_split(&mut self, leaf: u32, split: Split) {
         self.nodes.remove(&split.consumed);
+        let mut touched = vec![split.consumed];
+        touched.extend(split.created.iter().map(|(i, _)| *i));
+        self.last_split = Some((leaf, touched));
         self.nodes.extend(split.created);
         self.leaves.insert(leaf, split.ratchets);
     }

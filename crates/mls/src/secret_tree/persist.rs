@@ -119,6 +119,7 @@ impl SecretTree {
             nodes: node_map,
             leaves: leaf_map,
             config,
+            last_split: None,
         })
     }
 }
@@ -162,6 +163,7 @@ impl SecretTree {
             nodes: BTreeMap::new(),
             leaves: BTreeMap::new(),
             config,
+            last_split: None,
         })
     }
 
@@ -202,10 +204,12 @@ impl SecretTree {
         Ok(out)
     }
 
-    /// The pieces that taking a key of `leaf` can change, each with its bytes or `None`
-    /// when the tree no longer holds it (to be deleted): the leaf's ratchets, every node on
-    /// its path (consumed by a first use) and every node on its copath (created by it).
-    /// O(log n) pieces, whatever the number of members.
+    /// The pieces that the last key taken for `leaf` changed, each with its bytes or
+    /// `None` when the tree no longer holds it (to be deleted): the leaf's ratchets, and
+    /// when that key was the leaf's first, the node secret it consumed and the ones it
+    /// created on the leaf's copath (O(log n), once per leaf and epoch). Call it after
+    /// each key taken, before the next change of the tree: a first use of a leaf is
+    /// remembered only until the next one.
     ///
     /// # Errors
     /// [`Error::LeafOutOfRange`]; fields too long to encode.
@@ -214,14 +218,12 @@ impl SecretTree {
         leaf: math::LeafIndex,
     ) -> Result<Vec<(TreeSlot, Option<PieceBytes>)>> {
         self.check_leaf(leaf)?;
-        let node = leaf.node();
-        let mut slots = vec![TreeSlot::Leaf(leaf.0), TreeSlot::Node(node.0)];
-        slots.extend(
-            math::direct_path(node, self.n_leaves)
-                .into_iter()
-                .chain(math::copath(node, self.n_leaves))
-                .map(|n| TreeSlot::Node(n.0)),
-        );
+        let mut slots = vec![TreeSlot::Leaf(leaf.0)];
+        if let Some((split_leaf, nodes)) = &self.last_split
+            && *split_leaf == leaf.0
+        {
+            slots.extend(nodes.iter().map(|n| TreeSlot::Node(*n)));
+        }
         slots
             .into_iter()
             .map(|s| Ok((s, self.encode_piece(s)?)))

@@ -27,6 +27,7 @@
 mod buffer;
 mod commits;
 mod config;
+mod data_update;
 mod incoming;
 mod left;
 mod outbox;
@@ -50,7 +51,8 @@ pub use config::{
     DEFAULT_RETAINED_EPOCHS, DEFAULT_ROLLBACK_EPOCHS, GIFT_WRAP_MARGIN_SECS,
     GROUP_EVENT_MARGIN_SECS, MAX_HELD_FUTURE_SECS, MIN_RETAINED_EPOCHS,
 };
-pub use outgoing::{GroupDataUpdate, NewGroup};
+pub use data_update::GroupDataUpdate;
+pub use outgoing::NewGroup;
 pub use policy::PolicyViolation;
 pub use types::{
     CommitInfo, Effects, FetchReport, FetchRequest, GroupSummary, IgnoreReason, MemberInfo,

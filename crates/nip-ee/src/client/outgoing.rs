@@ -8,13 +8,14 @@ use nipee_nostr::nips::nipee_relays::KeyPackageRelays;
 use nipee_nostr::{EventId, Keys, PublicKey, Timestamp, UnsignedEvent};
 use rand_core::CryptoRng;
 
+use super::data_update::GroupDataUpdate;
 use super::races::binding;
 use super::session::{Invitee, Live, PendingOwn, Session};
 use super::types::{Effects, Outgoing, PendingCommit, Purpose};
 use super::{Client, outbox, policy};
 use crate::error::{Error, Result};
-use crate::group_data::{GroupImage, NostrGroupData};
-use crate::ids::{GroupId, NostrGroupId};
+use crate::group_data::NostrGroupData;
+use crate::ids::GroupId;
 use crate::key_package_event::{
     KeyPackageEvent, KeyPackageEventOptions, NewKeyPackage, credential_pubkey,
 };
@@ -637,7 +638,12 @@ impl<S: Storage> Client<S> {
             epoch: live.group.epoch(),
             leaf: live.group.own_leaf().0,
         };
-        self.wrap_and_persist(gid, &msg, change, now, rng)
+        let result = self.wrap_and_persist(gid, &msg, change, now, rng);
+        if result.is_err() {
+            // The ratchet moved in memory only: back to what is stored.
+            self.reload(gid)?;
+        }
+        result
     }
 
     /// HAZMAT (feature `hazmat`, tests only): encrypts arbitrary application data without
@@ -720,92 +726,6 @@ enum Saved {
     Whole,
     /// One ratchet of one epoch's secret tree.
     Ratchet { epoch: u64, leaf: u32 },
-}
-
-/// Changes to the group data; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct GroupDataUpdate {
-    /// New name.
-    pub name: Option<String>,
-    /// New description.
-    pub description: Option<String>,
-    /// New image fields.
-    pub image: Option<GroupImage>,
-    /// New relay list.
-    pub relays: Option<Vec<String>>,
-    /// New admin list (must keep at least one admin who is a member).
-    pub admins: Option<Vec<PublicKey>>,
-    /// A new public id (moves the group's `h` tag).
-    pub nostr_group_id: Option<NostrGroupId>,
-}
-
-impl GroupDataUpdate {
-    /// No change yet.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A new name.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// A new description.
-    pub fn description(mut self, description: impl Into<String>) -> Self {
-        self.description = Some(description.into());
-        self
-    }
-
-    /// New image fields.
-    pub fn image(mut self, image: GroupImage) -> Self {
-        self.image = Some(image);
-        self
-    }
-
-    /// A new relay list.
-    pub fn relays(mut self, relays: Vec<String>) -> Self {
-        self.relays = Some(relays);
-        self
-    }
-
-    /// A new admin list.
-    pub fn admins(mut self, admins: Vec<PublicKey>) -> Self {
-        self.admins = Some(admins);
-        self
-    }
-
-    /// A new public id.
-    pub fn nostr_group_id(mut self, id: NostrGroupId) -> Self {
-        self.nostr_group_id = Some(id);
-        self
-    }
-
-    fn apply_to(self, data: &mut NostrGroupData) {
-        if let Some(n) = self.name {
-            data.name = n;
-        }
-        if let Some(d) = self.description {
-            data.description = d;
-        }
-        if let Some(i) = self.image {
-            data.image = i;
-        }
-        if let Some(mut r) = self.relays {
-            r.sort();
-            r.dedup();
-            data.relays = r;
-        }
-        if let Some(mut a) = self.admins {
-            a.sort();
-            a.dedup();
-            data.admins = a;
-        }
-        if let Some(h) = self.nostr_group_id {
-            data.nostr_group_id = *h.as_bytes();
-        }
-    }
 }
 
 fn invitee_of(k: &KeyPackageEvent) -> Invitee {
