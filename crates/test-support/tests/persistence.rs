@@ -104,3 +104,49 @@ fn an_application_message_rewrites_only_its_senders_ratchet_and_a_reload_continu
     net.assert_converged(&gid, &[a, b, c]);
     assert_eq!(net.texts(b).last().map(String::as_str), Some("seven"));
 }
+
+#[test]
+fn member_keys_decoded_once_per_tree_follow_every_commit() {
+    let mut net = Net::new(32);
+    let (a, b, c) = (net.add("alice"), net.add("bob"), net.add("carol"));
+    let gid = net.group(a, &[b]);
+    let keys = |net: &Net| {
+        let mut k: Vec<_> = net.members[b]
+            .client
+            .members(&gid)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.pubkey)
+            .collect();
+        k.sort();
+        k
+    };
+    let mut two = vec![net.pk(a), net.pk(b)];
+    two.sort();
+    assert_eq!(keys(&net), two);
+    let kp = net.key_package(c, false);
+    let now = net.now;
+    let p = net.members[a]
+        .client
+        .invite(&gid, &[kp], now, &mut net.rng)
+        .unwrap();
+    net.commit(a, p);
+    net.sync_all();
+    let mut three = vec![net.pk(a), net.pk(b), net.pk(c)];
+    three.sort();
+    assert_eq!(keys(&net), three);
+    // Carol's messages are read with her key from the cache of the new tree.
+    net.say(c, &gid, "from carol");
+    net.sync_all();
+    assert_eq!(net.texts(b), vec!["from carol"]);
+    let now = net.now;
+    let carol = net.pk(c);
+    let p = net.members[a]
+        .client
+        .remove(&gid, &[carol], now, &mut net.rng)
+        .unwrap();
+    net.commit(a, p);
+    net.sync_all();
+    assert_eq!(keys(&net), two);
+    assert_eq!(net.members[b].client.group(&gid).unwrap().members.len(), 2);
+}

@@ -643,18 +643,15 @@ fn sync_key(key: &str) -> Vec<u8> {
 }
 
 fn members_of(l: &Live, data: &NostrGroupData) -> Vec<MemberInfo> {
-    let own = l.group.own_leaf();
-    l.group
-        .members()
-        .into_iter()
-        .filter_map(|m| {
-            let pubkey = credential_pubkey(&m.credential).ok()?;
-            Some(MemberInfo {
-                leaf: m.index.0,
-                admin: data.is_admin(&pubkey),
-                own: m.index == own,
-                pubkey,
-            })
+    let own = l.group.own_leaf().0;
+    l.identities
+        .of(&l.group)
+        .iter()
+        .map(|(leaf, pubkey)| MemberInfo {
+            leaf: *leaf,
+            admin: data.is_admin(pubkey),
+            own: *leaf == own,
+            pubkey: *pubkey,
         })
         .collect()
 }

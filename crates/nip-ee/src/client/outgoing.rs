@@ -269,6 +269,7 @@ impl<S: Storage> Client<S> {
             pending: None,
             joined_epoch,
             dropped_own: Vec::new(),
+            identities: Default::default(),
         };
         live.push_current_key(self.config.retained_epochs)?;
         let mut effects = Effects::default();

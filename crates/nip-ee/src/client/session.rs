@@ -7,6 +7,7 @@
 //! left: a tombstone with no secret in it.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use nipee_codec::{Reader, Writer};
 use nipee_mls::group::{Group, RatchetPiece};
@@ -17,6 +18,7 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 use crate::group_data::NostrGroupData;
 use crate::ids::NostrGroupId;
+use crate::key_package_event::credential_pubkey;
 use crate::profile::{EventKey, Profile};
 use crate::storage::Blob;
 
@@ -144,6 +146,47 @@ impl PendingOwn {
     }
 }
 
+/// The members' Nostr keys (leaf, key), decoded from their credentials once per ratchet
+/// tree (a secp256k1 point decompression each) instead of on every call or message; keyed
+/// by the tree hash they were decoded from, so a commit or a resumed fork decodes again.
+#[derive(Default)]
+pub(crate) struct Identities(Mutex<Option<(Vec<u8>, MemberKeys)>>);
+
+/// Members' Nostr keys by leaf index, ascending.
+pub(crate) type MemberKeys = Arc<Vec<(u32, PublicKey)>>;
+
+impl Identities {
+    /// The members' keys of `group`'s current tree, by leaf index (ascending); members
+    /// whose credential holds no valid key are left out.
+    pub(crate) fn of(&self, group: &Group) -> MemberKeys {
+        let tree_hash = &group.context().tree_hash;
+        let mut cached = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((hash, list)) = cached.as_ref()
+            && hash == tree_hash
+        {
+            return list.clone();
+        }
+        let list: MemberKeys = Arc::new(
+            group
+                .members()
+                .into_iter()
+                .filter_map(|m| Some((m.index.0, credential_pubkey(&m.credential).ok()?)))
+                .collect(),
+        );
+        *cached = Some((tree_hash.clone(), list.clone()));
+        list
+    }
+
+    /// The key of one leaf of `group`'s current tree.
+    pub(crate) fn leaf(&self, group: &Group, leaf: u32) -> Option<PublicKey> {
+        let list = self.of(group);
+        list.binary_search_by_key(&leaf, |(l, _)| *l)
+            .ok()
+            .and_then(|i| list.get(i))
+            .map(|(_, pk)| *pk)
+    }
+}
+
 /// An active group.
 pub(crate) struct Live {
     pub(crate) profile: Profile,
@@ -159,6 +202,8 @@ pub(crate) struct Live {
     /// last: MLS does not process our own leaf's messages, so their echoes are recognised
     /// by these bytes.
     pub(crate) dropped_own: Vec<[u8; 32]>,
+    /// The members' Nostr keys of the current tree (not stored).
+    pub(crate) identities: Identities,
 }
 
 impl Live {
@@ -571,6 +616,7 @@ fn decode_live(r: &mut Reader<'_>, pieces: &[StoredPiece<'_>]) -> Result<Live> {
         pending,
         joined_epoch,
         dropped_own,
+        identities: Identities::default(),
     })
 }
 
