@@ -92,9 +92,12 @@ impl<P: GroupProvider> Group<P> {
     }
 
     /// The pieces of `epoch`'s secret tree that receiving a message of `leaf` in that
-    /// epoch, or sending one from our own leaf, can have changed: the leaf's ratchets and
-    /// the node secrets on its path and copath, O(log n) whatever the group's size. Store
-    /// each (delete those whose bytes are `None`) to persist the message's effect.
+    /// epoch, or sending one from our own leaf, changed: the leaf's ratchets, and after the
+    /// leaf's first message of the epoch the node secrets that first use consumed and
+    /// created (O(log n), once per leaf and epoch). Store each (delete those whose bytes
+    /// are `None`) to persist the message's effect. Call it after every message merged or
+    /// sent, before the next one: which nodes a first use changed is reported only while
+    /// it is the tree's last change (a state that was not persisted must be reloaded).
     ///
     /// # Errors
     /// [`Error::InvalidState`] for an epoch whose tree is neither current nor retained;
@@ -263,25 +266,37 @@ mod tests {
     fn the_pieces_of_one_message_do_not_grow_with_the_group() {
         let small = members_with(4, HandshakeFormat::Private, &KeyPackageOptions::new(NOW));
         let large = members_with(64, HandshakeFormat::Private, &KeyPackageOptions::new(NOW));
+        let bytes = |p: &[RatchetPiece]| {
+            p.iter()
+                .filter_map(|p| p.bytes.as_ref())
+                .map(|b| b.len())
+                .sum::<usize>()
+        };
         let size = |mut g: Vec<Group>| {
             let m = g[2].create_message(b"hello", &[]).unwrap();
             let mut store = Store::new();
             receive(&mut g[1], &mut store, &m).unwrap();
-            let pieces = g[1].ratchet_pieces(g[1].epoch(), g[2].own_leaf()).unwrap();
-            (
-                pieces.len(),
-                pieces
-                    .iter()
-                    .filter_map(|p| p.bytes.as_ref())
-                    .map(|b| b.len())
-                    .sum::<usize>(),
-            )
+            let leaf = g[2].own_leaf();
+            let first = g[1].ratchet_pieces(g[1].epoch(), leaf).unwrap();
+            // The same leaf's next message: its ratchets only.
+            let next = g[2].create_message(b"next", &[]).unwrap();
+            receive(&mut g[1], &mut store, &next).unwrap();
+            let again = g[1].ratchet_pieces(g[1].epoch(), leaf).unwrap();
+            assert_eq!(again.len(), 1);
+            // Another leaf's first use, then the first leaf's next message.
+            let other = g[3].create_message(b"other", &[]).unwrap();
+            receive(&mut g[1], &mut store, &other).unwrap();
+            let m = g[2].create_message(b"again", &[]).unwrap();
+            receive(&mut g[1], &mut store, &m).unwrap();
+            assert_eq!(g[1].ratchet_pieces(g[1].epoch(), leaf).unwrap().len(), 1);
+            (first.len(), bytes(&first), bytes(&again))
         };
-        let (n_small, b_small) = size(small);
-        let (n_large, b_large) = size(large);
-        // Path and copath grow with log n; the bytes are the ratchets plus one node secret
-        // per level.
-        assert!(n_large <= n_small + 8, "{n_small} -> {n_large}");
+        let (n_small, b_small, again_small) = size(small);
+        let (n_large, b_large, again_large) = size(large);
+        // A leaf's first message splits the tree down to it: one node secret more per
+        // level. Its next messages rewrite its ratchets only, whatever the group's size.
+        assert_eq!(again_small, again_large);
+        assert!(n_large <= n_small + 4, "{n_small} -> {n_large}");
         assert!(b_large <= b_small + 4 * 33, "{b_small} -> {b_large}");
     }
 }

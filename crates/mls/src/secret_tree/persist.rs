@@ -119,6 +119,7 @@ impl SecretTree {
             nodes: node_map,
             leaves: leaf_map,
             config,
+            changes: 0,
             last_split: None,
         })
     }
@@ -163,6 +164,7 @@ impl SecretTree {
             nodes: BTreeMap::new(),
             leaves: BTreeMap::new(),
             config,
+            changes: 0,
             last_split: None,
         })
     }
@@ -208,8 +210,8 @@ impl SecretTree {
     /// `None` when the tree no longer holds it (to be deleted): the leaf's ratchets, and
     /// when that key was the leaf's first, the node secret it consumed and the ones it
     /// created on the leaf's copath (O(log n), once per leaf and epoch). Call it after
-    /// each key taken, before the next change of the tree: a first use of a leaf is
-    /// remembered only until the next one.
+    /// each key taken, before the next one: which nodes a first use changed is reported
+    /// only while it is the tree's last change.
     ///
     /// # Errors
     /// [`Error::LeafOutOfRange`]; fields too long to encode.
@@ -219,8 +221,9 @@ impl SecretTree {
     ) -> Result<Vec<(TreeSlot, Option<PieceBytes>)>> {
         self.check_leaf(leaf)?;
         let mut slots = vec![TreeSlot::Leaf(leaf.0)];
-        if let Some((split_leaf, nodes)) = &self.last_split
+        if let Some((split_leaf, nodes, at)) = &self.last_split
             && *split_leaf == leaf.0
+            && *at == self.changes
         {
             slots.extend(nodes.iter().map(|n| TreeSlot::Node(*n)));
         }
