@@ -177,4 +177,4 @@ pub use group::{
     ResumptionPskUsage, Sender, Staged, StagedApplication, StagedCommit, StagedJoin,
     StagedProposal, TreeNodeView, WireFormat, welcome_key_package_refs,
 };
-pub use secret_tree::SecretTreeConfig;
+pub use secret_tree::{SecretTreeConfig, TreeSlot};

@@ -191,33 +191,29 @@ impl Storage for SqliteStorage {
         for w in batch.writes() {
             match w {
                 Write::Put { table, key, value } => {
-                    tx.execute(
+                    tx.prepare_cached(
                         "INSERT OR REPLACE INTO blobs (tbl, key, value) VALUES (?1, ?2, ?3)",
-                        params![table.id(), key, value.as_slice()],
                     )
+                    .and_then(|mut st| st.execute(params![table.id(), key, value.as_slice()]))
                     .map_err(db_err)?;
                 }
                 Write::Delete { table, key } => {
-                    tx.execute(
-                        "DELETE FROM blobs WHERE tbl = ?1 AND key = ?2",
-                        params![table.id(), key],
-                    )
-                    .map_err(db_err)?;
+                    tx.prepare_cached("DELETE FROM blobs WHERE tbl = ?1 AND key = ?2")
+                        .and_then(|mut st| st.execute(params![table.id(), key]))
+                        .map_err(db_err)?;
                 }
                 Write::DeletePrefix { table, prefix } => match prefix_end(prefix) {
                     Some(end) => {
-                        tx.execute(
+                        tx.prepare_cached(
                             "DELETE FROM blobs WHERE tbl = ?1 AND key >= ?2 AND key < ?3",
-                            params![table.id(), prefix, end],
                         )
+                        .and_then(|mut st| st.execute(params![table.id(), prefix, end]))
                         .map_err(db_err)?;
                     }
                     None => {
-                        tx.execute(
-                            "DELETE FROM blobs WHERE tbl = ?1 AND key >= ?2",
-                            params![table.id(), prefix],
-                        )
-                        .map_err(db_err)?;
+                        tx.prepare_cached("DELETE FROM blobs WHERE tbl = ?1 AND key >= ?2")
+                            .and_then(|mut st| st.execute(params![table.id(), prefix]))
+                            .map_err(db_err)?;
                     }
                 },
                 _ => {

@@ -26,7 +26,8 @@
 //! lists), `send`, `stage` and `commit_stage` (receiving, first phase), `merge` (second
 //! phase), `commit_create` and `welcome_out` (our commits), `grease` (GREASE on what we
 //! send), `join`, `fork`
-//! (resuming a snapshot), `introspect` (tree view) and `persist`.
+//! (resuming a snapshot), `introspect` (tree view), `persist` (the whole state) and `pieces`
+//! (the state with its secret trees stored apart, piece by piece).
 
 mod commit_create;
 mod commit_stage;
@@ -44,6 +45,7 @@ mod message_in;
 #[cfg(feature = "own-commit-recovery")]
 mod own_commit;
 mod persist;
+mod pieces;
 mod proposals;
 #[cfg(test)]
 mod self_remove_tests;
@@ -69,7 +71,8 @@ pub use ext::{ExternalSender, RequiredCapabilities};
 pub use introspect::TreeNodeView;
 pub use join::{JoinKeys, StagedJoin, welcome_key_package_refs};
 pub use message_in::MlsMessageIn;
-pub use persist::{OLDEST_STATE_VERSION, STATE_MAGIC, STATE_VERSION};
+pub use persist::{OLDEST_STATE_VERSION, SPLIT_STATE_VERSION, STATE_MAGIC, STATE_VERSION};
+pub use pieces::RatchetPiece;
 pub use staged::{
     CommitSummary, ProcessedMessage, Staged, StagedApplication, StagedCommit, StagedProposal,
 };

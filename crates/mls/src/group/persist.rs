@@ -7,7 +7,11 @@
 //! Format: the 8-byte magic `NIPEEMLS`, a `u16` format version, then the fields in the
 //! presentation language. The bytes hold secrets: encrypt them at rest.
 //!
-//! Version 3 (this one) added the two GREASE settings of the config at its end. Version 2
+//! Version 4 is the split form of version 3 ([`Group::to_split_bytes`], module `pieces`):
+//! before each secret tree a flag says whether the tree follows whole or only its header,
+//! its pieces being stored apart. Only [`Group::from_split_bytes`] reads it.
+//!
+//! Version 3 (the whole state [`Group::to_bytes`] writes) added the two GREASE settings of the config at its end. Version 2
 //! states still load, with the default GREASE settings (GREASE on, no GREASE leaf
 //! extensions); they are written back as version 3.
 //!
@@ -44,6 +48,9 @@ pub const STATE_MAGIC: &[u8; 8] = b"NIPEEMLS";
 /// The format version this build writes (see the module docs); it reads this one and
 /// [`OLDEST_STATE_VERSION`].
 pub const STATE_VERSION: u16 = 3;
+/// The split form ([`Group::to_split_bytes`]): version 3 with each secret tree flagged as
+/// whole or stored apart in pieces.
+pub const SPLIT_STATE_VERSION: u16 = 4;
 /// The oldest format version this build still reads.
 pub const OLDEST_STATE_VERSION: u16 = 2;
 
@@ -164,7 +171,43 @@ fn read_config(r: &mut Reader<'_>, version: u16) -> Result<GroupConfig> {
     })
 }
 
-fn write_keys(w: &mut Writer, k: &EpochKeys) -> Result<()> {
+/// How a secret tree is written: whole (format 3), or in the split form of format 4, where a
+/// flag says whether it is whole here or stored outside as pieces (see [`Group::to_split_bytes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TreeForm {
+    Whole,
+    Split { external: bool },
+}
+
+fn write_tree(w: &mut Writer, t: &SecretTree, form: TreeForm) -> Result<()> {
+    match form {
+        TreeForm::Whole => t.write_state(w),
+        TreeForm::Split { external } => {
+            w.u8(u8::from(external));
+            if external {
+                t.write_header(w);
+                Ok(())
+            } else {
+                t.write_state(w)
+            }
+        }
+    }
+}
+
+/// Reads a tree written by [`write_tree`]; in the split form, whether its pieces are
+/// stored outside.
+fn read_tree(r: &mut Reader<'_>, split: bool) -> Result<(SecretTree, bool)> {
+    if !split {
+        return Ok((SecretTree::read_state(r)?, false));
+    }
+    if read_bool(r, "secret_tree_external")? {
+        Ok((SecretTree::read_header(r)?, true))
+    } else {
+        Ok((SecretTree::read_state(r)?, false))
+    }
+}
+
+fn write_keys(w: &mut Writer, k: &EpochKeys, form: TreeForm) -> Result<()> {
     for s in [
         &k.sender_data_secret,
         &k.exporter_secret,
@@ -176,10 +219,10 @@ fn write_keys(w: &mut Writer, k: &EpochKeys) -> Result<()> {
     ] {
         secret(w, s)?;
     }
-    k.secret_tree.write_state(w)
+    write_tree(w, &k.secret_tree, form)
 }
 
-fn read_keys(r: &mut Reader<'_>) -> Result<EpochKeys> {
+fn read_keys(r: &mut Reader<'_>, split: bool) -> Result<EpochKeys> {
     Ok(EpochKeys {
         sender_data_secret: read_secret(r)?,
         exporter_secret: read_secret(r)?,
@@ -188,15 +231,15 @@ fn read_keys(r: &mut Reader<'_>) -> Result<EpochKeys> {
         resumption_psk: read_secret(r)?,
         epoch_authenticator: read_secret(r)?,
         init_secret: read_secret(r)?,
-        secret_tree: SecretTree::read_state(r)?,
+        secret_tree: read_tree(r, split)?.0,
     })
 }
 
-fn write_epoch(w: &mut Writer, e: &EpochState) -> Result<()> {
+fn write_epoch(w: &mut Writer, e: &EpochState, form: TreeForm) -> Result<()> {
     w.vl_bytes("group_context", &e.context.encode()?)?;
     w.vl_bytes("ratchet_tree", &e.tree.encode()?)?;
     e.own.write_state(w)?;
-    write_keys(w, &e.keys)?;
+    write_keys(w, &e.keys, form)?;
     w.vl_bytes("interim_transcript_hash", &e.interim_transcript_hash)?;
     w.vl_bytes("confirmation_tag", &e.confirmation_tag)?;
     w.vl("last_commit_path", |w| {
@@ -205,12 +248,12 @@ fn write_epoch(w: &mut Writer, e: &EpochState) -> Result<()> {
     })
 }
 
-fn read_epoch<P: GroupProvider>(p: &P, r: &mut Reader<'_>) -> Result<EpochState> {
+fn read_epoch<P: GroupProvider>(p: &P, r: &mut Reader<'_>, split: bool) -> Result<EpochState> {
     Ok(EpochState {
         context: GroupContext::decode(r.vl_bytes("group_context")?)?,
         tree: RatchetTree::decode(p, r.vl_bytes("ratchet_tree")?)?,
         own: TreeKemPrivate::read_state(r)?,
-        keys: read_keys(r)?,
+        keys: read_keys(r, split)?,
         interim_transcript_hash: r.vl_bytes("interim_transcript_hash")?.to_vec(),
         confirmation_tag: r.vl_bytes("confirmation_tag")?.to_vec(),
         last_commit_path: r.vl_vec("last_commit_path", 64, |r| Ok::<_, Error>(r.u32("node")?))?,
@@ -345,13 +388,17 @@ fn read_past_leaves(
     })
 }
 
-fn write_pending<P: GroupProvider>(w: &mut Writer, pd: &PendingState<P>) -> Result<()> {
+fn write_pending<P: GroupProvider>(
+    w: &mut Writer,
+    pd: &PendingState<P>,
+    form: TreeForm,
+) -> Result<()> {
     let c = &pd.staged;
     let next = c
         .next
         .as_deref()
         .ok_or(Error::Internal("a pending commit without a next epoch"))?;
-    write_epoch(w, next)?;
+    write_epoch(w, next, form)?;
     w.vl_bytes("message", &pd.message)?;
     write_summary(w, &c.summary)?;
     w.optional(c.new_signer.as_ref(), |w, s| {
@@ -372,8 +419,12 @@ fn write_pending<P: GroupProvider>(w: &mut Writer, pd: &PendingState<P>) -> Resu
     Ok(())
 }
 
-fn read_pending<P: GroupProvider>(p: &P, r: &mut Reader<'_>) -> Result<PendingState<P>> {
-    let next = read_epoch(p, r)?;
+fn read_pending<P: GroupProvider>(
+    p: &P,
+    r: &mut Reader<'_>,
+    split: bool,
+) -> Result<PendingState<P>> {
+    let next = read_epoch(p, r, split)?;
     let message = r.vl_bytes("message")?.to_vec();
     let summary = read_summary(r)?;
     let new_signer = r.optional("new_signer", |r| {
@@ -417,11 +468,33 @@ impl<P: GroupProvider> Group<P> {
     /// # Errors
     /// Only for fields too long to encode.
     pub fn to_bytes(&self) -> Result<Zeroizing<Vec<u8>>> {
+        self.encode_state(false)
+    }
+
+    /// The state in format 3 (`split` false), or in the split form of format 4: the
+    /// secret trees of the current epoch (while active) and of the past epochs are
+    /// written as headers, their pieces stored apart.
+    pub(super) fn encode_state(&self, split: bool) -> Result<Zeroizing<Vec<u8>>> {
+        let (current, past, pending) = if split {
+            (
+                TreeForm::Split {
+                    external: self.active,
+                },
+                TreeForm::Split { external: true },
+                TreeForm::Split { external: false },
+            )
+        } else {
+            (TreeForm::Whole, TreeForm::Whole, TreeForm::Whole)
+        };
         let mut w = Writer::new();
         w.bytes(STATE_MAGIC);
-        w.u16(STATE_VERSION);
+        w.u16(if split {
+            SPLIT_STATE_VERSION
+        } else {
+            STATE_VERSION
+        });
         write_config(&mut w, &self.config)?;
-        write_epoch(&mut w, &self.state)?;
+        write_epoch(&mut w, &self.state, current)?;
         w.optional(self.signer.as_ref(), |w, s| {
             w.vl_bytes("signer", s.expose_secret())
         })?;
@@ -444,7 +517,7 @@ impl<P: GroupProvider> Group<P> {
             for e in &self.past_epochs {
                 w.vl_bytes("group_context", &e.context.encode()?)?;
                 secret(w, &e.sender_data_secret)?;
-                e.secret_tree.write_state(w)?;
+                write_tree(w, &e.secret_tree, past)?;
                 write_past_leaves(w, &e.leaves, &self.state.tree)?;
             }
             Ok::<(), Error>(())
@@ -463,7 +536,9 @@ impl<P: GroupProvider> Group<P> {
             }
             Ok::<(), Error>(())
         })?;
-        w.optional(self.pending.as_deref(), |w, pd| write_pending(w, pd))?;
+        w.optional(self.pending.as_deref(), |w, pd| {
+            write_pending(w, pd, pending)
+        })?;
         w.u8(u8::from(self.active));
         Ok(Zeroizing::new(w.into_bytes()))
     }
@@ -472,9 +547,24 @@ impl<P: GroupProvider> Group<P> {
     ///
     /// # Errors
     /// [`Error::StateVersion`] for a state of a format version other than 3 or 2 (version 1
-    /// included),
+    /// included, and the split form 4 of [`Group::to_split_bytes`]),
     /// [`Error::MalformedField`] for bytes that are not a group state, [`Error::Malformed`].
     pub fn from_bytes(provider: P, bytes: &[u8]) -> Result<Self> {
+        // The split form (format 4) lacks its secret trees: only
+        // [`Group::from_split_bytes`] reads it.
+        if bytes.get(STATE_MAGIC.len()..STATE_MAGIC.len() + 2)
+            == Some(&SPLIT_STATE_VERSION.to_be_bytes()[..])
+        {
+            return Err(Error::StateVersion {
+                expected: STATE_VERSION,
+                found: SPLIT_STATE_VERSION,
+            });
+        }
+        Ok(Self::decode_state(provider, bytes)?.0)
+    }
+
+    /// Reads format 2, 3 or 4 (then `true`: the trees marked external hold no pieces yet).
+    pub(super) fn decode_state(provider: P, bytes: &[u8]) -> Result<(Self, bool)> {
         let mut r = Reader::new(bytes);
         if r.bytes("magic", STATE_MAGIC.len())? != STATE_MAGIC {
             return Err(Error::MalformedField {
@@ -483,15 +573,16 @@ impl<P: GroupProvider> Group<P> {
             });
         }
         let version = r.u16("state_version")?;
-        if !(OLDEST_STATE_VERSION..=STATE_VERSION).contains(&version) {
+        if !(OLDEST_STATE_VERSION..=SPLIT_STATE_VERSION).contains(&version) {
             return Err(Error::StateVersion {
                 expected: STATE_VERSION,
                 found: version,
             });
         }
         let p = &provider;
+        let split = version == SPLIT_STATE_VERSION;
         let config = read_config(&mut r, version)?;
-        let state = read_epoch(p, &mut r)?;
+        let state = read_epoch(p, &mut r, split)?;
         let signer = r.optional("signer", |r| {
             Ok::<_, Error>(SignatureSecretKey::from_slice(r.vl_bytes("signer")?)?)
         })?;
@@ -513,7 +604,7 @@ impl<P: GroupProvider> Group<P> {
                 Ok::<_, Error>(PastEpoch {
                     context: GroupContext::decode(r.vl_bytes("group_context")?)?,
                     sender_data_secret: read_secret(r)?,
-                    secret_tree: SecretTree::read_state(r)?,
+                    secret_tree: read_tree(r, split)?.0,
                     leaves: read_past_leaves(r, &state.tree)?,
                 })
             })?
@@ -526,7 +617,9 @@ impl<P: GroupProvider> Group<P> {
         let external_psks = r.vl_vec("external_psks", MAX_ITEMS, |r| {
             Ok::<_, Error>((r.vl_bytes("psk_id")?.to_vec(), read_secret(r)?))
         })?;
-        let pending = r.optional("pending", |r| Ok::<_, Error>(Box::new(read_pending(p, r)?)))?;
+        let pending = r.optional("pending", |r| {
+            Ok::<_, Error>(Box::new(read_pending(p, r, split)?))
+        })?;
         let active = read_bool(&mut r, "active")?;
         r.finish()?;
         if active && signer.is_none() {
@@ -553,6 +646,6 @@ impl<P: GroupProvider> Group<P> {
         if let Some(pd) = group.pending.as_mut() {
             pd.staged.binding = binding;
         }
-        Ok(group)
+        Ok((group, split))
     }
 }

@@ -16,6 +16,8 @@ use crate::tree::math::{self, LeafIndex};
 
 mod persist;
 
+pub use persist::TreeSlot;
+
 /// Limits for out-of-order delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SecretTreeConfig {
@@ -295,6 +297,13 @@ pub struct SecretTree {
     /// Ratchets of leaves whose leaf secret has been consumed, by leaf index.
     leaves: BTreeMap<u32, LeafRatchets>,
     config: SecretTreeConfig,
+    /// How many keys have been taken from the tree since it was created or loaded.
+    changes: u64,
+    /// When the last key taken was a leaf's first: that leaf, the node indices its split
+    /// removed or created (what a store of the tree in pieces must rewrite besides the
+    /// leaf's ratchets, see [`SecretTree::pieces_of_leaf`]) and the value of `changes`
+    /// after it. Not stored: a loaded tree has none.
+    last_split: Option<(u32, Vec<u32>, u64)>,
 }
 
 impl core::fmt::Debug for SecretTree {
@@ -322,6 +331,8 @@ impl SecretTree {
             nodes,
             leaves: BTreeMap::new(),
             config,
+            changes: 0,
+            last_split: None,
         })
     }
 
@@ -400,10 +411,22 @@ impl SecretTree {
     }
 
     /// Applies a split that [`SecretTree::check_split`] accepted.
-    fn apply_split(&mut self, leaf: u32, split: Split) {
+    /// Returns the node indices it removed or created.
+    fn apply_split(&mut self, leaf: u32, split: Split) -> Vec<u32> {
         self.nodes.remove(&split.consumed);
+        let mut touched = vec![split.consumed];
+        touched.extend(split.created.iter().map(|(i, _)| *i));
         self.nodes.extend(split.created);
         self.leaves.insert(leaf, split.ratchets);
+        touched
+    }
+
+    /// Counts a key taken from `leaf`, remembering the nodes its split touched if any.
+    fn count_change(&mut self, leaf: u32, split: Option<Vec<u32>>) {
+        self.changes += 1;
+        if let Some(nodes) = split {
+            self.last_split = Some((leaf, nodes, self.changes));
+        }
     }
 
     /// The key and nonce of `generation` for a message received from `leaf`, and the change
@@ -472,12 +495,11 @@ impl SecretTree {
                 .get(ratchet)
                 .check(&step)?,
         }
-        if let Some(split) = split {
-            self.apply_split(leaf, split);
-        }
+        let touched = split.map(|split| self.apply_split(leaf, split));
         if let Some(r) = self.leaves.get_mut(&leaf) {
             r.get_mut(ratchet).apply(step, window);
         }
+        self.count_change(leaf, touched);
         Ok(())
     }
 
@@ -511,16 +533,20 @@ impl SecretTree {
         ratchet: RatchetType,
     ) -> Result<KeyNonce> {
         self.check_leaf(leaf)?;
+        let mut touched = None;
         if !self.leaves.contains_key(&leaf.0) {
             let split = self.split_for(p, leaf)?;
             self.check_split(leaf.0, split.consumed)?;
-            self.apply_split(leaf.0, split);
+            touched = Some(self.apply_split(leaf.0, split));
         }
-        self.leaves
+        let kn = self
+            .leaves
             .get_mut(&leaf.0)
             .ok_or(Error::Internal("secret tree leaf ratchets"))?
             .get_mut(ratchet)
-            .step(p)
+            .step(p);
+        self.count_change(leaf.0, touched);
+        kn
     }
 }
 

@@ -119,6 +119,154 @@ impl SecretTree {
             nodes: node_map,
             leaves: leaf_map,
             config,
+            changes: 0,
+            last_split: None,
         })
+    }
+}
+
+/// One stored piece of a secret tree: a node secret not yet split, or one leaf's two
+/// ratchets (with their skipped keys). A tree stored in pieces is rewritten piece by piece:
+/// a message changes only the pieces on its sender's path ([`SecretTree::pieces_of_leaf`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TreeSlot {
+    /// The secret of the tree node with this index.
+    Node(u32),
+    /// The ratchets of the leaf with this index.
+    Leaf(u32),
+}
+
+/// The stored bytes of one piece (secret).
+type PieceBytes = zeroize::Zeroizing<Vec<u8>>;
+
+impl SecretTree {
+    /// Appends what is stored of the tree besides its pieces: the leaf count and limits.
+    pub(crate) fn write_header(&self, w: &mut nipee_codec::Writer) {
+        w.u32(self.n_leaves);
+        w.u32(self.config.out_of_order_window);
+        w.u32(self.config.max_forward_distance);
+    }
+
+    /// Reads a header written by [`SecretTree::write_header`]: a tree without pieces yet.
+    pub(crate) fn read_header(r: &mut nipee_codec::Reader<'_>) -> Result<Self> {
+        let n_leaves = r.u32("n_leaves")?;
+        let config = SecretTreeConfig {
+            out_of_order_window: r.u32("out_of_order_window")?,
+            max_forward_distance: r.u32("max_forward_distance")?,
+        };
+        if n_leaves == 0 || n_leaves > 1 << 30 {
+            return Err(Error::InvalidState {
+                reason: "stored secret tree has inconsistent sizes",
+            });
+        }
+        Ok(SecretTree {
+            n_leaves,
+            nodes: BTreeMap::new(),
+            leaves: BTreeMap::new(),
+            config,
+            changes: 0,
+            last_split: None,
+        })
+    }
+
+    fn encode_piece(&self, slot: TreeSlot) -> Result<Option<PieceBytes>> {
+        let mut w = nipee_codec::Writer::new();
+        match slot {
+            TreeSlot::Node(i) => match self.nodes.get(&i) {
+                Some(s) => w.vl_bytes("node_secret", s.as_bytes())?,
+                None => return Ok(None),
+            },
+            TreeSlot::Leaf(i) => match self.leaves.get(&i) {
+                Some(l) => {
+                    write_ratchet(&mut w, &l.handshake)?;
+                    write_ratchet(&mut w, &l.application)?;
+                }
+                None => return Ok(None),
+            },
+        }
+        Ok(Some(zeroize::Zeroizing::new(w.into_bytes())))
+    }
+
+    /// Every piece the tree holds, in slot order.
+    ///
+    /// # Errors
+    /// Only for fields too long to encode.
+    pub(crate) fn pieces(&self) -> Result<Vec<(TreeSlot, PieceBytes)>> {
+        let slots = self
+            .nodes
+            .keys()
+            .map(|i| TreeSlot::Node(*i))
+            .chain(self.leaves.keys().map(|i| TreeSlot::Leaf(*i)));
+        let mut out = Vec::with_capacity(self.nodes.len() + self.leaves.len());
+        for slot in slots {
+            if let Some(bytes) = self.encode_piece(slot)? {
+                out.push((slot, bytes));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The pieces that the last key taken for `leaf` changed, each with its bytes or
+    /// `None` when the tree no longer holds it (to be deleted): the leaf's ratchets, and
+    /// when that key was the leaf's first, the node secret it consumed and the ones it
+    /// created on the leaf's copath (O(log n), once per leaf and epoch). Call it after
+    /// each key taken, before the next one: which nodes a first use changed is reported
+    /// only while it is the tree's last change.
+    ///
+    /// # Errors
+    /// [`Error::LeafOutOfRange`]; fields too long to encode.
+    pub(crate) fn pieces_of_leaf(
+        &self,
+        leaf: math::LeafIndex,
+    ) -> Result<Vec<(TreeSlot, Option<PieceBytes>)>> {
+        self.check_leaf(leaf)?;
+        let mut slots = vec![TreeSlot::Leaf(leaf.0)];
+        if let Some((split_leaf, nodes, at)) = &self.last_split
+            && *split_leaf == leaf.0
+            && *at == self.changes
+        {
+            slots.extend(nodes.iter().map(|n| TreeSlot::Node(*n)));
+        }
+        slots
+            .into_iter()
+            .map(|s| Ok((s, self.encode_piece(s)?)))
+            .collect()
+    }
+
+    /// Puts back one piece read from storage.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] for a slot outside the tree or a piece stored twice;
+    /// [`Error::Malformed`].
+    pub(crate) fn insert_piece(&mut self, slot: TreeSlot, bytes: &[u8]) -> Result<()> {
+        let mut r = nipee_codec::Reader::new(bytes);
+        let fresh = match slot {
+            TreeSlot::Node(i) if i < math::node_width(self.n_leaves) => self
+                .nodes
+                .insert(i, Secret::from_slice(r.vl_bytes("node_secret")?))
+                .is_none(),
+            TreeSlot::Leaf(i) if i < self.n_leaves => self
+                .leaves
+                .insert(
+                    i,
+                    LeafRatchets {
+                        handshake: read_ratchet(&mut r)?,
+                        application: read_ratchet(&mut r)?,
+                    },
+                )
+                .is_none(),
+            _ => {
+                return Err(Error::InvalidState {
+                    reason: "a stored secret-tree piece outside the tree",
+                });
+            }
+        };
+        r.finish()?;
+        if !fresh {
+            return Err(Error::InvalidState {
+                reason: "a secret-tree piece stored twice",
+            });
+        }
+        Ok(())
     }
 }

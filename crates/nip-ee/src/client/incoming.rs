@@ -142,6 +142,7 @@ impl<S: Storage> Client<S> {
             pending: None,
             joined_epoch: epoch,
             dropped_own: Vec::new(),
+            identities: Default::default(),
         };
         live.push_current_key(self.config.retained_epochs)?;
         let nostr_group_id = live.nostr_group_id()?;
@@ -367,13 +368,18 @@ impl<S: Storage> Client<S> {
                 reason: "an application message staged as something else",
             });
         };
-        let sender = credential_pubkey(app.sender_credential())?;
+        // The sender's key, decoded once per tree for the current epoch.
+        let sender = match live.identities.leaf(&live.group, app.sender().0) {
+            Some(pk) if app.epoch() == live.group.epoch() => pk,
+            _ => credential_pubkey(app.sender_credential())?,
+        };
         let inner = live.profile.decode_inner_event(app.data(), &sender)?;
         let (epoch, sender_leaf) = (app.epoch(), app.sender().0);
         let application_data = app.data().to_vec();
         self.live_mut(gid)?.group.merge(Staged::Application(app))?;
+        // Only the sender's ratchet (and the tree nodes its first message split) changed.
         let mut batch = WriteBatch::new();
-        self.save(&mut batch, gid)?;
+        self.save_ratchet(&mut batch, gid, epoch, sender_leaf)?;
         mark_processed(&mut batch, &event.id().to_bytes(), now);
         self.commit_batch(Some(gid), batch)?;
         let mut e = Effects::default();

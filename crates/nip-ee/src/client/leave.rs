@@ -70,7 +70,7 @@ impl<S: Storage> Client<S> {
             let own = live.group.own_leaf();
             live.group.propose_remove(own)?
         };
-        self.wrap_and_persist(gid, &msg, now, rng)
+        self.wrap_and_persist(gid, &msg, super::outgoing::Saved::Whole, now, rng)
     }
 
     /// Commits the proposals received in this epoch (for example members who asked to
@@ -123,7 +123,7 @@ impl<S: Storage> Client<S> {
         rng: &mut R,
     ) -> Result<Outgoing> {
         let msg = self.live_mut(gid)?.group.propose_self_remove()?;
-        self.wrap_and_persist(gid, &msg, now, rng)
+        self.wrap_and_persist(gid, &msg, super::outgoing::Saved::Whole, now, rng)
     }
 
     /// HAZMAT (feature `hazmat`, tests only): a commit of every pending proposal and of

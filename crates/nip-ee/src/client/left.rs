@@ -212,6 +212,7 @@ impl<S: Storage> Client<S> {
                 pending: None,
                 joined_epoch,
                 dropped_own: Vec::new(),
+                identities: Default::default(),
             };
             if let Err(e) = live.push_current_key(retained) {
                 self.reload(gid)?;

@@ -27,6 +27,7 @@
 mod buffer;
 mod commits;
 mod config;
+mod data_update;
 mod incoming;
 mod leave;
 mod left;
@@ -51,7 +52,8 @@ pub use config::{
     DEFAULT_RETAINED_EPOCHS, DEFAULT_ROLLBACK_EPOCHS, GIFT_WRAP_MARGIN_SECS,
     GROUP_EVENT_MARGIN_SECS, MAX_HELD_FUTURE_SECS, MIN_RETAINED_EPOCHS,
 };
-pub use outgoing::{GroupDataUpdate, NewGroup};
+pub use data_update::GroupDataUpdate;
+pub use outgoing::NewGroup;
 pub use policy::PolicyViolation;
 pub use types::{
     CommitInfo, Effects, FetchReport, FetchRequest, GroupSummary, IgnoreReason, MemberInfo,
@@ -64,7 +66,7 @@ use crate::error::{Error, Result};
 use crate::group_data::NostrGroupData;
 use crate::ids::{GroupId, NostrGroupId};
 use crate::key_package_event::credential_pubkey;
-use crate::storage::{Blob, Storage, Table, WriteBatch, group_key};
+use crate::storage::{Blob, Storage, Table, WriteBatch, group_key, ratchet_key, ratchet_key_parts};
 
 /// The Meta key of the stored identity.
 const IDENTITY_KEY: &[u8] = b"identity";
@@ -167,12 +169,17 @@ impl<S: Storage> Client<S> {
 
     fn load(keys: Keys, storage: S, config: ClientConfig) -> Result<Self> {
         let mut sessions = BTreeMap::new();
+        let mut rewrite = Vec::new();
         for (k, v) in storage.scan(Table::Group, &[])? {
             let id = k
                 .split_first()
                 .map(|(_, rest)| GroupId::new(rest.to_vec()))
                 .ok_or_else(|| storage_err(Error::malformed("group key", "empty")))?;
-            sessions.insert(id, Session::decode(&v).map_err(storage_err)?);
+            let (session, old) = decode_session(&storage, &id, &v).map_err(storage_err)?;
+            if old {
+                rewrite.push(id.clone());
+            }
+            sessions.insert(id, session);
         }
         let mut client = Client {
             keys,
@@ -181,6 +188,16 @@ impl<S: Storage> Client<S> {
             sessions,
             routes: BTreeMap::new(),
         };
+        // Rows of the previous format are rewritten at once, so every later write (an
+        // application message writes only secret-tree pieces) lands beside a row of this
+        // format.
+        if !rewrite.is_empty() {
+            let mut batch = WriteBatch::new();
+            for gid in &rewrite {
+                client.save(&mut batch, gid)?;
+            }
+            client.storage.apply(batch)?;
+        }
         client.rebuild_routes();
         Ok(client)
     }
@@ -263,12 +280,46 @@ impl<S: Storage> Client<S> {
         }
     }
 
-    /// Writes a group's row into `batch`.
+    /// Writes a group's whole state into `batch`: its row and every piece of its secret
+    /// trees (replacing the pieces stored before).
     pub(crate) fn save(&self, batch: &mut WriteBatch, gid: &GroupId) -> Result<()> {
         let s = self.sessions.get(gid).ok_or(Error::Internal {
             reason: "saving a group that is not loaded",
         })?;
-        batch.put(Table::Group, group_key(gid.as_bytes()), s.encode()?);
+        let stored = s.encode()?;
+        let key = group_key(gid.as_bytes());
+        batch.put(Table::Group, key.clone(), stored.row);
+        batch.delete_prefix(Table::Ratchet, key);
+        for p in stored.pieces {
+            if let Some(bytes) = p.bytes {
+                batch.put(
+                    Table::Ratchet,
+                    ratchet_key(gid.as_bytes(), p.epoch, p.slot),
+                    Blob::encode(PIECE_VERSION, &bytes),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes into `batch` only what taking a message key of `leaf` in `epoch` changed
+    /// (receiving its message, or sending ours): the O(log n) secret-tree pieces on the
+    /// leaf's path. The group row is not rewritten: nothing else changed.
+    pub(crate) fn save_ratchet(
+        &self,
+        batch: &mut WriteBatch,
+        gid: &GroupId,
+        epoch: u64,
+        leaf: u32,
+    ) -> Result<()> {
+        let live = self.live(gid)?;
+        for p in live.group.ratchet_pieces(epoch, LeafIndex(leaf))? {
+            let key = ratchet_key(gid.as_bytes(), p.epoch, p.slot);
+            match p.bytes {
+                Some(bytes) => batch.put(Table::Ratchet, key, Blob::encode(PIECE_VERSION, &bytes)),
+                None => batch.delete(Table::Ratchet, key),
+            }
+        }
         Ok(())
     }
 
@@ -288,7 +339,7 @@ impl<S: Storage> Client<S> {
     pub(crate) fn reload(&mut self, gid: &GroupId) -> Result<()> {
         match self.storage.get(Table::Group, &group_key(gid.as_bytes()))? {
             Some(blob) => {
-                let s = Session::decode(&blob).map_err(storage_err)?;
+                let (s, _) = decode_session(&self.storage, gid, &blob).map_err(storage_err)?;
                 self.sessions.insert(gid.clone(), s);
             }
             None => {
@@ -566,6 +617,26 @@ impl<S: Storage> Client<S> {
     }
 }
 
+/// Format version of a stored secret-tree piece (the bytes nipee-mls gives for it).
+const PIECE_VERSION: u8 = 1;
+
+/// Decodes a group's row with the secret-tree pieces stored for it; also whether the row
+/// is of the previous format.
+fn decode_session<S: Storage>(storage: &S, gid: &GroupId, row: &[u8]) -> Result<(Session, bool)> {
+    let prefix = group_key(gid.as_bytes());
+    let rows = storage.scan(Table::Ratchet, &prefix)?;
+    let mut pieces = Vec::with_capacity(rows.len());
+    for (k, v) in &rows {
+        let (epoch, slot) = ratchet_key_parts(k)
+            .filter(|_| k.len() == prefix.len() + 13)
+            .ok_or_else(|| {
+                Error::malformed("secret-tree piece key", "not group, epoch and piece")
+            })?;
+        pieces.push((epoch, slot, Blob::decode(PIECE_VERSION, v)?));
+    }
+    Session::decode(row, &pieces)
+}
+
 fn sync_key(key: &str) -> Vec<u8> {
     let mut k = b"sync:".to_vec();
     k.extend_from_slice(key.as_bytes());
@@ -573,18 +644,15 @@ fn sync_key(key: &str) -> Vec<u8> {
 }
 
 fn members_of(l: &Live, data: &NostrGroupData) -> Vec<MemberInfo> {
-    let own = l.group.own_leaf();
-    l.group
-        .members()
-        .into_iter()
-        .filter_map(|m| {
-            let pubkey = credential_pubkey(&m.credential).ok()?;
-            Some(MemberInfo {
-                leaf: m.index.0,
-                admin: data.is_admin(&pubkey),
-                own: m.index == own,
-                pubkey,
-            })
+    let own = l.group.own_leaf().0;
+    l.identities
+        .of(&l.group)
+        .iter()
+        .map(|(leaf, pubkey)| MemberInfo {
+            leaf: *leaf,
+            admin: data.is_admin(pubkey),
+            own: *leaf == own,
+            pubkey: *pubkey,
         })
         .collect()
 }

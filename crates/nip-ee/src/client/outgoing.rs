@@ -8,13 +8,14 @@ use nipee_nostr::nips::nipee_relays::KeyPackageRelays;
 use nipee_nostr::{EventId, Keys, PublicKey, Timestamp, UnsignedEvent};
 use rand_core::CryptoRng;
 
+use super::data_update::GroupDataUpdate;
 use super::races::binding;
 use super::session::{Invitee, Live, PendingOwn, Session};
 use super::types::{Effects, Outgoing, PendingCommit, Purpose};
 use super::{Client, outbox, policy};
 use crate::error::{Error, Result};
-use crate::group_data::{GroupImage, NostrGroupData};
-use crate::ids::{GroupId, NostrGroupId};
+use crate::group_data::NostrGroupData;
+use crate::ids::GroupId;
 use crate::key_package_event::{
     KeyPackageEvent, KeyPackageEventOptions, NewKeyPackage, credential_pubkey,
 };
@@ -181,6 +182,34 @@ impl<S: Storage> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<(GroupId, Effects)> {
+        self.create_group_welcoming(new, None, now, rng)
+    }
+
+    /// HAZMAT (feature `hazmat`, benchmarks and tests only): [`Client::create_group`] that
+    /// wraps the Welcome only for the invitees in `welcome_to`. The others are members
+    /// whose clients never join: a large group for measuring what one member does, built
+    /// without one gift wrap of the whole Welcome per member.
+    ///
+    /// # Errors
+    /// As [`Client::create_group`].
+    #[cfg(feature = "hazmat")]
+    pub fn create_group_welcoming_only<R: CryptoRng + ?Sized>(
+        &mut self,
+        new: NewGroup,
+        welcome_to: &[PublicKey],
+        now: u64,
+        rng: &mut R,
+    ) -> Result<(GroupId, Effects)> {
+        self.create_group_welcoming(new, Some(welcome_to), now, rng)
+    }
+
+    fn create_group_welcoming<R: CryptoRng + ?Sized>(
+        &mut self,
+        new: NewGroup,
+        welcome_to: Option<&[PublicKey]>,
+        now: u64,
+        rng: &mut R,
+    ) -> Result<(GroupId, Effects)> {
         let me = self.keys.public_key();
         let mut admins = new.admins;
         admins.push(me);
@@ -255,12 +284,17 @@ impl<S: Storage> Client<S> {
             pending: None,
             joined_epoch,
             dropped_own: Vec::new(),
+            identities: Default::default(),
         };
         live.push_current_key(self.config.retained_epochs)?;
         let mut effects = Effects::default();
         let mut batch = WriteBatch::new();
         if let Some(w) = welcome {
-            let invitees: Vec<Invitee> = parsed.iter().map(invitee_of).collect();
+            let invitees: Vec<Invitee> = parsed
+                .iter()
+                .map(invitee_of)
+                .filter(|i| welcome_to.is_none_or(|w| w.contains(&i.pubkey)))
+                .collect();
             effects.publish = self.welcome_wraps(&gid, &live, &w, &invitees, now, rng)?;
             for o in &effects.publish {
                 outbox::put(&mut batch, o)?;
@@ -594,8 +628,19 @@ impl<S: Storage> Client<S> {
         now: u64,
         rng: &mut R,
     ) -> Result<Outgoing> {
-        let msg = self.live_mut(gid)?.group.create_message(data, &[])?;
-        self.wrap_and_persist(gid, &msg, now, rng)
+        let live = self.live_mut(gid)?;
+        let msg = live.group.create_message(data, &[])?;
+        // Only our own leaf's ratchet of the current epoch changed.
+        let change = Saved::Ratchet {
+            epoch: live.group.epoch(),
+            leaf: live.group.own_leaf().0,
+        };
+        let result = self.wrap_and_persist(gid, &msg, change, now, rng);
+        if result.is_err() {
+            // The ratchet moved in memory only: back to what is stored.
+            self.reload(gid)?;
+        }
+        result
     }
 
     /// HAZMAT (feature `hazmat`, tests only): encrypts arbitrary application data without
@@ -621,6 +666,7 @@ impl<S: Storage> Client<S> {
         &mut self,
         gid: &GroupId,
         msg: &[u8],
+        change: Saved,
         now: u64,
         rng: &mut R,
     ) -> Result<Outgoing> {
@@ -643,7 +689,10 @@ impl<S: Storage> Client<S> {
             },
         };
         let mut batch = WriteBatch::new();
-        self.save(&mut batch, gid)?;
+        match change {
+            Saved::Whole => self.save(&mut batch, gid)?,
+            Saved::Ratchet { epoch, leaf } => self.save_ratchet(&mut batch, gid, epoch, leaf)?,
+        }
         mark_processed(&mut batch, &out.event.id().to_bytes(), now);
         outbox::put(&mut batch, &out)?;
         self.commit_batch(Some(gid), batch)?;
@@ -651,90 +700,12 @@ impl<S: Storage> Client<S> {
     }
 }
 
-/// Changes to the group data; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct GroupDataUpdate {
-    /// New name.
-    pub name: Option<String>,
-    /// New description.
-    pub description: Option<String>,
-    /// New image fields.
-    pub image: Option<GroupImage>,
-    /// New relay list.
-    pub relays: Option<Vec<String>>,
-    /// New admin list (must keep at least one admin who is a member).
-    pub admins: Option<Vec<PublicKey>>,
-    /// A new public id (moves the group's `h` tag).
-    pub nostr_group_id: Option<NostrGroupId>,
-}
-
-impl GroupDataUpdate {
-    /// No change yet.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A new name.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// A new description.
-    pub fn description(mut self, description: impl Into<String>) -> Self {
-        self.description = Some(description.into());
-        self
-    }
-
-    /// New image fields.
-    pub fn image(mut self, image: GroupImage) -> Self {
-        self.image = Some(image);
-        self
-    }
-
-    /// A new relay list.
-    pub fn relays(mut self, relays: Vec<String>) -> Self {
-        self.relays = Some(relays);
-        self
-    }
-
-    /// A new admin list.
-    pub fn admins(mut self, admins: Vec<PublicKey>) -> Self {
-        self.admins = Some(admins);
-        self
-    }
-
-    /// A new public id.
-    pub fn nostr_group_id(mut self, id: NostrGroupId) -> Self {
-        self.nostr_group_id = Some(id);
-        self
-    }
-
-    fn apply_to(self, data: &mut NostrGroupData) {
-        if let Some(n) = self.name {
-            data.name = n;
-        }
-        if let Some(d) = self.description {
-            data.description = d;
-        }
-        if let Some(i) = self.image {
-            data.image = i;
-        }
-        if let Some(mut r) = self.relays {
-            r.sort();
-            r.dedup();
-            data.relays = r;
-        }
-        if let Some(mut a) = self.admins {
-            a.sort();
-            a.dedup();
-            data.admins = a;
-        }
-        if let Some(h) = self.nostr_group_id {
-            data.nostr_group_id = *h.as_bytes();
-        }
-    }
+/// What a sent message changed in its group, and so what its write holds.
+pub(super) enum Saved {
+    /// The group's whole state.
+    Whole,
+    /// One ratchet of one epoch's secret tree.
+    Ratchet { epoch: u64, leaf: u32 },
 }
 
 fn invitee_of(k: &KeyPackageEvent) -> Invitee {

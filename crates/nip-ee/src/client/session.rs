@@ -7,22 +7,38 @@
 //! left: a tombstone with no secret in it.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use nipee_codec::{Reader, Writer};
-use nipee_mls::RustCryptoSuite1;
-use nipee_mls::group::Group;
+use nipee_mls::group::{Group, RatchetPiece};
+use nipee_mls::{RustCryptoSuite1, TreeSlot};
 use nipee_nostr::{Event, EventId, PublicKey};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::group_data::NostrGroupData;
 use crate::ids::NostrGroupId;
+use crate::key_package_event::credential_pubkey;
 use crate::profile::{EventKey, Profile};
 use crate::storage::Blob;
 
-/// Format version of the group rows this build writes (1 was the session of the first
-/// client, keyed by `nostr_group_id`; it is not read).
-const GROUP_ROW_VERSION: u8 = 2;
+/// Format version of the group rows this build writes: 3, whose MLS state is in the split
+/// form (its secret trees stored apart in [`crate::storage::Table::Ratchet`]). Version 2
+/// (the whole MLS state in the row) is still read, and rewritten as 3 when the client
+/// loads it. Version 1 was the session of the first client, keyed by `nostr_group_id`; it
+/// is not read.
+const GROUP_ROW_VERSION: u8 = 3;
+/// The previous version, still read.
+const GROUP_ROW_VERSION_WHOLE: u8 = 2;
+
+/// A stored secret-tree piece as read back: epoch, slot, bytes.
+pub(crate) type StoredPiece<'a> = (u64, TreeSlot, &'a [u8]);
+
+/// A group's stored form: its row, and for an active group the pieces of its secret trees.
+pub(crate) struct Stored {
+    pub(crate) row: Zeroizing<Vec<u8>>,
+    pub(crate) pieces: Vec<RatchetPiece>,
+}
 /// At most this many losing commits are remembered per epoch.
 pub(crate) const MAX_LOSERS: usize = 16;
 const MAX_ITEMS: usize = 4096;
@@ -130,6 +146,47 @@ impl PendingOwn {
     }
 }
 
+/// The members' Nostr keys (leaf, key), decoded from their credentials once per ratchet
+/// tree (a secp256k1 point decompression each) instead of on every call or message; keyed
+/// by the tree hash they were decoded from, so a commit or a resumed fork decodes again.
+#[derive(Default)]
+pub(crate) struct Identities(Mutex<Option<(Vec<u8>, MemberKeys)>>);
+
+/// Members' Nostr keys by leaf index, ascending.
+pub(crate) type MemberKeys = Arc<Vec<(u32, PublicKey)>>;
+
+impl Identities {
+    /// The members' keys of `group`'s current tree, by leaf index (ascending); members
+    /// whose credential holds no valid key are left out.
+    pub(crate) fn of(&self, group: &Group) -> MemberKeys {
+        let tree_hash = &group.context().tree_hash;
+        let mut cached = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((hash, list)) = cached.as_ref()
+            && hash == tree_hash
+        {
+            return list.clone();
+        }
+        let list: MemberKeys = Arc::new(
+            group
+                .members()
+                .into_iter()
+                .filter_map(|m| Some((m.index.0, credential_pubkey(&m.credential).ok()?)))
+                .collect(),
+        );
+        *cached = Some((tree_hash.clone(), list.clone()));
+        list
+    }
+
+    /// The key of one leaf of `group`'s current tree.
+    pub(crate) fn leaf(&self, group: &Group, leaf: u32) -> Option<PublicKey> {
+        let list = self.of(group);
+        list.binary_search_by_key(&leaf, |(l, _)| *l)
+            .ok()
+            .and_then(|i| list.get(i))
+            .map(|(_, pk)| *pk)
+    }
+}
+
 /// An active group.
 pub(crate) struct Live {
     pub(crate) profile: Profile,
@@ -145,6 +202,8 @@ pub(crate) struct Live {
     /// last: MLS does not process our own leaf's messages, so their echoes are recognised
     /// by these bytes.
     pub(crate) dropped_own: Vec<[u8; 32]>,
+    /// The members' Nostr keys of the current tree (not stored).
+    pub(crate) identities: Identities,
 }
 
 impl Live {
@@ -250,8 +309,9 @@ impl Session {
     }
 
     /// The stored form.
-    pub(crate) fn encode(&self) -> Result<Zeroizing<Vec<u8>>> {
+    pub(crate) fn encode(&self) -> Result<Stored> {
         let mut w = Writer::new();
+        let mut pieces = Vec::new();
         match self {
             Session::Left(t) => {
                 w.u8(if t.race.is_some() { 2 } else { 0 });
@@ -265,20 +325,27 @@ impl Session {
             }
             Session::Active(l) => {
                 w.u8(1);
-                encode_live(&mut w, l)?;
+                pieces = encode_live(&mut w, l)?;
             }
         }
-        let out = Blob::encode(GROUP_ROW_VERSION, w.as_bytes());
+        let row = Blob::encode(GROUP_ROW_VERSION, w.as_bytes());
         zeroize::Zeroize::zeroize(&mut w.into_bytes());
-        Ok(out)
+        Ok(Stored { row, pieces })
     }
 
-    /// Reads the stored form.
+    /// Reads the stored form: the row and the secret-tree pieces stored with it. Returns
+    /// the session and whether the row is of the previous version (to be rewritten).
     ///
     /// # Errors
-    /// [`Error::Storage`] for another version or a corrupt row.
-    pub(crate) fn decode(blob: &[u8]) -> Result<Self> {
-        let payload = Blob::decode(GROUP_ROW_VERSION, blob)?;
+    /// [`Error::Storage`] for another version or a corrupt row; pieces beside a row that
+    /// has no place for them.
+    pub(crate) fn decode(blob: &[u8], pieces: &[StoredPiece<'_>]) -> Result<(Self, bool)> {
+        let old = blob.first() == Some(&GROUP_ROW_VERSION_WHOLE);
+        let payload = if old {
+            Blob::decode(GROUP_ROW_VERSION_WHOLE, blob)?
+        } else {
+            Blob::decode(GROUP_ROW_VERSION, blob)?
+        };
         let mut r = Reader::new(payload);
         let s = match r.u8("session")? {
             tag @ (0 | 2) => Session::Left(Tombstone {
@@ -292,11 +359,17 @@ impl Session {
                     None
                 },
             }),
-            1 => Session::Active(Box::new(decode_live(&mut r)?)),
+            1 => Session::Active(Box::new(decode_live(&mut r, pieces)?)),
             _ => return Err(Error::malformed("group row", "unknown session state")),
         };
         r.finish()?;
-        Ok(s)
+        if matches!(s, Session::Left(_)) && !pieces.is_empty() {
+            return Err(Error::malformed(
+                "group row",
+                "secret-tree pieces stored for a group we left",
+            ));
+        }
+        Ok((s, old))
     }
 }
 
@@ -406,9 +479,18 @@ fn decode_left_race(r: &mut Reader<'_>) -> Result<LeftRace> {
     })
 }
 
-fn encode_live(w: &mut Writer, l: &Live) -> Result<()> {
+fn encode_live(w: &mut Writer, l: &Live) -> Result<Vec<RatchetPiece>> {
+    encode_live_as(w, l, true)
+}
+
+/// The live session with its MLS state split (this format) or whole (version 2 rows).
+fn encode_live_as(w: &mut Writer, l: &Live, split: bool) -> Result<Vec<RatchetPiece>> {
     w.u8(encode_profile(l.profile));
-    let state = l.group.to_bytes()?;
+    let (state, pieces) = if split {
+        l.group.to_split_bytes()?
+    } else {
+        (l.group.to_bytes()?, Vec::new())
+    };
     w.vl_bytes("group", &state)?;
     w.u64(l.joined_epoch);
     w.vl("dropped_own", |w| {
@@ -450,7 +532,8 @@ fn encode_live(w: &mut Writer, l: &Live) -> Result<()> {
             Ok::<(), Error>(())
         })?;
         encode_strings(w, &p.relays)
-    })
+    })?;
+    Ok(pieces)
 }
 
 fn encode_strings(w: &mut Writer, list: &[String]) -> Result<()> {
@@ -469,9 +552,13 @@ fn decode_strings(r: &mut Reader<'_>) -> Result<Vec<String>> {
     })
 }
 
-fn decode_live(r: &mut Reader<'_>) -> Result<Live> {
+fn decode_live(r: &mut Reader<'_>, pieces: &[StoredPiece<'_>]) -> Result<Live> {
     let profile = decode_profile(r)?;
-    let group = Group::from_bytes(RustCryptoSuite1::new(), r.vl_bytes("group")?)?;
+    let group = Group::from_split_bytes(
+        RustCryptoSuite1::new(),
+        r.vl_bytes("group")?,
+        pieces.iter().copied(),
+    )?;
     let joined_epoch = r.u64("joined_epoch")?;
     let dropped_own = r.vl_vec("dropped_own", MAX_LOSERS, |r| {
         Ok::<_, Error>(r.array::<32>("digest")?)
@@ -529,6 +616,7 @@ fn decode_live(r: &mut Reader<'_>) -> Result<Live> {
         pending,
         joined_epoch,
         dropped_own,
+        identities: Identities::default(),
     })
 }
 
@@ -540,4 +628,72 @@ pub(crate) fn mls_digest(mls: &[u8]) -> [u8; 32] {
     let n = h.len().min(32);
     out[..n].copy_from_slice(&h[..n]);
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use nipee_nostr::{Keys, Timestamp};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use super::*;
+    use crate::client::{Client, ClientConfig, NewGroup};
+    use crate::storage::{MemoryStorage, Storage, Table, WriteBatch, group_key};
+
+    impl Session {
+        /// The row a build of the previous format wrote (the whole MLS state in it).
+        fn encode_version_2(&self) -> Zeroizing<Vec<u8>> {
+            let Session::Active(l) = self else {
+                panic!("not active")
+            };
+            let mut w = Writer::new();
+            w.u8(1);
+            encode_live_as(&mut w, l, false).unwrap();
+            Blob::encode(GROUP_ROW_VERSION_WHOLE, w.as_bytes())
+        }
+    }
+
+    #[test]
+    fn a_row_of_the_previous_format_loads_and_is_rewritten_split() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let config = ClientConfig::with_relays(["wss://relay.test"]);
+        let now = 1_800_000_000;
+        let mut c = Client::new(
+            Keys::generate(&mut rng),
+            MemoryStorage::new(),
+            config.clone(),
+        )
+        .unwrap();
+        let (gid, _) = c
+            .create_group(NewGroup::new("g", vec![]), now, &mut rng)
+            .unwrap();
+        let me = c.public_key();
+        let inner = crate::inner::chat_message(me, "hi", Timestamp::from_secs(now));
+        c.send(&gid, &inner, now, &mut rng).unwrap();
+        let auth = c.epoch_authenticator(&gid).unwrap();
+        let old = c.sessions[&gid].encode_version_2();
+        let mut storage = c.into_storage();
+        let key = group_key(gid.as_bytes());
+        let mut b = WriteBatch::new();
+        b.put(Table::Group, key.clone(), old);
+        b.delete_prefix(Table::Ratchet, key.clone());
+        storage.apply(b).unwrap();
+
+        let mut c = Client::open(storage, config).unwrap();
+        assert_eq!(c.epoch_authenticator(&gid).unwrap(), auth);
+        let row = c.storage().get(Table::Group, &key).unwrap().unwrap();
+        assert_eq!(row.first(), Some(&GROUP_ROW_VERSION));
+        assert!(!c.storage().scan(Table::Ratchet, &key).unwrap().is_empty());
+        // A message sent after the rewrite writes only its pieces, and a reload gives back
+        // exactly the MLS state in memory (ratchets included).
+        c.send(&gid, &inner, now, &mut rng).unwrap();
+        let state = c.mls_group(&gid).unwrap().to_bytes().unwrap();
+        let config = c.config().clone();
+        let c = Client::open(c.into_storage(), config).unwrap();
+        assert_eq!(
+            c.mls_group(&gid).unwrap().to_bytes().unwrap().as_slice(),
+            state.as_slice()
+        );
+    }
 }

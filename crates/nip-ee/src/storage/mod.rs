@@ -14,6 +14,7 @@ mod memory;
 
 pub use memory::MemoryStorage;
 
+use nipee_mls::TreeSlot;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -41,11 +42,16 @@ pub enum Table {
     /// Group events waiting for a later epoch, or held while our own commit's fate is
     /// unknown. Key: [`buffer_key`] (group ‖ event id).
     Buffer,
+    /// The secret trees of each active group's current and retained epochs, stored apart
+    /// from its [`Table::Group`] row piece by piece (a node secret, or one leaf's
+    /// ratchets), so that an application message rewrites only the pieces it changed.
+    /// Key: [`ratchet_key`] (group ‖ epoch ‖ piece).
+    Ratchet,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::Meta,
         Table::Group,
         Table::Fork,
@@ -53,6 +59,7 @@ impl Table {
         Table::Processed,
         Table::Outbox,
         Table::Buffer,
+        Table::Ratchet,
     ];
 
     /// A stable number (the on-disk table id).
@@ -65,6 +72,7 @@ impl Table {
             Table::Processed => 5,
             Table::Outbox => 6,
             Table::Buffer => 7,
+            Table::Ratchet => 8,
         }
     }
 
@@ -83,6 +91,7 @@ impl Table {
             Table::Processed => "processed",
             Table::Outbox => "outbox",
             Table::Buffer => "buffer",
+            Table::Ratchet => "ratchet",
         }
     }
 }
@@ -278,6 +287,32 @@ pub fn buffer_key(group_id: &[u8], event_id: &[u8; 32]) -> Vec<u8> {
     k
 }
 
+/// The key of a secret-tree piece: [`group_key`] ‖ epoch (big-endian) ‖ 0 and a node
+/// index, or 1 and a leaf index (big-endian `u32`).
+pub fn ratchet_key(group_id: &[u8], epoch: u64, slot: TreeSlot) -> Vec<u8> {
+    let mut k = group_key(group_id);
+    k.extend_from_slice(&epoch.to_be_bytes());
+    let (tag, index) = match slot {
+        TreeSlot::Node(i) => (0u8, i),
+        TreeSlot::Leaf(i) => (1u8, i),
+    };
+    k.push(tag);
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// The epoch and piece of a [`ratchet_key`].
+pub fn ratchet_key_parts(key: &[u8]) -> Option<(u64, TreeSlot)> {
+    let tail = key.get(key.len().checked_sub(13)?..)?;
+    let epoch = u64::from_be_bytes(tail.get(..8)?.try_into().ok()?);
+    let index = u32::from_be_bytes(tail.get(9..)?.try_into().ok()?);
+    match tail.get(8)? {
+        0 => Some((epoch, TreeSlot::Node(index))),
+        1 => Some((epoch, TreeSlot::Leaf(index))),
+        _ => None,
+    }
+}
+
 /// Whether an event id was processed.
 ///
 /// # Errors
@@ -364,6 +399,41 @@ pub mod conformance {
         s.apply(b).unwrap();
         assert_eq!(s.get(Table::Meta, b"y").unwrap(), None);
         assert_eq!(s.get(Table::Meta, b"z").unwrap().unwrap().as_slice(), b"b");
+
+        // Secret-tree pieces of one group list under its prefix, by epoch then piece.
+        let mut b = WriteBatch::new();
+        for (e, slot) in [
+            (2, TreeSlot::Leaf(1)),
+            (1, TreeSlot::Node(7)),
+            (2, TreeSlot::Node(3)),
+        ] {
+            b.put(Table::Ratchet, ratchet_key(b"g", e, slot), v(b"piece"));
+        }
+        b.put(
+            Table::Ratchet,
+            ratchet_key(b"gg", 1, TreeSlot::Leaf(0)),
+            v(b"other"),
+        );
+        s.apply(b).unwrap();
+        let listed: Vec<_> = s
+            .scan(Table::Ratchet, &group_key(b"g"))
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| ratchet_key_parts(&k).unwrap())
+            .collect();
+        assert_eq!(
+            listed,
+            vec![
+                (1, TreeSlot::Node(7)),
+                (2, TreeSlot::Node(3)),
+                (2, TreeSlot::Leaf(1))
+            ]
+        );
+        let mut b = WriteBatch::new();
+        b.delete_prefix(Table::Ratchet, group_key(b"g"));
+        s.apply(b).unwrap();
+        assert!(s.scan(Table::Ratchet, &group_key(b"g")).unwrap().is_empty());
+        assert_eq!(s.scan(Table::Ratchet, &group_key(b"gg")).unwrap().len(), 1);
 
         // Empty prefix scans the whole table.
         assert_eq!(s.scan(Table::Meta, b"").unwrap().len(), 2);
