@@ -120,8 +120,14 @@ fn a_joiner_ignores_grease_and_unknown_group_info_extensions() {
         &[],
         Some(&a.alice_signer),
         |gi| {
+            // A GREASE type the GroupInfo does not carry yet (its own GREASE extension is
+            // drawn at random; a repeated type would make it invalid).
+            let unused = nipee_keypackage::GREASE_VALUES
+                .into_iter()
+                .find(|v| !gi.extensions.iter().any(|e| e.extension_type.0 == *v))
+                .unwrap();
             gi.extensions
-                .insert(0, Extension::new(ExtensionType(0x0A0A), vec![0xAB; 1000]));
+                .insert(0, Extension::new(ExtensionType(unused), vec![0xAB; 1000]));
             gi.extensions
                 .push(Extension::new(ExtensionType(0xFF10), b"private".to_vec()));
         },
