@@ -127,7 +127,7 @@ impl SecretTree {
 
 /// One stored piece of a secret tree: a node secret not yet split, or one leaf's two
 /// ratchets (with their skipped keys). A tree stored in pieces is rewritten piece by piece:
-/// a message changes only the pieces on its sender's path ([`SecretTree::pieces_of_leaf`]).
+/// a message changes only the pieces on its sender's path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TreeSlot {
     /// The secret of the tree node with this index.
