@@ -369,8 +369,10 @@ impl<S: Storage> Driver<S> {
     /// # Errors
     /// [`Error::NoKeyPackage`] for someone with no valid KeyPackage anywhere we looked.
     pub async fn fetch_key_packages(&self, pubkeys: &[PublicKey]) -> Result<Vec<Event>> {
+        // Kind 443, and in the Marmot profile also the addressable 30443.
+        let kinds = self.client.config().profile.key_package_kinds();
         let kp_filter = Filter::new()
-            .kind(Kind::MLS_KEY_PACKAGE)
+            .kinds(kinds.iter().copied())
             .authors(pubkeys.iter().copied());
         let lists = Filter::new()
             .kind(Kind::MLS_KEY_PACKAGE_RELAYS)
@@ -400,10 +402,7 @@ impl<S: Storage> Driver<S> {
         }
         let policy = nipee_keypackage::ValidationPolicy::at(unix_now());
         let mut newest: BTreeMap<PublicKey, Event> = BTreeMap::new();
-        for e in events
-            .into_iter()
-            .filter(|e| e.kind() == Kind::MLS_KEY_PACKAGE)
-        {
+        for e in events.into_iter().filter(|e| kinds.contains(&e.kind())) {
             if self
                 .client
                 .config()

@@ -131,6 +131,20 @@ impl Profile {
         }
     }
 
+    /// The kinds of KeyPackage event the profile reads: 443, and in the Marmot profile also
+    /// the addressable 30443 that MDK-based messengers publish.
+    pub fn key_package_kinds(self) -> &'static [Kind] {
+        const NIP_EE: [Kind; 1] = [Kind::MLS_KEY_PACKAGE];
+        const MARMOT: [Kind; 2] = [
+            Kind::MLS_KEY_PACKAGE,
+            marmot::key_package_event::ADDRESSABLE_KEY_PACKAGE,
+        ];
+        match self {
+            Profile::NipEe => &NIP_EE,
+            Profile::Marmot => &MARMOT,
+        }
+    }
+
     /// The profile a KeyPackage event is written in: Marmot when it is of kind 30443 or
     /// says `["encoding","base64"]`, `nip-ee` otherwise.
     pub fn of_key_package_event(event: &Event) -> Profile {
