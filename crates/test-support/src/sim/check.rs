@@ -128,17 +128,18 @@ impl Sim {
                     self.stats.ghosts += 1;
                     continue;
                 }
+                if self.stranded_by_a_lost_add(i) {
+                    self.stranded.insert(i);
+                    continue;
+                }
                 if let Some(fork) = self.left_behind_by_depth(i) {
                     self.left_behind.insert(i, fork);
                     continue;
                 }
-                if !self.stranded_by_a_lost_add(i) {
-                    return Err(format!(
-                        "{} is active in the group but not a member (a removal not in force?)",
-                        n.name
-                    ));
-                }
-                self.stranded.insert(i);
+                return Err(format!(
+                    "{} is active in the group but not a member (a removal not in force?)",
+                    n.name
+                ));
             }
         }
         self.stats.stranded = self.stranded.len();
