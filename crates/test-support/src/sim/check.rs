@@ -60,6 +60,23 @@ impl Sim {
         removed_before && by_evil
     }
 
+    /// The first epoch of the lost branch node `j` stays on because of the depth limit of the
+    /// race rule: its client refused a genuine commit as too late when it was more than
+    /// `rollback_epochs` commits past that commit's epoch (the winning commit had been
+    /// dropped on its subscription while it applied the losing branch, and only a later
+    /// sync brought it).
+    fn left_behind_by_depth(&self, j: usize) -> Option<u64> {
+        let depth = self.config().rollback_epochs as u64;
+        self.nodes[j]
+            .too_late
+            .iter()
+            .filter_map(|(id, at)| {
+                let e = *self.commit_epochs.get(id)?;
+                (*at > e + depth).then_some(e + 1)
+            })
+            .min()
+    }
+
     /// Checks every invariant; the first violated one is the error.
     ///
     /// # Errors
@@ -84,6 +101,10 @@ impl Sim {
                 }
                 let auth = n.client.epoch_authenticator(&gid).unwrap_or_default();
                 if auth != reference {
+                    if let Some(fork) = self.left_behind_by_depth(i) {
+                        self.left_behind.insert(i, fork);
+                        continue;
+                    }
                     return Err(format!(
                         "{} diverged: epoch {} vs the creator's {}",
                         n.name,
@@ -107,16 +128,22 @@ impl Sim {
                     self.stats.ghosts += 1;
                     continue;
                 }
-                if !self.stranded_by_a_lost_add(i) {
-                    return Err(format!(
-                        "{} is active in the group but not a member (a removal not in force?)",
-                        n.name
-                    ));
+                if self.stranded_by_a_lost_add(i) {
+                    self.stranded.insert(i);
+                    continue;
                 }
-                self.stranded.insert(i);
+                if let Some(fork) = self.left_behind_by_depth(i) {
+                    self.left_behind.insert(i, fork);
+                    continue;
+                }
+                return Err(format!(
+                    "{} is active in the group but not a member (a removal not in force?)",
+                    n.name
+                ));
             }
         }
         self.stats.stranded = self.stranded.len();
+        self.stats.left_behind = self.left_behind.len();
         if let Some(e) = self.expect_epoch {
             let got = self.nodes[0].client.epoch(&gid).unwrap_or(0);
             if got != e {
@@ -127,7 +154,10 @@ impl Sim {
         }
         for m in &self.sent {
             let sender_current = member_set.contains(&m.sender);
-            let expected = sender_current && self.survived(m);
+            // What a client left behind sent on its lost branch reaches nobody else.
+            let expected = sender_current
+                && self.survived(m)
+                && self.left_behind.get(&m.sender).is_none_or(|f| m.epoch < *f);
             for (r, n) in self.nodes.iter().enumerate() {
                 let pk = n.client.public_key();
                 let count = n.received.get(&m.id).copied().unwrap_or(0);
@@ -143,6 +173,7 @@ impl Sim {
                 let should = expected
                     && r != m.sender
                     && member_set.contains(&r)
+                    && !self.left_behind.contains_key(&r)
                     && m.members.contains(&pk)
                     && n.joined_at.is_some_and(|j| j <= m.epoch);
                 if should && count == 0 {

@@ -108,6 +108,11 @@ pub struct Stats {
     /// Removed members whose client the attacker's backdated commit (made from another
     /// removed member's old state) brought back onto a branch nobody else has.
     pub ghosts: usize,
+    /// Clients that had applied more than `rollback_epochs` commits of a branch that lost
+    /// a race before the winning commit reached them (it was dropped on their subscription
+    /// and found by a later sync): they refused it as too late and stay on the lost branch,
+    /// the depth limit of the race rule (docs/NIP-EE.md, "Commit races").
+    pub left_behind: usize,
     /// The most rounds a quiescence took.
     pub quiesce_rounds: usize,
 }
@@ -140,6 +145,11 @@ pub struct Sim {
     pub stranded: BTreeSet<usize>,
     /// Nodes whose stolen old state the attacker used for a backdated commit.
     pub evil_from: BTreeSet<usize>,
+    /// The epoch each genuine commit was built for, by its outer event id.
+    pub commit_epochs: BTreeMap<EventId, u64>,
+    /// Clients left on a lost branch by the depth limit of the race rule, with the first
+    /// epoch of their branch that the group did not keep.
+    pub left_behind: BTreeMap<usize, u64>,
     /// The operations so far, for reports.
     pub trace: Vec<String>,
     pub(crate) since_quiesce: usize,
@@ -173,7 +183,7 @@ impl core::fmt::Display for Report {
             f,
             "seed {}: {} members, {} relay(s){}, epoch {}, {} ops, {} messages, {} commits \
              ({} concurrent rounds, {} rollbacks, {} discarded), {} restarts, {} drops, \
-             {} refusals, {} lost OKs, {} attacks, {} stranded, {} ghosts",
+             {} refusals, {} lost OKs, {} attacks, {} stranded, {} ghosts, {} left behind",
             self.seed,
             self.nodes,
             self.relays,
@@ -191,7 +201,8 @@ impl core::fmt::Display for Report {
             s.acks_lost,
             s.attacks,
             s.stranded,
-            s.ghosts
+            s.ghosts,
+            s.left_behind
         )
     }
 }
@@ -275,6 +286,7 @@ impl Sim {
                 errors: Vec::new(),
                 last_epoch: 0,
                 rollbacks: Vec::new(),
+                too_late: Vec::new(),
             });
         }
         let mut sim = Sim {
@@ -291,6 +303,8 @@ impl Sim {
             stats: Stats::default(),
             stranded: BTreeSet::new(),
             evil_from: BTreeSet::new(),
+            commit_epochs: BTreeMap::new(),
+            left_behind: BTreeMap::new(),
             trace: Vec::new(),
             since_quiesce: 0,
             epoch_at_quiesce: 0,

@@ -76,6 +76,8 @@ pub struct Node {
     /// Where its branch was abandoned: (index in `outcomes`, the epoch the winning commit
     /// created). A message it sent at that epoch or later, before that point, is lost.
     pub rollbacks: Vec<(usize, u64)>,
+    /// Events its client refused as too late: (outer event id, its epoch then).
+    pub too_late: Vec<(EventId, u64)>,
 }
 
 impl Sim {
@@ -246,6 +248,14 @@ impl Sim {
                     .outcomes
                     .iter()
                     .any(|o| !matches!(o, Outcome::Ignored(_)));
+                if effects
+                    .outcomes
+                    .iter()
+                    .any(|o| matches!(o, Outcome::Ignored(nipee::IgnoreReason::TooLate)))
+                {
+                    let epoch = node.client.epoch(&self.gid).unwrap_or(0);
+                    node.too_late.push((event.id(), epoch));
+                }
                 self.handle(who, effects);
                 progressed
             }

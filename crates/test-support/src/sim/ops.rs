@@ -246,6 +246,8 @@ impl Sim {
                     p.outgoing.event.id()
                 ));
                 self.stats.commits += 1;
+                self.commit_epochs
+                    .insert(p.outgoing.event.id(), p.epoch - 1);
                 Some(p)
             }
             Err(e) => {
@@ -425,7 +427,12 @@ impl Sim {
         self.trace.push("last round".into());
         self.faults = super::Faults::default();
         self.attacker = None;
-        let members = self.current_members();
+        // Clients the depth limit left on a lost branch are members nobody can reach.
+        let members: Vec<usize> = self
+            .current_members()
+            .into_iter()
+            .filter(|i| !self.left_behind.contains_key(i))
+            .collect();
         for &i in &members {
             self.counter += 1;
             let text = format!("last {} from {}", self.counter, self.nodes[i].name);
