@@ -186,6 +186,8 @@ export interface Subscription {
 export interface ClientConfig {
   relays: string[];
   clientName?: string;
+  /** The profile of new groups and KeyPackages ("nip-ee" by default); stored groups keep theirs. */
+  profile?: "nip-ee" | "marmot";
 }
 
 export class Identity {

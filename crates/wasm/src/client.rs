@@ -41,6 +41,17 @@ fn config_of(v: &Value) -> FacadeResult<ClientConfig> {
     if let Some(name) = v.get("clientName").and_then(Value::as_str) {
         c.client_name = Some(name.to_owned());
     }
+    // The profile of new groups and KeyPackages ("nip-ee", the default, or "marmot");
+    // groups already stored keep theirs.
+    match v.get("profile") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(p)) => c.profile = p.parse()?,
+        Some(_) => {
+            return Err(FacadeError::misuse(
+                "config.profile: \"nip-ee\" or \"marmot\"",
+            ));
+        }
+    }
     Ok(c)
 }
 
@@ -580,7 +591,7 @@ fn js<T>(r: FacadeResult<T>) -> Result<T, JsValue> {
 #[wasm_bindgen]
 impl NipeeClient {
     /// A client for `identity` over `rows` (what the host's store holds; `[]` for a new
-    /// one). `config = { relays: string[], clientName?: string }`.
+    /// one). `config = { relays: string[], clientName?: string, profile?: "nip-ee" | "marmot" }`.
     #[wasm_bindgen(js_name = create)]
     pub fn create_js(
         identity: &Identity,

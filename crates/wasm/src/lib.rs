@@ -124,6 +124,36 @@ mod tests {
     }
 
     #[test]
+    fn the_config_chooses_the_profile_of_new_key_packages() {
+        use serde_json::json;
+        let alice = Identity::generate();
+        let encoding = |kp: &serde_json::Value| {
+            kp["value"]["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t[0] == "encoding" && t[1] == "base64")
+        };
+        let marmot = json!({ "relays": ["wss://relay.example"], "profile": "marmot" });
+        let mut c = NipeeClient::create_native(&alice, &json!([]), &marmot).unwrap();
+        let kp = c.create_key_package_native(true, 1_800_000_000.0).unwrap();
+        assert!(
+            encoding(&kp),
+            "a Marmot KeyPackage is base64 with an encoding tag"
+        );
+        let plain = json!({ "relays": ["wss://relay.example"] });
+        let mut c = NipeeClient::create_native(&Identity::generate(), &json!([]), &plain).unwrap();
+        let kp = c.create_key_package_native(true, 1_800_000_000.0).unwrap();
+        assert!(!encoding(&kp), "nip-ee stays the default");
+        for bad in [json!("mls"), json!(3)] {
+            let config = json!({ "relays": [], "profile": bad });
+            let err =
+                NipeeClient::create_native(&Identity::generate(), &json!([]), &config).unwrap_err();
+            assert_eq!(err.code(), "misuse");
+        }
+    }
+
+    #[test]
     fn errors_carry_stable_codes() {
         assert_eq!(
             varint_decode_native(&[0xc0, 0, 0, 0, 0, 0, 0, 1])
