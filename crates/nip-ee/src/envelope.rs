@@ -1,6 +1,7 @@
 //! The kind-445 group event envelope.
 //!
-//! Content = NIP-44 v2 (extended length prefix allowed) of the raw TLS `MLSMessage`
+//! Content = NIP-44 v2 (extended length prefix allowed unless the caller asks for the
+//! classic one) of the raw TLS `MLSMessage`
 //! bytes, under the conversation key between `sk` = `MLS-Exporter("nostr", "nostr", 32)`
 //! of the epoch and `pk` = x-only(`sk`·G). Exactly one `["h", hex(nostr_group_id)]` tag.
 //! Every event is signed by a fresh throwaway key, so relays learn nothing about the
@@ -8,7 +9,7 @@
 
 use core::fmt;
 
-use nipee_nostr::nip44::{self, ConversationKey};
+use nipee_nostr::nip44::{self, ConversationKey, LengthPrefix};
 use nipee_nostr::{Event, EventBuilder, Keys, Kind, PublicKey, SecretKey, Tag, Timestamp};
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
@@ -81,7 +82,24 @@ impl GroupEventKey {
         mls_message: &[u8],
         rng: &mut R,
     ) -> Result<String> {
-        Ok(nip44::encrypt(&self.conversation_key, mls_message, rng)?)
+        self.encrypt_with_prefix(mls_message, LengthPrefix::Extended, rng)
+    }
+
+    /// [`GroupEventKey::encrypt`] under an explicit NIP-44 length-prefix policy.
+    ///
+    /// # Errors
+    /// [`Error::ClassicNip44TooLarge`] for a message above 65 535 bytes under
+    /// [`LengthPrefix::Classic`]; [`Error::Nostr`] for an empty or over-long message.
+    pub fn encrypt_with_prefix<R: CryptoRng + ?Sized>(
+        &self,
+        mls_message: &[u8],
+        prefix: LengthPrefix,
+        rng: &mut R,
+    ) -> Result<String> {
+        let mut nonce = [0u8; 32];
+        rng.fill_bytes(&mut nonce);
+        nip44::encrypt_with_nonce(&self.conversation_key, mls_message, &nonce, prefix)
+            .map_err(|e| Error::from_nip44("kind-445 MLS message", e))
     }
 
     /// Decrypts kind-445 content.
@@ -115,24 +133,27 @@ pub fn build_group_event<R: CryptoRng + ?Sized>(
         mls_message,
         created_at,
         &ephemeral,
+        LengthPrefix::Extended,
         rng,
     )
 }
 
 /// [`build_group_event`] signed by `signer`, a throwaway key the caller drew (to bind a
-/// commit to the event that carries it, the key must be known before the commit is made).
+/// commit to the event that carries it, the key must be known before the commit is made),
+/// under the NIP-44 length-prefix policy `prefix`.
 ///
 /// # Errors
-/// Those of [`GroupEventKey::encrypt`].
+/// Those of [`GroupEventKey::encrypt_with_prefix`].
 pub fn build_group_event_signed<R: CryptoRng + ?Sized>(
     key: &GroupEventKey,
     nostr_group_id: &[u8; 32],
     mls_message: &[u8],
     created_at: Timestamp,
     signer: &Keys,
+    prefix: LengthPrefix,
     rng: &mut R,
 ) -> Result<Event> {
-    let content = key.encrypt(mls_message, rng)?;
+    let content = key.encrypt_with_prefix(mls_message, prefix, rng)?;
     Ok(EventBuilder::new(Kind::MLS_GROUP_MESSAGE, content)
         .tag(Tag::group(&hex::encode(nostr_group_id)))
         .sign_with_rng(signer, created_at, rng))

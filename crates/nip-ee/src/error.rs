@@ -156,6 +156,21 @@ pub enum Error {
         what: &'static str,
     },
 
+    /// Classic-only NIP-44 mode (`ClientConfig::classic_nip44`): something we would send
+    /// does not fit the classic 2-byte length prefix, so peers that read only that prefix
+    /// (nostr-mls and rust-nostr 0.43) could not open it. Nothing was changed or sent.
+    #[error(
+        "{what} is {size} bytes, over the {limit}-byte limit of classic NIP-44 (classic-only mode is on: peers that read only the classic length prefix could not open it)"
+    )]
+    ClassicNip44TooLarge {
+        /// What would have been encrypted (e.g. "Welcome seal").
+        what: &'static str,
+        /// Its size in bytes.
+        size: usize,
+        /// The classic limit, 65 535 bytes.
+        limit: usize,
+    },
+
     // ---- storage ----
     /// The storage backend failed, or a stored blob is of an unknown version or corrupt.
     #[error("storage: {reason}")]
@@ -254,9 +269,26 @@ impl Error {
             | Error::ProfileMismatch { .. }
             | Error::TooOld { .. }
             | Error::FromTheFuture { .. } => ErrorKind::Invalid,
-            Error::Misuse { .. } => ErrorKind::Misuse,
+            Error::Misuse { .. } | Error::ClassicNip44TooLarge { .. } => ErrorKind::Misuse,
             Error::Storage { .. } => ErrorKind::Storage,
             Error::Internal { .. } => ErrorKind::Internal,
+        }
+    }
+
+    /// Maps a NIP-44 classic-limit refusal of `what` to [`Error::ClassicNip44TooLarge`];
+    /// any other error of the Nostr crate stays [`Error::Nostr`].
+    pub(crate) fn from_nip44(what: &'static str, e: nipee_nostr::Error) -> Self {
+        match e {
+            nipee_nostr::Error::PlaintextTooLong {
+                found,
+                prefix: "classic",
+                ..
+            } => Error::ClassicNip44TooLarge {
+                what,
+                size: found,
+                limit: nipee_nostr::nip44::MAX_CLASSIC_PLAINTEXT,
+            },
+            other => Error::Nostr(other),
         }
     }
 

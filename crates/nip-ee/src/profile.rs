@@ -8,6 +8,7 @@ use core::str::FromStr;
 
 use nipee_keypackage::{Extension, KeyPackage, KeyPackageBundle, ValidationPolicy};
 use nipee_mls::group::{Group, StagedCommit};
+use nipee_nostr::nip44::LengthPrefix;
 use nipee_nostr::{Event, Keys, Kind, PublicKey, Tags, Timestamp, UnsignedEvent, nip59};
 use rand_core::CryptoRng;
 
@@ -257,9 +258,13 @@ impl Profile {
     }
 
     /// Gift-wraps a Welcome to `recipient`; `client` names us in the Marmot rumor.
+    /// `prefix` is the NIP-44 length-prefix policy of the seal and the wrap:
+    /// [`LengthPrefix::Classic`] for receivers that read only the 2-byte prefix.
     ///
     /// # Errors
-    /// As the profile's wrapper.
+    /// [`Error::ClassicNip44TooLarge`] when the rumor or its seal does not fit the classic
+    /// prefix; as the profile's wrapper.
+    #[allow(clippy::too_many_arguments)]
     pub fn wrap_welcome<R: CryptoRng + ?Sized>(
         self,
         rumor: &WelcomeRumor,
@@ -267,15 +272,27 @@ impl Profile {
         sender: &Keys,
         recipient: &PublicKey,
         now: Timestamp,
+        prefix: LengthPrefix,
         rng: &mut R,
     ) -> Result<Event> {
-        match self {
-            Profile::NipEe => rumor.gift_wrap(sender, recipient, now, rng),
-            Profile::Marmot => {
-                let r = marmot::welcome::to_rumor(rumor, client, sender.public_key(), now);
-                Ok(nip59::gift_wrap(sender, recipient, &r, now, rng)?)
-            }
-        }
+        let r = match self {
+            Profile::NipEe => rumor.to_rumor(sender.public_key(), now),
+            Profile::Marmot => marmot::welcome::to_rumor(rumor, client, sender.public_key(), now),
+        };
+        let options = nip59::GiftWrapOptions::new().with_length_prefix(prefix);
+        nip59::gift_wrap_with(sender, recipient, &r, now, &options, rng).map_err(|e| {
+            // The seal fails first when the rumor itself is too long; else the wrap.
+            let rumor_too_long = matches!(
+                &e,
+                nipee_nostr::Error::PlaintextTooLong { found, .. } if *found == r.to_json().len()
+            );
+            let what = if rumor_too_long {
+                "Welcome rumor (the seal's plaintext)"
+            } else {
+                "Welcome seal (the gift wrap's plaintext)"
+            };
+            Error::from_nip44(what, e)
+        })
     }
 
     /// Opens a gift-wrapped Welcome addressed to `receiver`, in whichever profile its rumor
@@ -363,9 +380,12 @@ impl Profile {
     }
 
     /// Builds a group event carrying an MLSMessage, signed by the throwaway key `signer`.
+    /// `prefix` is the NIP-44 length-prefix policy of NIP-EE content (Marmot content is
+    /// ChaCha20-Poly1305, which has no such limit, and ignores it).
     ///
     /// # Errors
     /// As the profile's builder; [`Error::Internal`] for a key of the other profile.
+    #[allow(clippy::too_many_arguments)]
     pub fn build_group_event<R: CryptoRng + ?Sized>(
         self,
         key: &EventKey,
@@ -373,6 +393,7 @@ impl Profile {
         mls_message: &[u8],
         created_at: Timestamp,
         signer: &Keys,
+        prefix: LengthPrefix,
         rng: &mut R,
     ) -> Result<Event> {
         match (self, key) {
@@ -382,6 +403,7 @@ impl Profile {
                 mls_message,
                 created_at,
                 signer,
+                prefix,
                 rng,
             ),
             (Profile::Marmot, EventKey::Marmot(k)) => marmot::envelope::build_group_event(
@@ -557,6 +579,7 @@ mod tests {
                     b"m",
                     Timestamp::from_secs(t),
                     &signer,
+                    LengthPrefix::Extended,
                     &mut rng,
                 )
                 .unwrap()

@@ -152,6 +152,20 @@ pub enum Error {
     },
 
     // ---- misuse ----------------------------------------------------------------------
+    /// A NIP-44 plaintext is longer than the length prefix asked for allows: 65 535 bytes
+    /// for the classic prefix (which every NIP-44 v2 implementation reads), 2^32 - 1 for
+    /// the extended one.
+    #[error(
+        "NIP-44 plaintext of {found} bytes exceeds the {prefix} length prefix's limit of {limit} bytes"
+    )]
+    PlaintextTooLong {
+        /// The plaintext's length in bytes.
+        found: usize,
+        /// The longest plaintext the prefix allows.
+        limit: u64,
+        /// "classic" or "extended".
+        prefix: &'static str,
+    },
     /// The caller passed an argument outside its allowed range.
     #[error("invalid argument {field}: {reason}")]
     Misuse {
@@ -233,7 +247,7 @@ impl Error {
             | Error::SealAuthorMismatch { .. }
             | Error::InvalidEvent { .. } => ErrorKind::Invalid,
             Error::UnsupportedVersion { .. } => ErrorKind::Unsupported,
-            Error::Misuse { .. } => ErrorKind::Misuse,
+            Error::Misuse { .. } | Error::PlaintextTooLong { .. } => ErrorKind::Misuse,
             Error::Signer { .. } | Error::Rng { .. } => ErrorKind::Internal,
         }
     }

@@ -50,6 +50,24 @@ pub enum LengthPrefix {
     Extended,
 }
 
+impl LengthPrefix {
+    /// The longest plaintext this prefix policy can encrypt, in bytes.
+    pub fn max_plaintext(self) -> u64 {
+        match self {
+            LengthPrefix::Classic => MAX_CLASSIC_PLAINTEXT as u64,
+            LengthPrefix::Extended => MAX_PLAINTEXT,
+        }
+    }
+
+    /// "classic" or "extended".
+    pub fn name(self) -> &'static str {
+        match self {
+            LengthPrefix::Classic => "classic",
+            LengthPrefix::Extended => "extended",
+        }
+    }
+}
+
 /// The long-term key shared by two users: HKDF-extract over the unhashed ECDH x coordinate.
 /// `derive(a, B) == derive(b, A)`. Zeroized on drop; `Debug` prints no secret.
 #[derive(Clone)]
@@ -174,7 +192,8 @@ fn prefix_len(len: usize) -> usize {
 /// Encrypts `plaintext` with a fresh nonce from `rng`, extended prefix allowed.
 ///
 /// # Errors
-/// [`Error::Misuse`] for an empty plaintext or one above 2^32 - 1 bytes.
+/// [`Error::Misuse`] for an empty plaintext; [`Error::PlaintextTooLong`] above 2^32 - 1
+/// bytes.
 pub fn encrypt<R: CryptoRng + ?Sized>(
     key: &ConversationKey,
     plaintext: &[u8],
@@ -200,7 +219,7 @@ pub fn encrypt_os(key: &ConversationKey, plaintext: &[u8]) -> Result<String> {
 /// 65 535 bytes) for compatibility with every NIP-44 v2 implementation.
 ///
 /// # Errors
-/// [`Error::Misuse`] for empty or over-long text.
+/// [`Error::Misuse`] for empty text; [`Error::PlaintextTooLong`] above 65 535 bytes.
 pub fn encrypt_str<R: CryptoRng + ?Sized>(
     key: &ConversationKey,
     plaintext: &str,
@@ -215,7 +234,8 @@ pub fn encrypt_str<R: CryptoRng + ?Sized>(
 /// base64 payload.
 ///
 /// # Errors
-/// [`Error::Misuse`] for an empty plaintext or one too long for `prefix`.
+/// [`Error::Misuse`] for an empty plaintext; [`Error::PlaintextTooLong`] for one too long
+/// for `prefix`.
 pub fn encrypt_with_nonce(
     key: &ConversationKey,
     plaintext: &[u8],
@@ -244,17 +264,12 @@ pub fn encrypt_to_bytes(
             reason: "NIP-44 plaintexts must be at least 1 byte",
         });
     }
-    let max = match prefix {
-        LengthPrefix::Classic => MAX_CLASSIC_PLAINTEXT as u64,
-        LengthPrefix::Extended => MAX_PLAINTEXT,
-    };
+    let max = prefix.max_plaintext();
     if len as u64 > max {
-        return Err(Error::Misuse {
-            field: "plaintext",
-            reason: match prefix {
-                LengthPrefix::Classic => "longer than 65535 bytes: use the extended length prefix",
-                LengthPrefix::Extended => "longer than 2^32 - 1 bytes",
-            },
+        return Err(Error::PlaintextTooLong {
+            found: len,
+            limit: max,
+            prefix: prefix.name(),
         });
     }
     let keys = key.message_keys(nonce)?;
@@ -350,7 +365,32 @@ pub fn decrypt_with_limit(
     let raw = B64.decode(payload).map_err(|e| Error::Base64 {
         reason: e.to_string(),
     })?;
-    decrypt_bytes_with_limit(key, &raw, max_plaintext)
+    decrypt_bytes_with_limit(key, &raw, max_plaintext, LengthPrefix::Extended)
+}
+
+/// Decrypts as an implementation that knows only the classic 2-byte length prefix does
+/// (NIP-44 v2 as first published; rust-nostr and nostr-mls 0.43): plaintexts up to
+/// 65 535 bytes, and a payload written with the extended prefix is refused. For checking
+/// that what we send in classic-only mode is readable by such peers.
+///
+/// # Errors
+/// As [`decrypt`]; [`Error::BadPadding`] for an extended length prefix.
+pub fn decrypt_classic(key: &ConversationKey, payload: &str) -> Result<Vec<u8>> {
+    if payload.is_empty() || payload.starts_with('#') {
+        return Err(Error::UnsupportedVersion { version: None });
+    }
+    let limit = max_b64_len(MAX_CLASSIC_PLAINTEXT);
+    if payload.len() > limit {
+        return Err(Error::TooLarge {
+            field: "NIP-44 payload",
+            limit,
+            found: payload.len(),
+        });
+    }
+    let raw = B64.decode(payload).map_err(|e| Error::Base64 {
+        reason: e.to_string(),
+    })?;
+    decrypt_bytes_with_limit(key, &raw, MAX_CLASSIC_PLAINTEXT, LengthPrefix::Classic)
 }
 
 /// Decrypts a raw (already base64-decoded) payload.
@@ -358,13 +398,14 @@ pub fn decrypt_with_limit(
 /// # Errors
 /// As [`decrypt`] minus the base64 errors.
 pub fn decrypt_bytes(key: &ConversationKey, raw: &[u8]) -> Result<Vec<u8>> {
-    decrypt_bytes_with_limit(key, raw, DEFAULT_MAX_PLAINTEXT)
+    decrypt_bytes_with_limit(key, raw, DEFAULT_MAX_PLAINTEXT, LengthPrefix::Extended)
 }
 
 fn decrypt_bytes_with_limit(
     key: &ConversationKey,
     raw: &[u8],
     max_plaintext: usize,
+    prefix: LengthPrefix,
 ) -> Result<Vec<u8>> {
     if raw.len() < MIN_RAW_LEN {
         return Err(Error::Nip44Payload {
@@ -404,7 +445,7 @@ fn decrypt_bytes_with_limit(
     let mut buf = ciphertext.to_vec();
     let mut cipher = ChaCha20::new(&keys.chacha_key.into(), &keys.chacha_nonce.into());
     cipher.apply_keystream(&mut buf);
-    match unpad(&buf, max_plaintext) {
+    match unpad(&buf, max_plaintext, prefix) {
         Ok((start, len)) => {
             // Reuse the buffer: shift the plaintext to the front, wipe the rest.
             buf.copy_within(start..start + len, 0);
@@ -422,13 +463,18 @@ fn decrypt_bytes_with_limit(
 }
 
 /// Checks the padding; returns the plaintext's offset and length within `padded`.
-fn unpad(padded: &[u8], max_plaintext: usize) -> Result<(usize, usize)> {
+fn unpad(padded: &[u8], max_plaintext: usize, prefix: LengthPrefix) -> Result<(usize, usize)> {
     let bad = |reason| Error::BadPadding { reason };
     let (first, rest) = padded
         .split_first_chunk::<2>()
         .ok_or(bad("shorter than the length prefix"))?;
     let first = u16::from_be_bytes(*first);
     let (len, body) = if first == 0 {
+        if prefix == LengthPrefix::Classic {
+            return Err(bad(
+                "extended length prefix, which a classic-only reader refuses",
+            ));
+        }
         let (l, body) = rest
             .split_first_chunk::<4>()
             .ok_or(bad("shorter than the extended length prefix"))?;
@@ -486,8 +532,28 @@ mod tests {
         }
         assert!(matches!(
             encrypt_with_nonce(&k, &[1; 65536], &[3; 32], LengthPrefix::Classic),
-            Err(Error::Misuse { .. })
+            Err(Error::PlaintextTooLong {
+                found: 65536,
+                limit: 65535,
+                prefix: "classic"
+            })
         ));
+    }
+
+    #[test]
+    fn the_classic_decoder_reads_classic_payloads_and_refuses_extended_ones() {
+        let k = ConversationKey::from_bytes([9; 32]);
+        for n in [1usize, 300, 65_535] {
+            let pt = vec![0x5au8; n];
+            let p = encrypt_with_nonce(&k, &pt, &[4; 32], LengthPrefix::Classic).unwrap();
+            // Below 65 536 bytes both policies write the same bytes.
+            let q = encrypt_with_nonce(&k, &pt, &[4; 32], LengthPrefix::Extended).unwrap();
+            assert_eq!(p, q);
+            assert_eq!(decrypt_classic(&k, &p).unwrap(), pt);
+        }
+        let long = encrypt_with_nonce(&k, &[7; 65_536], &[4; 32], LengthPrefix::Extended).unwrap();
+        assert!(decrypt_classic(&k, &long).is_err());
+        assert_eq!(decrypt(&k, &long).unwrap(), vec![7; 65_536]);
     }
 
     #[test]
@@ -495,7 +561,7 @@ mod tests {
         let mut padded = vec![0u8, 0, 0, 0, 0, 5];
         padded.extend_from_slice(&[1; 32]);
         assert!(matches!(
-            unpad(&padded, usize::MAX),
+            unpad(&padded, usize::MAX, LengthPrefix::Extended),
             Err(Error::BadPadding { .. })
         ));
     }

@@ -3,14 +3,16 @@
 //!
 //! Time is a parameter: the seal's and the wrap's `created_at` are drawn independently and
 //! uniformly from `[now - max_backdate, now]`, never in the future. The NIP-44 layers use
-//! the extended length prefix, so rumors above 64 KiB (large MLS Welcomes) fit.
+//! the extended length prefix by default, so rumors above 64 KiB (large MLS Welcomes) fit;
+//! [`GiftWrapOptions::length_prefix`] restricts both layers to the classic prefix for
+//! receivers that read only that one.
 
 use rand_core::CryptoRng;
 
 use crate::error::{Error, Result};
 use crate::event::{Event, EventBuilder, Kind, Timestamp, UnsignedEvent};
 use crate::keys::{Keys, PublicKey};
-use crate::nip44::{self, ConversationKey};
+use crate::nip44::{self, ConversationKey, LengthPrefix};
 use crate::signer::Signer;
 use crate::tag::{Tag, Tags};
 
@@ -27,6 +29,10 @@ pub struct GiftWrapOptions {
     pub extra_tags: Vec<Tag>,
     /// Largest backdating of the seal and wrap timestamps, in seconds.
     pub max_backdate_secs: u64,
+    /// The NIP-44 length prefixes the seal and the wrap may use:
+    /// [`LengthPrefix::Extended`] (the default) or [`LengthPrefix::Classic`], under which
+    /// a rumor whose seal exceeds 65 535 bytes fails with [`Error::PlaintextTooLong`].
+    pub length_prefix: LengthPrefix,
 }
 
 impl Default for GiftWrapOptions {
@@ -35,14 +41,22 @@ impl Default for GiftWrapOptions {
             kind: Kind::GIFT_WRAP,
             extra_tags: Vec::new(),
             max_backdate_secs: DEFAULT_MAX_BACKDATE_SECS,
+            length_prefix: LengthPrefix::Extended,
         }
     }
 }
 
 impl GiftWrapOptions {
-    /// Default options (kind 1059, no extra tags, two-day backdating window).
+    /// Default options (kind 1059, no extra tags, two-day backdating window, extended
+    /// length prefix).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// These options with `prefix` as the NIP-44 length-prefix policy.
+    pub fn with_length_prefix(mut self, prefix: LengthPrefix) -> Self {
+        self.length_prefix = prefix;
+        self
     }
 }
 
@@ -75,6 +89,35 @@ where
     S: Signer + ?Sized,
     R: CryptoRng + ?Sized,
 {
+    seal_with_prefix(
+        author,
+        receiver,
+        rumor,
+        now,
+        max_backdate_secs,
+        LengthPrefix::Extended,
+        rng,
+    )
+}
+
+/// [`seal`] under an explicit NIP-44 length-prefix policy (through
+/// [`Signer::nip44_encrypt_with_prefix`]).
+///
+/// # Errors
+/// As [`seal`]; [`Error::PlaintextTooLong`] when the rumor's JSON does not fit `prefix`.
+pub fn seal_with_prefix<S, R>(
+    author: &S,
+    receiver: &PublicKey,
+    rumor: &UnsignedEvent,
+    now: Timestamp,
+    max_backdate_secs: u64,
+    prefix: LengthPrefix,
+    rng: &mut R,
+) -> Result<Event>
+where
+    S: Signer + ?Sized,
+    R: CryptoRng + ?Sized,
+{
     let author_pk = author.public_key();
     if rumor.pubkey != author_pk {
         return Err(Error::Misuse {
@@ -84,7 +127,7 @@ where
     }
     let content = {
         let mut rng: &mut R = rng;
-        author.nip44_encrypt(receiver, &rumor.to_json(), &mut rng)?
+        author.nip44_encrypt_with_prefix(receiver, &rumor.to_json(), prefix, &mut rng)?
     };
     let created_at = random_past(now, max_backdate_secs, rng);
     author.sign_event(UnsignedEvent::new(
@@ -127,7 +170,8 @@ where
 ///
 /// # Errors
 /// [`Error::Misuse`] if the rumor's pubkey is not the author's or the kind is not a gift
-/// wrap kind.
+/// wrap kind; [`Error::PlaintextTooLong`] when the rumor (in the seal) or the seal (in the
+/// wrap) does not fit [`GiftWrapOptions::length_prefix`]; the signer's errors.
 pub fn gift_wrap_with<S, R>(
     author: &S,
     receiver: &PublicKey,
@@ -146,10 +190,21 @@ where
             reason: "a gift wrap is kind 1059 or 21059",
         });
     }
-    let seal = seal(author, receiver, rumor, now, options.max_backdate_secs, rng)?;
+    let prefix = options.length_prefix;
+    let seal = seal_with_prefix(
+        author,
+        receiver,
+        rumor,
+        now,
+        options.max_backdate_secs,
+        prefix,
+        rng,
+    )?;
     let ephemeral = Keys::generate(rng);
     let ck = ConversationKey::derive(ephemeral.secret_key(), receiver);
-    let content = nip44::encrypt(&ck, seal.to_json().as_bytes(), rng)?;
+    let mut nonce = [0u8; 32];
+    rng.fill_bytes(&mut nonce);
+    let content = nip44::encrypt_with_nonce(&ck, seal.to_json().as_bytes(), &nonce, prefix)?;
     let mut tags = Tags::new();
     tags.push(Tag::public_key(receiver));
     for t in &options.extra_tags {

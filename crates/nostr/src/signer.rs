@@ -87,6 +87,36 @@ pub trait Signer {
     /// The NIP-44 errors ([`Error::BadMac`], [`Error::Base64`], ...), [`Error::NotUtf8`]
     /// when the plaintext is not text, [`Error::Signer`] if an external signer failed.
     fn nip44_decrypt(&self, peer: &PublicKey, payload: &str) -> Result<String>;
+
+    /// [`Signer::nip44_encrypt`] under an explicit length-prefix policy:
+    /// [`LengthPrefix::Classic`] refuses plaintexts above 65 535 bytes (for peers whose
+    /// NIP-44 reads only the 2-byte prefix), [`LengthPrefix::Extended`] is what
+    /// [`Signer::nip44_encrypt`] does for [`Keys`].
+    ///
+    /// The provided implementation checks the classic limit and then calls
+    /// [`Signer::nip44_encrypt`]: below 65 536 bytes both prefixes encode identically, so
+    /// a signer that only knows the classic prefix is correct as it is.
+    ///
+    /// # Errors
+    /// [`Error::PlaintextTooLong`] when the plaintext does not fit `prefix`; those of
+    /// [`Signer::nip44_encrypt`].
+    fn nip44_encrypt_with_prefix(
+        &self,
+        peer: &PublicKey,
+        plaintext: &str,
+        prefix: LengthPrefix,
+        rng: &mut dyn CryptoRng,
+    ) -> Result<String> {
+        let limit = prefix.max_plaintext();
+        if plaintext.len() as u64 > limit {
+            return Err(Error::PlaintextTooLong {
+                found: plaintext.len(),
+                limit,
+                prefix: prefix.name(),
+            });
+        }
+        self.nip44_encrypt(peer, plaintext, rng)
+    }
 }
 
 impl Signer for Keys {
@@ -106,10 +136,20 @@ impl Signer for Keys {
         plaintext: &str,
         rng: &mut dyn CryptoRng,
     ) -> Result<String> {
+        self.nip44_encrypt_with_prefix(peer, plaintext, LengthPrefix::Extended, rng)
+    }
+
+    fn nip44_encrypt_with_prefix(
+        &self,
+        peer: &PublicKey,
+        plaintext: &str,
+        prefix: LengthPrefix,
+        rng: &mut dyn CryptoRng,
+    ) -> Result<String> {
         let ck = ConversationKey::derive(self.secret_key(), peer);
         let mut nonce = [0u8; 32];
         rng.fill_bytes(&mut nonce);
-        nip44::encrypt_with_nonce(&ck, plaintext.as_bytes(), &nonce, LengthPrefix::Extended)
+        nip44::encrypt_with_nonce(&ck, plaintext.as_bytes(), &nonce, prefix)
     }
 
     fn nip44_decrypt(&self, peer: &PublicKey, payload: &str) -> Result<String> {
@@ -140,6 +180,15 @@ macro_rules! forward_signer {
             }
             fn nip44_decrypt(&self, peer: &PublicKey, payload: &str) -> Result<String> {
                 (**self).nip44_decrypt(peer, payload)
+            }
+            fn nip44_encrypt_with_prefix(
+                &self,
+                peer: &PublicKey,
+                plaintext: &str,
+                prefix: LengthPrefix,
+                rng: &mut dyn CryptoRng,
+            ) -> Result<String> {
+                (**self).nip44_encrypt_with_prefix(peer, plaintext, prefix, rng)
             }
         }
     )*};

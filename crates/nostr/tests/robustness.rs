@@ -489,6 +489,44 @@ fn gift_wrap_timestamps_are_random_and_never_in_the_future() {
     assert!(seen.len() > 30, "timestamps are not randomized: {seen:?}");
 }
 
+#[test]
+fn classic_gift_wraps_open_with_a_classic_decoder_and_refuse_what_does_not_fit() {
+    let mut rng = rand::rng();
+    let (alice, bob) = (keys(1), keys(2));
+    let classic = nip59::GiftWrapOptions::new().with_length_prefix(LengthPrefix::Classic);
+    let small = UnsignedEvent::new(alice.public_key(), NOW, Kind::TEXT_NOTE, Tags::new(), "x");
+    let wrap =
+        nip59::gift_wrap_with(&alice, &bob.public_key(), &small, NOW, &classic, &mut rng).unwrap();
+    // Both layers read with a decoder that knows only the 2-byte prefix.
+    let ck = ConversationKey::derive(bob.secret_key(), &wrap.pubkey());
+    let seal = Event::from_json(
+        &String::from_utf8(nip44::decrypt_classic(&ck, wrap.content()).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let ck = ConversationKey::derive(bob.secret_key(), &alice.public_key());
+    let rumor = nip44::decrypt_classic(&ck, seal.content()).unwrap();
+    assert_eq!(String::from_utf8(rumor).unwrap(), small.to_json());
+    assert_eq!(nip59::unwrap_gift_wrap(&bob, &wrap).unwrap().rumor, small);
+    // A 60 000-byte rumor fits the classic seal, but its seal (base64 grows it by a third)
+    // does not fit the classic wrap; the extended default carries it.
+    let big = UnsignedEvent::new(
+        alice.public_key(),
+        NOW,
+        Kind::TEXT_NOTE,
+        Tags::new(),
+        "y".repeat(60_000),
+    );
+    let e = nip59::gift_wrap_with(&alice, &bob.public_key(), &big, NOW, &classic, &mut rng)
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::PlaintextTooLong { found, limit: 65_535, prefix: "classic" } if found > 80_000),
+        "{e}"
+    );
+    assert_eq!(e.kind(), ErrorKind::Misuse);
+    let wrap = nip59::gift_wrap(&alice, &bob.public_key(), &big, NOW, &mut rng).unwrap();
+    assert_eq!(nip59::unwrap_gift_wrap(&bob, &wrap).unwrap().rumor, big);
+}
+
 // ---- filters, tags and typed NIPs ----------------------------------------------------
 
 #[test]

@@ -6,9 +6,11 @@
 //! drop, so tests can run in parallel. [`TestRelay::stop`] and [`TestRelay::restart`]
 //! keep the port and the database, for reconnect tests.
 //!
-//! The config raises nostr-rs-relay's limits from their defaults (128 KiB events) to
-//! [`TestRelayOptions::DEFAULT_MAX_BYTES`] = 256 KiB for events, WebSocket messages and
-//! frames, because NIP-EE Welcomes for larger groups exceed 128 KiB; it listens on
+//! The config sets [`TestRelayOptions::DEFAULT_MAX_BYTES`] = 256 KiB for events, WebSocket
+//! messages and frames: nostr-rs-relay 0.8.12's own default when its config sets none
+//! (`2 << 17`; its sample config's comments say 128 KB, the value a copied config that
+//! uncomments them gets). Large-group Welcomes need more: raise
+//! [`TestRelayOptions::max_bytes`] (see docs/PERFORMANCE.md). It listens on
 //! 127.0.0.1 only (the relay's default is 0.0.0.0:8080) and refuses events more than
 //! 30 minutes in the future.
 //!
@@ -42,8 +44,8 @@ pub struct TestRelayOptions {
 }
 
 impl TestRelayOptions {
-    /// 256 KiB: large enough for NIP-EE Welcomes in gift wraps (the relay's own default
-    /// is 128 KiB).
+    /// 256 KiB, nostr-rs-relay 0.8.12's own default (`2 << 17`): gift-wrapped Welcomes of
+    /// groups up to 155 members (`nip-ee`) or 255 (Marmot) fit.
     pub const DEFAULT_MAX_BYTES: usize = 262_144;
 }
 
@@ -149,7 +151,7 @@ port = {port}
 reject_future_seconds = 1800
 
 [limits]
-# Raised from the 128 KiB default: NIP-EE Welcomes for larger groups need more.
+# 262144 is the relay's own default; large-group Welcomes need more.
 max_event_bytes = {max}
 max_ws_message_bytes = {max}
 max_ws_frame_bytes = {max}

@@ -1,5 +1,7 @@
 //! Client settings and the numbers the core keeps (documented in docs/NIP-EE.md).
 
+use nipee_nostr::nip44::LengthPrefix;
+
 use crate::profile::Profile;
 
 /// How many past epochs' group-event keys and MLS decryption secrets are kept by default,
@@ -64,6 +66,14 @@ pub struct ClientConfig {
     pub bind_commits: bool,
     /// The wire formats of new groups and KeyPackages.
     pub profile: Profile,
+    /// Classic-only NIP-44: every NIP-44 encryption we do (kind-445 content in the NIP-EE
+    /// profile, the seal and the gift wrap of Welcomes in both profiles) uses only the
+    /// 2-byte length prefix, which every NIP-44 v2 implementation reads (nostr-mls and
+    /// rust-nostr 0.43 read nothing else). Anything longer than 65 535 bytes then fails,
+    /// before any state changes, with `Error::ClassicNip44TooLarge`: in practice a Welcome
+    /// to a group too large for such peers (see docs/NIP-EE.md). Off by default: the
+    /// extended prefix above 65 535 bytes lets large groups be joined.
+    pub classic_nip44: bool,
 }
 
 impl Default for ClientConfig {
@@ -80,6 +90,7 @@ impl Default for ClientConfig {
             processed_retention_secs: DEFAULT_PROCESSED_RETENTION_SECS,
             bind_commits: true,
             profile: Profile::NipEe,
+            classic_nip44: false,
         }
     }
 }
@@ -94,6 +105,16 @@ impl ClientConfig {
         ClientConfig {
             relays: relays.into_iter().map(Into::into).collect(),
             ..ClientConfig::default()
+        }
+    }
+
+    /// The NIP-44 length-prefix policy of our encryptions (see
+    /// [`ClientConfig::classic_nip44`]).
+    pub fn nip44_prefix(&self) -> LengthPrefix {
+        if self.classic_nip44 {
+            LengthPrefix::Classic
+        } else {
+            LengthPrefix::Extended
         }
     }
 

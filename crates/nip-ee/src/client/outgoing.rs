@@ -336,6 +336,7 @@ impl<S: Storage> Client<S> {
                     &self.keys,
                     &inv.pubkey,
                     Timestamp::from_secs(now),
+                    self.config.nip44_prefix(),
                     rng,
                 )?;
                 let mut relays = inv.relays.clone();
@@ -424,6 +425,11 @@ impl<S: Storage> Client<S> {
         if bind {
             options.authenticated_data = binding(now, signer.public_key().as_bytes());
         }
+        let prefix = self.config.nip44_prefix();
+        // Classic-only mode: the Welcome must fit a classic gift wrap, checked now, before
+        // the commit is staged, rather than when its Welcomes are sent after confirmation.
+        let trial_wrap = (self.config.classic_nip44 && !invitees.is_empty())
+            .then(|| (self.keys.clone(), self.config.client_name.clone()));
         let live = self.live_mut(gid)?;
         live.group.set_config(group_config(now, retained));
         let out = live.group.commit(options)?;
@@ -443,8 +449,29 @@ impl<S: Storage> Client<S> {
                 &out.commit,
                 Timestamp::from_secs(now),
                 &signer,
+                prefix,
                 rng,
             )?;
+            if let (Some((keys, client)), Some(w), Some(inv)) =
+                (&trial_wrap, &out.welcome, invitees.first())
+            {
+                // Every invitee's wrap has the same size: only the KeyPackage event id
+                // (fixed length) differs.
+                let rumor = WelcomeRumor {
+                    mls_message: w.clone(),
+                    key_package_event_id: inv.key_package_event_id,
+                    relays: data.relays.clone(),
+                };
+                live.profile.wrap_welcome(
+                    &rumor,
+                    client.as_deref(),
+                    keys,
+                    &inv.pubkey,
+                    Timestamp::from_secs(now),
+                    prefix,
+                    rng,
+                )?;
+            }
             Ok::<_, Error>((event, epoch, content_id, data.relays))
         })();
         let (event, epoch, content_id, relays) = match checked {
@@ -679,6 +706,7 @@ impl<S: Storage> Client<S> {
             msg,
             Timestamp::from_secs(now),
             &signer,
+            self.config.nip44_prefix(),
             rng,
         )?;
         let out = Outgoing {

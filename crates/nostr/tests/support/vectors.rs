@@ -234,7 +234,12 @@ pub fn run_nip44(text: &str, extended: &str) -> Result<Outcome, String> {
         let n = c.as_u64().unwrap_or(0) as usize;
         let pt = vec![b'a'; n];
         let classic = nip44::encrypt_with_nonce(&ck, &pt, &[1; 32], LengthPrefix::Classic);
-        o.check(matches!(classic, Err(Error::Misuse { .. })), || {
+        let refused = if n == 0 {
+            matches!(classic, Err(Error::Misuse { .. }))
+        } else {
+            matches!(classic, Err(Error::PlaintextTooLong { found, limit: 65_535, .. }) if found == n)
+        };
+        o.check(refused, || {
             format!("nip44 invalid.encrypt_msg_lengths[{i}] ({n}): classic prefix accepted it")
         });
         let ext = nip44::encrypt_with_nonce(&ck, &pt, &[1; 32], LengthPrefix::Extended);

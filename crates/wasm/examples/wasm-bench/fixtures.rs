@@ -156,6 +156,7 @@ fn big_group_welcomes(n: usize, receivers: &[Value]) -> Res<Vec<Value>> {
                     &creator,
                     author,
                     Timestamp::from_secs(NOW),
+                    nipee_nostr::nip44::LengthPrefix::Extended,
                     &mut rng,
                 )
                 .map_err(err)?;
