@@ -188,6 +188,9 @@ export interface ClientConfig {
   clientName?: string;
   /** The profile of new groups and KeyPackages ("nip-ee" by default); stored groups keep theirs. */
   profile?: "nip-ee" | "marmot";
+  /** Only NIP-44's classic 2-byte length prefix (peers such as nostr-mls 0.43 read no more):
+   * a Welcome or message that does not fit fails with a `misuse` error and changes nothing. */
+  classicNip44?: boolean;
 }
 
 export class Identity {

@@ -41,6 +41,12 @@ fn config_of(v: &Value) -> FacadeResult<ClientConfig> {
     if let Some(name) = v.get("clientName").and_then(Value::as_str) {
         c.client_name = Some(name.to_owned());
     }
+    // Only the classic 2-byte NIP-44 length prefix, for peers that cannot read more.
+    match v.get("classicNip44") {
+        None | Some(Value::Null) => {}
+        Some(Value::Bool(b)) => c.classic_nip44 = *b,
+        Some(_) => return Err(FacadeError::misuse("config.classicNip44: a boolean")),
+    }
     // The profile of new groups and KeyPackages ("nip-ee", the default, or "marmot");
     // groups already stored keep theirs.
     match v.get("profile") {
@@ -591,7 +597,8 @@ fn js<T>(r: FacadeResult<T>) -> Result<T, JsValue> {
 #[wasm_bindgen]
 impl NipeeClient {
     /// A client for `identity` over `rows` (what the host's store holds; `[]` for a new
-    /// one). `config = { relays: string[], clientName?: string, profile?: "nip-ee" | "marmot" }`.
+    /// one). `config = { relays: string[], clientName?: string, profile?: "nip-ee" | "marmot",
+    /// classicNip44?: boolean }`.
     #[wasm_bindgen(js_name = create)]
     pub fn create_js(
         identity: &Identity,

@@ -145,6 +145,13 @@ mod tests {
         let mut c = NipeeClient::create_native(&Identity::generate(), &json!([]), &plain).unwrap();
         let kp = c.create_key_package_native(true, 1_800_000_000.0).unwrap();
         assert!(!encoding(&kp), "nip-ee stays the default");
+        let classic = json!({ "relays": [], "classicNip44": true });
+        let c = NipeeClient::create_native(&Identity::generate(), &json!([]), &classic).unwrap();
+        assert!(c.inner().config().classic_nip44);
+        let bad_flag = json!({ "relays": [], "classicNip44": "yes" });
+        let err =
+            NipeeClient::create_native(&Identity::generate(), &json!([]), &bad_flag).unwrap_err();
+        assert_eq!(err.code(), "misuse");
         for bad in [json!("mls"), json!(3)] {
             let config = json!({ "relays": [], "profile": bad });
             let err =
