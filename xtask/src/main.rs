@@ -207,7 +207,11 @@ fn test_all(stress: bool) -> ExitCode {
         needs(tools::Needs::Tests),
         &mut || {
             let _hog = stress.then(stress::Hog::start);
-            run(&mut cargo_in_root(&["test", "--workspace"]))
+            run(&mut cargo_in_root(&[
+                "test",
+                "--workspace",
+                "--no-fail-fast",
+            ]))
         },
     );
     run_stage(&mut stages, "fuzz smoke", vec![], &mut || {

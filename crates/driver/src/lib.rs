@@ -85,6 +85,12 @@ pub struct Driver<S: Storage> {
     pool: Pool,
     /// How long a read waits for the relays' EOSE.
     pub fetch_timeout: Duration,
+    /// How long a read-back of our own unacknowledged commit waits before it asks, and
+    /// again before a second ask when the first found nothing. Relays may store an event
+    /// after they read it (nostr-rs-relay writes through a queue), so a read-back sent at
+    /// once can miss an event the relay is about to store, and the core takes a complete
+    /// read-back that finds nothing as proof that no relay has the commit.
+    pub readback_settle: Duration,
     /// Settings of the short-lived connections to relays other users named.
     pub discovery: DiscoveryConfig,
     /// Whether group relays with private or loopback addresses are connected (tests,
@@ -112,6 +118,7 @@ impl<S: Storage> Driver<S> {
             client,
             pool,
             fetch_timeout: Duration::from_secs(5),
+            readback_settle: Duration::from_secs(2),
             discovery: DiscoveryConfig::default(),
             allow_private_group_relays: false,
         }
@@ -263,10 +270,26 @@ impl<S: Storage> Driver<S> {
         if relays.is_empty() {
             return report;
         }
-        let options = FetchOptions::new(self.fetch_timeout).relays(relays);
-        if let Ok(r) = self.pool.fetch(vec![req.filter()], options).await {
-            report.events = r.events.clone();
-            report.complete = r.complete_relays().iter().map(|u| u.to_string()).collect();
+        // A read-back gives the relays time to store what they were sent, and asks twice
+        // before the answer "nobody has it" is reported (see `readback_settle`).
+        let read_back = match req {
+            FetchRequest::ReadBack { event_id, .. } => Some(*event_id),
+            _ => None,
+        };
+        let attempts = if read_back.is_some() { 2 } else { 1 };
+        for _ in 0..attempts {
+            if read_back.is_some() {
+                tokio::time::sleep(self.readback_settle).await;
+            }
+            let options = FetchOptions::new(self.fetch_timeout).relays(relays.clone());
+            report = FetchReport::default();
+            if let Ok(r) = self.pool.fetch(vec![req.filter()], options).await {
+                report.events = r.events.clone();
+                report.complete = r.complete_relays().iter().map(|u| u.to_string()).collect();
+            }
+            if read_back.is_none_or(|id| report.events.iter().any(|e| e.id() == id)) {
+                break;
+            }
         }
         report
     }

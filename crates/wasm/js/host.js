@@ -147,7 +147,7 @@ export class RelayHost {
    * @param store a MemoryStore or IndexedDbStore (its rows must be the ones the client was
    *   loaded from)
    * @param options { WebSocket?, now?, onOutcome?, onError?, onTraffic?, okTimeoutMs?,
-   *   fetchTimeoutMs?, pollMs?, allowRelay? }
+   *   fetchTimeoutMs?, readBackSettleMs?, pollMs?, allowRelay? }
    */
   constructor(client, store, options = {}) {
     this.client = client;
@@ -159,6 +159,7 @@ export class RelayHost {
     this.onTraffic = options.onTraffic ?? (() => {});
     this.okTimeoutMs = options.okTimeoutMs ?? 5000;
     this.fetchTimeoutMs = options.fetchTimeoutMs ?? 5000;
+    this.readBackSettleMs = options.readBackSettleMs ?? 2000;
     this.pollMs = options.pollMs ?? 30000;
     // Relays named by others (an invitee's relays) are reached on short-lived connections,
     // and only if this allows them (default: ws/wss URLs only).
@@ -327,7 +328,19 @@ export class RelayHost {
   }
 
   async fetchOne(request) {
-    const report = await this.query(request.filter, request.relays);
+    let report = { events: [], complete: [] };
+    if (request.type === "readBack") {
+      // Relays may store an event after they read it, and the client takes a complete
+      // read-back that finds nothing as proof that no relay has its commit: wait before
+      // asking, and ask twice before reporting "nobody has it".
+      for (let i = 0; i < 2; i++) {
+        await new Promise((r) => setTimeout(r, this.readBackSettleMs));
+        report = await this.query(request.filter, request.relays);
+        if (report.events.some((e) => e.id === request.eventId)) break;
+      }
+    } else {
+      report = await this.query(request.filter, request.relays);
+    }
     await this.runSafe(() => this.client.fetched(request, report, this.now()));
   }
 }
