@@ -85,11 +85,11 @@ pub struct Driver<S: Storage> {
     pool: Pool,
     /// How long a read waits for the relays' EOSE.
     pub fetch_timeout: Duration,
-    /// How long a read-back of our own unacknowledged commit waits before it asks, and
-    /// again before a second ask when the first found nothing. Relays may store an event
-    /// after they read it (nostr-rs-relay writes through a queue), so a read-back sent at
-    /// once can miss an event the relay is about to store, and the core takes a complete
-    /// read-back that finds nothing as proof that no relay has the commit.
+    /// When a read-back of our own unacknowledged commit finds it on none of the relays
+    /// that all answered, it asks twice more, this far apart, before reporting it. Relays
+    /// may store an event after they read it (nostr-rs-relay writes through a queue), so a
+    /// read-back sent at once can miss an event the relay is about to store, and the core
+    /// takes a complete read-back that finds nothing as proof that no relay has the commit.
     pub readback_settle: Duration,
     /// Settings of the short-lived connections to relays other users named.
     pub discovery: DiscoveryConfig,
@@ -270,15 +270,16 @@ impl<S: Storage> Driver<S> {
         if relays.is_empty() {
             return report;
         }
-        // A read-back gives the relays time to store what they were sent, and asks twice
-        // before the answer "nobody has it" is reported (see `readback_settle`).
+        // A read-back asks at once; when every relay answered and none has the commit (what
+        // the core takes as proof of absence), it asks twice more, `readback_settle` apart,
+        // since a relay may store an event a moment after it read it.
         let read_back = match req {
             FetchRequest::ReadBack { event_id, .. } => Some(*event_id),
             _ => None,
         };
-        let attempts = if read_back.is_some() { 2 } else { 1 };
-        for _ in 0..attempts {
-            if read_back.is_some() {
+        let attempts = if read_back.is_some() { 3 } else { 1 };
+        for attempt in 0..attempts {
+            if attempt > 0 {
                 tokio::time::sleep(self.readback_settle).await;
             }
             let options = FetchOptions::new(self.fetch_timeout).relays(relays.clone());
@@ -287,7 +288,11 @@ impl<S: Storage> Driver<S> {
                 report.events = r.events.clone();
                 report.complete = r.complete_relays().iter().map(|u| u.to_string()).collect();
             }
-            if read_back.is_none_or(|id| report.events.iter().any(|e| e.id() == id)) {
+            let found = read_back.is_none_or(|id| report.events.iter().any(|e| e.id() == id));
+            let complete = relays
+                .iter()
+                .all(|u| report.complete.contains(&u.to_string()));
+            if found || !complete {
                 break;
             }
         }

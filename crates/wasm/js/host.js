@@ -330,13 +330,15 @@ export class RelayHost {
   async fetchOne(request) {
     let report = { events: [], complete: [] };
     if (request.type === "readBack") {
-      // Relays may store an event after they read it, and the client takes a complete
-      // read-back that finds nothing as proof that no relay has its commit: wait before
-      // asking, and ask twice before reporting "nobody has it".
-      for (let i = 0; i < 2; i++) {
-        await new Promise((r) => setTimeout(r, this.readBackSettleMs));
+      // The client takes a complete read-back that finds nothing as proof that no relay has
+      // its commit, and relays may store an event a moment after they read it: when every
+      // relay answered without it, ask twice more, readBackSettleMs apart.
+      for (let i = 0; i < 3; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, this.readBackSettleMs));
         report = await this.query(request.filter, request.relays);
-        if (report.events.some((e) => e.id === request.eventId)) break;
+        const found = report.events.some((e) => e.id === request.eventId);
+        const complete = request.relays.every((u) => report.complete.some((c) => same(c, u)));
+        if (found || !complete) break;
       }
     } else {
       report = await this.query(request.filter, request.relays);

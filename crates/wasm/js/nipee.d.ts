@@ -286,8 +286,9 @@ export interface RelayHostOptions {
   onTraffic?: (t: Traffic) => void;
   okTimeoutMs?: number;
   fetchTimeoutMs?: number;
-  /** Wait before reading back an unacknowledged commit, and again before asking a second
-   * time (relays may store an event after they read it). Default 2000. */
+  /** When a read-back of an unacknowledged commit finds it on none of the relays that all
+   * answered, ask twice more this far apart (relays may store an event a moment after they
+   * read it). Default 2000. */
   readBackSettleMs?: number;
   pollMs?: number;
   allowRelay?: (url: string) => boolean;
