@@ -9,7 +9,6 @@ use rand::rngs::StdRng;
 
 use super::tests::{NOW, public_commit, reframe};
 use super::{CommitOptions, Group, GroupConfig, HandshakeFormat, ProcessedMessage};
-use crate::crypto::RustCryptoSuite1;
 use crate::error::Error;
 use crate::framing::{Content, MlsMessage, MlsMessageBody, Proposal, ProposalOrRef, Sender};
 use crate::group::message_in::MlsMessageIn;
@@ -40,36 +39,7 @@ fn group(capable: &[bool], format: HandshakeFormat) -> Vec<Group> {
             KeyPackageBundle::generate(format!("m{i}").as_bytes(), &options(*c), &mut rng).unwrap()
         })
         .collect();
-    let mut it = bundles.into_iter();
-    let mut creator = Group::create(
-        RustCryptoSuite1::new(),
-        cfg.clone(),
-        b"self-remove".to_vec().into(),
-        it.next().unwrap(),
-        vec![],
-    )
-    .unwrap();
-    let rest: Vec<KeyPackageBundle> = it.collect();
-    let out = creator
-        .add_members(rest.iter().map(|b| b.key_package().clone()).collect())
-        .unwrap();
-    creator.merge_pending_commit().unwrap();
-    let welcome = out.welcome.unwrap();
-    let mut all = vec![creator];
-    for b in rest {
-        all.push(
-            Group::join(
-                RustCryptoSuite1::new(),
-                cfg.clone(),
-                &welcome,
-                b.into(),
-                None,
-                vec![],
-            )
-            .unwrap(),
-        );
-    }
-    all
+    super::tests::group_of(&cfg, b"self-remove", bundles)
 }
 
 fn self_removes_only() -> CommitOptions {

@@ -32,25 +32,36 @@ pub(super) fn members_with(
     let mut rng = StdRng::seed_from_u64(5);
     let mut cfg = GroupConfig::new(NOW);
     cfg.handshake_format = format;
-    let bundle = |rng: &mut StdRng, name: &str| {
-        KeyPackageBundle::generate(name.as_bytes(), options, rng).unwrap()
-    };
+    let bundles = (0..n)
+        .map(|i| KeyPackageBundle::generate(format!("m{i}").as_bytes(), options, &mut rng).unwrap())
+        .collect();
+    group_of(&cfg, b"g", bundles)
+}
+
+/// A group created by the first bundle's owner, who adds the others in one commit; every
+/// member joins from the Welcome.
+pub(super) fn group_of(
+    cfg: &GroupConfig,
+    group_id: &[u8],
+    bundles: Vec<KeyPackageBundle>,
+) -> Vec<Group> {
+    let mut it = bundles.into_iter();
     let mut creator = Group::create(
         RustCryptoSuite1::new(),
         cfg.clone(),
-        b"g".to_vec().into(),
-        bundle(&mut rng, "m0"),
+        group_id.to_vec().into(),
+        it.next().unwrap(),
         vec![],
     )
     .unwrap();
-    let bundles: Vec<_> = (1..n).map(|i| bundle(&mut rng, &format!("m{i}"))).collect();
+    let rest: Vec<KeyPackageBundle> = it.collect();
     let out = creator
-        .add_members(bundles.iter().map(|b| b.key_package().clone()).collect())
+        .add_members(rest.iter().map(|b| b.key_package().clone()).collect())
         .unwrap();
     creator.merge_pending_commit().unwrap();
     let welcome = out.welcome.unwrap();
     let mut all = vec![creator];
-    for b in bundles {
+    for b in rest {
         all.push(
             Group::join(
                 RustCryptoSuite1::new(),
