@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use nipee_mls::group::{Group, Sender, Staged, StagedCommit};
+use nipee_mls::group::{Group, Staged, StagedCommit};
 use nipee_mls::{ContentType, MlsMessageIn, RustCryptoSuite1};
 use nipee_nostr::Event;
 
@@ -101,18 +101,8 @@ impl<S: Storage> Client<S> {
                 reason: "a commit staged as something else",
             });
         };
-        let key: OrderKey = (event.created_at().as_u64(), event.id().to_bytes());
-        races::check_binding(sc.authenticated_data(), key.0, event.pubkey().as_bytes())?;
-        let candidate = LateCandidate {
-            epoch,
-            content_id: sc.content_id(),
-            key,
-            committer: match sc.committer() {
-                Sender::Member(i) => Some(i),
-                _ => None,
-            },
-            removes: !sc.removed().is_empty(),
-        };
+        let candidate = LateCandidate::of(epoch, &sc, event)?;
+        let key = candidate.key;
         let limits = Limits {
             current_epoch: epoch + 1,
             rollback_epochs: self.config.rollback_epochs,

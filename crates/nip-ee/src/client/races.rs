@@ -102,6 +102,33 @@ pub(crate) struct LateCandidate<'a> {
     pub(crate) removes: bool,
 }
 
+impl<'a> LateCandidate<'a> {
+    /// The candidate a staged commit of `epoch`, carried by `event`, is: its binding to the
+    /// event's `created_at` and signer checked first (a copy under another date or signer
+    /// is refused).
+    ///
+    /// # Errors
+    /// [`Error::CommitCopy`] from [`check_binding`].
+    pub(crate) fn of(
+        epoch: u64,
+        sc: &'a nipee_mls::group::StagedCommit,
+        event: &nipee_nostr::Event,
+    ) -> Result<Self> {
+        let key: OrderKey = (event.created_at().as_u64(), event.id().to_bytes());
+        check_binding(sc.authenticated_data(), key.0, event.pubkey().as_bytes())?;
+        Ok(LateCandidate {
+            epoch,
+            content_id: sc.content_id(),
+            key,
+            committer: match sc.committer() {
+                nipee_mls::group::Sender::Member(i) => Some(i),
+                _ => None,
+            },
+            removes: !sc.removed().is_empty(),
+        })
+    }
+}
+
 /// The rule's limits.
 pub(crate) struct Limits {
     pub(crate) current_epoch: u64,
