@@ -175,6 +175,6 @@ pub use group::{
     GroupConfig, GroupContext, GroupId, HandshakeFormat, JoinKeys, LeafIndex, Member, MlsMessageIn,
     PendingCommit, PreSharedKeyId, ProcessedMessage, Proposal, ReInit, RequiredCapabilities,
     ResumptionPskUsage, Sender, Staged, StagedApplication, StagedCommit, StagedJoin,
-    StagedProposal, TreeNodeView, WireFormat, welcome_key_package_refs,
+    StagedProposal, TreeNodeView, WelcomeSplit, WireFormat, welcome_key_package_refs,
 };
 pub use secret_tree::{SecretTreeConfig, TreeSlot};

@@ -56,6 +56,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 mod welcome_out;
+mod welcome_split;
 
 pub use crate::extensions::Extension;
 pub use crate::framing::{ContentType, Proposal, ReInit, Sender, WireFormat};
@@ -77,3 +78,4 @@ pub use staged::{
     CommitSummary, ProcessedMessage, Staged, StagedApplication, StagedCommit, StagedProposal,
 };
 pub use state::Group;
+pub use welcome_split::WelcomeSplit;

@@ -286,6 +286,15 @@ impl<P: GroupProvider> StagedCommit<P> {
             .unwrap_or_default()
     }
 
+    /// The ratchet tree of the new epoch, encoded as the `ratchet_tree` extension holds it
+    /// (`None` when the commit removes us).
+    ///
+    /// # Errors
+    /// Only for a tree too large to encode.
+    pub fn encoded_tree(&self) -> Result<Option<Vec<u8>>> {
+        self.next.as_ref().map(|n| n.tree.encode()).transpose()
+    }
+
     /// A summary of what the commit does.
     pub fn summary(&self) -> &CommitSummary {
         &self.summary

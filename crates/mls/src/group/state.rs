@@ -199,6 +199,15 @@ impl<P: GroupProvider> Group<P> {
         &self.state.tree
     }
 
+    /// The current ratchet tree, encoded as the `ratchet_tree` extension holds it: for a
+    /// tree sent out of band (§12.4.3.3), which a joiner passes to [`Group::join`].
+    ///
+    /// # Errors
+    /// Only for a tree too large to encode.
+    pub fn encoded_tree(&self) -> Result<Vec<u8>> {
+        self.state.tree.encode()
+    }
+
     /// The configuration.
     pub fn config(&self) -> &GroupConfig {
         &self.config
