@@ -106,6 +106,7 @@ pub mod key_package_event;
 pub mod marmot;
 pub mod profile;
 pub mod storage;
+pub mod tree_transfer;
 pub mod welcome_event;
 
 pub use client::{

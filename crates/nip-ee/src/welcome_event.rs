@@ -12,6 +12,7 @@ use nipee_nostr::{
 use rand_core::CryptoRng;
 
 use crate::error::{Error, Result};
+use crate::tree_transfer::TreeRef;
 
 /// Longest accepted kind-444 content (hex characters): 8 MiB of MLSMessage.
 pub const MAX_WELCOME_HEX: usize = 16 << 20;
@@ -25,6 +26,9 @@ pub struct WelcomeRumor {
     pub key_package_event_id: EventId,
     /// Relays of the group.
     pub relays: Vec<String>,
+    /// Where the ratchet tree is when the Welcome's GroupInfo leaves it out (nipee's own
+    /// `ratchet_tree` tag, see [`crate::tree_transfer`]).
+    pub ratchet_tree: Option<TreeRef>,
 }
 
 impl WelcomeRumor {
@@ -33,6 +37,9 @@ impl WelcomeRumor {
         let mut tags = Tags::new();
         tags.push(Tag::relays(self.relays.iter().map(String::as_str)));
         tags.push(Tag::event(&self.key_package_event_id, None, None));
+        if let Some(t) = &self.ratchet_tree {
+            tags.push(t.to_tag());
+        }
         UnsignedEvent::new(
             sender,
             created_at,
@@ -88,6 +95,7 @@ impl WelcomeRumor {
             mls_message,
             key_package_event_id,
             relays,
+            ratchet_tree: TreeRef::from_tags(&rumor.tags)?,
         })
     }
 

@@ -251,6 +251,7 @@ async fn a_gift_wrap_dated_two_days_back_is_received_after_a_reconnect() {
         mls_message: opened.rumor.mls_message.clone(),
         key_package_event_id: opened.rumor.key_package_event_id,
         relays: opened.rumor.relays.clone(),
+        ratchet_tree: None,
     };
     let backdated = rumor.to_rumor(alice.client().public_key(), Timestamp::from_secs(now));
     let mut options = nipee_nostr::nip59::GiftWrapOptions::new();

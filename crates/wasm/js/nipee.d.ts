@@ -76,6 +76,7 @@ export type IgnoreReason =
   | "heldForPendingCommit"
   | "buffered"
   | "notForUs"
+  | "awaitingRatchetTree"
   | "other";
 
 export interface GroupData {
@@ -108,6 +109,7 @@ export type Purpose =
   | { type: "welcome"; groupId: string; invitee: string }
   | { type: "groupMessage"; groupId: string }
   | { type: "commit"; groupId: string; epoch: number }
+  | { type: "ratchetTree"; groupId: string }
   | { type: "other" };
 
 /** An event to publish to `relays`. Report the relays' answers with `client.published`. */
@@ -118,13 +120,23 @@ export interface Outgoing {
 }
 
 /** A read to perform; report it with `client.fetched(request, { events, complete })`. */
-export interface FetchRequest {
-  type: "readBack";
-  groupId: string;
-  eventId: string;
-  relays: string[];
-  filter: Record<string, unknown>;
-}
+export type FetchRequest =
+  | {
+      /** Read back our own commit whose publication no group relay acknowledged. */
+      type: "readBack";
+      groupId: string;
+      eventId: string;
+      relays: string[];
+      filter: Record<string, unknown>;
+    }
+  | {
+      /** Fetch the chunks of a ratchet tree sent out of band, for a waiting Welcome. */
+      type: "ratchetTree";
+      welcomeId: string;
+      chunks: string[];
+      relays: string[];
+      filter: Record<string, unknown>;
+    };
 
 export type RelayAnswer =
   | { relay: string; status: "accepted" }
@@ -191,6 +203,10 @@ export interface ClientConfig {
   /** Only NIP-44's classic 2-byte length prefix (peers such as nostr-mls 0.43 read no more):
    * a Welcome or message that does not fit fails with a `misuse` error and changes nothing. */
   classicNip44?: boolean;
+  /** Send the ratchet tree of our Welcomes out of band (nipee's own extension): one
+   * encrypted copy for all invitees instead of one per invitee. Only nipee clients can
+   * join from such a Welcome. */
+  ratchetTreeOutOfBand?: boolean;
 }
 
 export class Identity {

@@ -47,6 +47,16 @@ fn config_of(v: &Value) -> FacadeResult<ClientConfig> {
         Some(Value::Bool(b)) => c.classic_nip44 = *b,
         Some(_) => return Err(FacadeError::misuse("config.classicNip44: a boolean")),
     }
+    // Our Welcomes' ratchet tree sent out of band (nipee's own extension).
+    match v.get("ratchetTreeOutOfBand") {
+        None | Some(Value::Null) => {}
+        Some(Value::Bool(b)) => c.ratchet_tree_out_of_band = *b,
+        Some(_) => {
+            return Err(FacadeError::misuse(
+                "config.ratchetTreeOutOfBand: a boolean",
+            ));
+        }
+    }
     // The profile of new groups and KeyPackages ("nip-ee", the default, or "marmot");
     // groups already stored keep theirs.
     match v.get("profile") {
@@ -598,7 +608,7 @@ fn js<T>(r: FacadeResult<T>) -> Result<T, JsValue> {
 impl NipeeClient {
     /// A client for `identity` over `rows` (what the host's store holds; `[]` for a new
     /// one). `config = { relays: string[], clientName?: string, profile?: "nip-ee" | "marmot",
-    /// classicNip44?: boolean }`.
+    /// classicNip44?: boolean, ratchetTreeOutOfBand?: boolean }`.
     #[wasm_bindgen(js_name = create)]
     pub fn create_js(
         identity: &Identity,

@@ -131,6 +131,7 @@ fn ignore_reason(r: &IgnoreReason) -> &'static str {
         IgnoreReason::HeldForPendingCommit => "heldForPendingCommit",
         IgnoreReason::Buffered => "buffered",
         IgnoreReason::NotForUs => "notForUs",
+        IgnoreReason::AwaitingRatchetTree => "awaitingRatchetTree",
         _ => "other",
     }
 }
@@ -215,6 +216,9 @@ fn purpose(p: &Purpose) -> Value {
         Purpose::Commit { group_id, epoch } => json!({
             "type": "commit", "groupId": group_id.to_hex(), "epoch": epoch,
         }),
+        Purpose::RatchetTree { group_id } => json!({
+            "type": "ratchetTree", "groupId": group_id.to_hex(),
+        }),
         _ => json!({ "type": "other" }),
     }
 }
@@ -239,6 +243,17 @@ pub fn fetch_request(f: &FetchRequest) -> Value {
             "relays": relays,
             "filter": filter,
         }),
+        FetchRequest::RatchetTree {
+            welcome,
+            chunks,
+            relays,
+        } => json!({
+            "type": "ratchetTree",
+            "welcomeId": welcome.to_hex(),
+            "chunks": chunks.iter().map(nipee_nostr::EventId::to_hex).collect::<Vec<_>>(),
+            "relays": relays,
+            "filter": filter,
+        }),
         _ => json!({ "type": "other", "relays": f.relays(), "filter": filter }),
     }
 }
@@ -249,6 +264,14 @@ pub fn parse_fetch_request(v: &Value) -> FacadeResult<FetchRequest> {
         "readBack" => Ok(FetchRequest::ReadBack {
             group_id: crate::client::parse_group_id(str_field(v, "groupId")?)?,
             event_id: nipee_nostr::EventId::from_hex(str_field(v, "eventId")?)?,
+            relays: strings(v.get("relays"))?,
+        }),
+        "ratchetTree" => Ok(FetchRequest::RatchetTree {
+            welcome: nipee_nostr::EventId::from_hex(str_field(v, "welcomeId")?)?,
+            chunks: strings(v.get("chunks"))?
+                .iter()
+                .map(|h| nipee_nostr::EventId::from_hex(h))
+                .collect::<Result<_, _>>()?,
             relays: strings(v.get("relays"))?,
         }),
         other => Err(FacadeError::malformed(format!("unknown read {other:?}"))),

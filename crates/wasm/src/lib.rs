@@ -148,6 +148,13 @@ mod tests {
         let classic = json!({ "relays": [], "classicNip44": true });
         let c = NipeeClient::create_native(&Identity::generate(), &json!([]), &classic).unwrap();
         assert!(c.inner().config().classic_nip44);
+        let oob = json!({ "relays": [], "ratchetTreeOutOfBand": true });
+        let c = NipeeClient::create_native(&Identity::generate(), &json!([]), &oob).unwrap();
+        assert!(c.inner().config().ratchet_tree_out_of_band);
+        let bad_oob = json!({ "relays": [], "ratchetTreeOutOfBand": 1 });
+        let err =
+            NipeeClient::create_native(&Identity::generate(), &json!([]), &bad_oob).unwrap_err();
+        assert_eq!(err.code(), "misuse");
         let bad_flag = json!({ "relays": [], "classicNip44": "yes" });
         let err =
             NipeeClient::create_native(&Identity::generate(), &json!([]), &bad_flag).unwrap_err();

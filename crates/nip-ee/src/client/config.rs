@@ -74,6 +74,13 @@ pub struct ClientConfig {
     /// to a group too large for such peers (see docs/NIP-EE.md). Off by default: the
     /// extended prefix above 65 535 bytes lets large groups be joined.
     pub classic_nip44: bool,
+    /// Send the ratchet tree out of band (nipee's own extension, [`crate::tree_transfer`]):
+    /// the GroupInfo of our Welcomes leaves the tree out; it is published once, encrypted,
+    /// as chunk events, and each invitee's rumor points at it. Inviting n members then
+    /// costs O(n) bytes instead of O(n²), and groups far larger than a relay's event size
+    /// limit can be joined. Only nipee clients can join from such a Welcome (nostr-mls and
+    /// MDK cannot): off by default. Joining from one works whatever this says.
+    pub ratchet_tree_out_of_band: bool,
 }
 
 impl Default for ClientConfig {
@@ -91,6 +98,7 @@ impl Default for ClientConfig {
             bind_commits: true,
             profile: Profile::NipEe,
             classic_nip44: false,
+            ratchet_tree_out_of_band: false,
         }
     }
 }

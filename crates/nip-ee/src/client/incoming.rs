@@ -1,25 +1,22 @@
-//! Incoming events: Welcomes (gift wraps) and group events (kind 445).
+//! Incoming events: the entry point for both kinds, and group events (kind 445); Welcomes
+//! are joined in `join.rs`.
 //!
 //! Every group event is parsed once, staged against the group without changing it,
 //! checked, and merged; the new state, the processed mark and anything to publish are
 //! written in one batch. A rejected event changes nothing.
 
-use nipee_mls::RustCryptoSuite1;
-use nipee_mls::group::{Group, JoinKeys, Sender, Staged};
+use nipee_mls::group::{Sender, Staged};
 use nipee_mls::{ContentType, MlsMessageIn};
-use nipee_nostr::nips::nip09::DeletionRequest;
-use nipee_nostr::{Event, Kind, Timestamp};
+use nipee_nostr::{Event, Kind};
 use rand_core::CryptoRng;
 
-use super::outgoing::group_config;
-use super::session::{Live, Session};
-use super::types::{Effects, IgnoreReason, Outcome, Outgoing, Purpose};
-use super::{Client, outbox, policy};
+use super::session::Session;
+use super::types::{Effects, IgnoreReason, Outcome};
+use super::{Client, policy};
 use crate::error::{Error, Result};
 use crate::ids::{GroupId, NostrGroupId};
 use crate::key_package_event::credential_pubkey;
-use crate::profile::Profile;
-use crate::storage::{Storage, Table, WriteBatch, is_processed, mark_processed};
+use crate::storage::{Storage, WriteBatch, is_processed, mark_processed};
 
 /// Which group and epoch key opened a group event (the group and the MLS bytes), or, when
 /// none did, the active groups that use its `h` tag.
@@ -63,144 +60,6 @@ impl<S: Storage> Client<S> {
                 found: k.as_u16(),
             }),
         }
-    }
-
-    // ----- Welcomes -----
-
-    fn process_welcome<R: CryptoRng + ?Sized>(
-        &mut self,
-        event: &Event,
-        now: u64,
-        rng: &mut R,
-    ) -> Result<Effects> {
-        let (profile, opened) = Profile::open_any_welcome(&self.keys, event)?;
-        let kp_id = opened.rumor.key_package_event_id;
-        let Some(bundle) = self.load_key_package(&kp_id)? else {
-            // Addressed to our identity but made for a KeyPackage of another device (or one
-            // we already used): nothing for this client. Remembered, so it is not retried.
-            let mut batch = WriteBatch::new();
-            mark_processed(&mut batch, &event.id().to_bytes(), now);
-            self.storage.apply(batch)?;
-            let mut e = Effects::default();
-            e.push(Outcome::Ignored(IgnoreReason::NotForUs));
-            return Ok(e);
-        };
-        let last_resort = bundle.key_package().is_last_resort();
-        let staged = Group::stage_join(
-            RustCryptoSuite1::new(),
-            group_config(now, self.config.retained_epochs),
-            &opened.rumor.mls_message,
-            JoinKeys::from(bundle),
-            None,
-            vec![],
-        )?;
-        // The member who signed the GroupInfo (the committer of our Add) must be the one
-        // who sealed the gift wrap, and an admin.
-        let inviter = credential_pubkey(staged.group_info_signer_credential())?;
-        if inviter != opened.sender {
-            return Err(Error::WelcomeSender {
-                sealed_by: opened.sender.to_hex(),
-                signed_by: inviter.to_hex(),
-            });
-        }
-        let data = profile.group_data(staged.group().extensions())?;
-        if !data.is_admin(&inviter) {
-            return Err(Error::from(policy::PolicyViolation::NotAdmin {
-                who: inviter,
-                action: "add members",
-            }));
-        }
-        let own = staged
-            .group()
-            .member(staged.group().own_leaf())
-            .ok_or(Error::Internal {
-                reason: "no own leaf",
-            })?;
-        if credential_pubkey(&own.credential)? != self.keys.public_key() {
-            return Err(Error::CredentialMismatch {
-                expected: self.keys.public_key().to_hex(),
-                found: hex::encode(own.credential.identity().unwrap_or_default()),
-            });
-        }
-        // Every member's identity must have the profile's form (MDK reads only raw keys).
-        for m in staged.group().members() {
-            policy::check_identity_form(profile, &m.credential)?;
-        }
-        let gid = staged.group().group_id().clone();
-        if matches!(self.sessions.get(&gid), Some(Session::Active(_))) {
-            return Err(Error::Duplicate {
-                event_id: format!("a Welcome to group {gid}, of which we are a member"),
-            });
-        }
-        let group = staged.into_group();
-        let epoch = group.epoch();
-        let mut live = Live {
-            profile,
-            group,
-            keys: Vec::new(),
-            races: Default::default(),
-            pending: None,
-            joined_epoch: epoch,
-            dropped_own: Vec::new(),
-            identities: Default::default(),
-        };
-        live.push_current_key(self.config.retained_epochs)?;
-        let nostr_group_id = live.nostr_group_id()?;
-
-        let mut effects = Effects::default();
-        effects.push(Outcome::Joined {
-            group_id: gid.clone(),
-            nostr_group_id,
-            epoch,
-            inviter,
-            key_package_event_id: kp_id,
-        });
-        let previous = self
-            .sessions
-            .insert(gid.clone(), Session::Active(Box::new(live)));
-        let mut batch = WriteBatch::new();
-        let result = (|| {
-            mark_processed(&mut batch, &event.id().to_bytes(), now);
-            if last_resort {
-                // NIP-EE: rotate the signing key at once after joining through a
-                // last-resort KeyPackage (whose keys others may have used too).
-                let pending = self.build_rotation(&gid, now, rng, &mut batch)?;
-                effects.publish.push(pending.outgoing);
-            } else {
-                batch.delete(Table::KeyPackage, kp_id.as_bytes().to_vec());
-                let deletion = DeletionRequest {
-                    event_ids: vec![kp_id],
-                    coordinates: vec![],
-                    kinds: vec![Kind::MLS_KEY_PACKAGE],
-                    reason: String::new(),
-                }
-                .to_builder()?
-                .sign(&self.keys, Timestamp::from_secs(now))?;
-                let out = Outgoing {
-                    event: deletion,
-                    relays: self.config.relays.clone(),
-                    purpose: Purpose::KeyPackageDeletion,
-                };
-                outbox::put(&mut batch, &out)?;
-                effects.publish.push(out);
-            }
-            self.save(&mut batch, &gid)?;
-            Ok::<(), Error>(())
-        })();
-        let applied = result.and_then(|()| self.storage.apply(batch));
-        if let Err(e) = applied {
-            match previous {
-                Some(p) => {
-                    self.sessions.insert(gid, p);
-                }
-                None => {
-                    self.sessions.remove(&gid);
-                }
-            }
-            return Err(e);
-        }
-        self.rebuild_routes();
-        Ok(effects)
     }
 
     // ----- group events -----
@@ -447,7 +306,7 @@ impl<S: Storage> Client<S> {
     }
 
     /// Builds a rotation commit into `batch` (after a last-resort join).
-    fn build_rotation<R: CryptoRng + ?Sized>(
+    pub(super) fn build_rotation<R: CryptoRng + ?Sized>(
         &mut self,
         gid: &GroupId,
         now: u64,

@@ -29,6 +29,7 @@ mod commits;
 mod config;
 mod data_update;
 mod incoming;
+mod join;
 mod leave;
 mod left;
 mod outbox;
@@ -39,6 +40,7 @@ mod races;
 mod reorder;
 mod session;
 mod types;
+mod welcomes;
 
 use std::collections::BTreeMap;
 

@@ -34,6 +34,10 @@ fn encode_purpose(w: &mut Writer, p: &Purpose) -> Result<()> {
             w.vl_bytes("group_id", group_id.as_bytes())?;
             w.u64(*epoch);
         }
+        Purpose::RatchetTree { group_id } => {
+            w.u8(6);
+            w.vl_bytes("group_id", group_id.as_bytes())?;
+        }
     }
     Ok(())
 }
@@ -56,6 +60,9 @@ fn decode_purpose(r: &mut Reader<'_>) -> Result<Purpose> {
         5 => Purpose::Commit {
             group_id: group(r)?,
             epoch: r.u64("epoch")?,
+        },
+        6 => Purpose::RatchetTree {
+            group_id: group(r)?,
         },
         _ => return Err(Error::malformed("outbox row", "unknown purpose")),
     })
@@ -127,6 +134,9 @@ mod tests {
             Purpose::Commit {
                 group_id: g.clone(),
                 epoch: 7,
+            },
+            Purpose::RatchetTree {
+                group_id: g.clone(),
             },
         ] {
             let o = Outgoing {

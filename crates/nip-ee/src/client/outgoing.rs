@@ -2,8 +2,8 @@
 
 use nipee_keypackage::{ExtensionType, KeyPackageBundle, ProposalType, ValidationPolicy};
 use nipee_mls::Proposal;
-use nipee_mls::RustCryptoSuite1;
 use nipee_mls::group::{CommitOptions, Group, GroupConfig, RequiredCapabilities};
+use nipee_mls::{RustCryptoSuite1, WelcomeSplit};
 use nipee_nostr::nips::nipee_relays::KeyPackageRelays;
 use nipee_nostr::{EventId, Keys, PublicKey, Timestamp, UnsignedEvent};
 use rand_core::CryptoRng;
@@ -63,6 +63,14 @@ pub(crate) fn group_config(now: u64, retained: usize) -> GroupConfig {
 }
 
 impl<S: Storage> Client<S> {
+    /// The MLS config of a group when we commit (or create it): the ratchet tree goes in
+    /// the Welcome's GroupInfo unless it is sent out of band.
+    fn commit_config(&self, now: u64) -> GroupConfig {
+        let mut c = group_config(now, self.config.retained_epochs);
+        c.ratchet_tree_extension = !self.config.ratchet_tree_out_of_band;
+        c
+    }
+
     // ----- KeyPackages and relay lists -----
 
     /// Generates a KeyPackage, stores its private keys and returns the signed kind-443
@@ -261,9 +269,10 @@ impl<S: Storage> Client<S> {
             },
             rng,
         )?;
+        let tree_out_of_band = self.config.ratchet_tree_out_of_band;
         let mut group = Group::create(
             RustCryptoSuite1::new(),
-            group_config(now, self.config.retained_epochs),
+            self.commit_config(now),
             GroupId::new(mls_group_id),
             bundle,
             extensions,
@@ -295,7 +304,8 @@ impl<S: Storage> Client<S> {
                 .map(invitee_of)
                 .filter(|i| welcome_to.is_none_or(|w| w.contains(&i.pubkey)))
                 .collect();
-            effects.publish = self.welcome_wraps(&gid, &live, &w, &invitees, now, rng)?;
+            effects.publish =
+                self.welcome_wraps(&gid, &live, &w, &invitees, tree_out_of_band, now, rng)?;
             for o in &effects.publish {
                 outbox::put(&mut batch, o)?;
             }
@@ -309,50 +319,6 @@ impl<S: Storage> Client<S> {
         }
         self.rebuild_routes();
         Ok((gid, effects))
-    }
-
-    /// The Welcome gift wraps of a commit, one per invitee, to their relays and the group's.
-    pub(crate) fn welcome_wraps<R: CryptoRng + ?Sized>(
-        &self,
-        gid: &GroupId,
-        live: &Live,
-        welcome: &[u8],
-        invitees: &[Invitee],
-        now: u64,
-        rng: &mut R,
-    ) -> Result<Vec<Outgoing>> {
-        let group_relays = live.data()?.relays;
-        invitees
-            .iter()
-            .map(|inv| {
-                let rumor = WelcomeRumor {
-                    mls_message: welcome.to_vec(),
-                    key_package_event_id: inv.key_package_event_id,
-                    relays: group_relays.clone(),
-                };
-                let event = live.profile.wrap_welcome(
-                    &rumor,
-                    self.config.client_name.as_deref(),
-                    &self.keys,
-                    &inv.pubkey,
-                    Timestamp::from_secs(now),
-                    self.config.nip44_prefix(),
-                    rng,
-                )?;
-                let mut relays = inv.relays.clone();
-                relays.extend(group_relays.iter().cloned());
-                relays.sort();
-                relays.dedup();
-                Ok(Outgoing {
-                    event,
-                    relays,
-                    purpose: Purpose::Welcome {
-                        group_id: gid.clone(),
-                        invitee: inv.pubkey,
-                    },
-                })
-            })
-            .collect()
     }
 
     fn check_can_commit(&self, gid: &GroupId) -> Result<()> {
@@ -420,7 +386,6 @@ impl<S: Storage> Client<S> {
     ) -> Result<PendingCommit> {
         self.check_can_commit(gid)?;
         let bind = self.config.bind_commits;
-        let retained = self.config.retained_epochs;
         let signer = Keys::generate(rng);
         if bind {
             options.authenticated_data = binding(now, signer.public_key().as_bytes());
@@ -430,8 +395,10 @@ impl<S: Storage> Client<S> {
         // the commit is staged, rather than when its Welcomes are sent after confirmation.
         let trial_wrap = (self.config.classic_nip44 && !invitees.is_empty())
             .then(|| (self.keys.clone(), self.config.client_name.clone()));
+        let tree_out_of_band = self.config.ratchet_tree_out_of_band;
+        let commit_config = self.commit_config(now);
         let live = self.live_mut(gid)?;
-        live.group.set_config(group_config(now, retained));
+        live.group.set_config(commit_config);
         let out = live.group.commit(options)?;
         let checked = (|| {
             let view = live.group.pending_commit().ok_or(Error::Internal {
@@ -457,10 +424,20 @@ impl<S: Storage> Client<S> {
             {
                 // Every invitee's wrap has the same size: only the KeyPackage event id
                 // (fixed length) differs.
+                // Out of band, the rumor also lists the tree's chunks: seal the new tree to
+                // know how many.
+                let ratchet_tree = match view.encoded_tree()? {
+                    Some(tree) if tree_out_of_band => Some(
+                        crate::tree_transfer::seal(&tree, Timestamp::from_secs(now), rng)?
+                            .reference,
+                    ),
+                    _ => None,
+                };
                 let rumor = WelcomeRumor {
-                    mls_message: w.clone(),
+                    mls_message: super::welcomes::own_welcome(&WelcomeSplit::parse(w)?, w, inv)?,
                     key_package_event_id: inv.key_package_event_id,
                     relays: data.relays.clone(),
+                    ratchet_tree,
                 };
                 live.profile.wrap_welcome(
                     &rumor,
@@ -489,6 +466,7 @@ impl<S: Storage> Client<S> {
             mls_digest: super::session::mls_digest(&out.commit),
             welcome,
             invitees,
+            tree_out_of_band,
             relays: relays.clone(),
         });
         let outgoing = Outgoing {
@@ -741,6 +719,7 @@ fn invitee_of(k: &KeyPackageEvent) -> Invitee {
         pubkey: k.author,
         key_package_event_id: k.event_id,
         relays: k.relays.clone(),
+        key_package_ref: Some(*k.key_package_ref.as_bytes()),
     }
 }
 

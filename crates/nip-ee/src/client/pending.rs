@@ -140,6 +140,9 @@ impl<S: Storage> Client<S> {
                 // Some relay did not answer: it may have it. Stay pending.
                 Ok(Effects::default())
             }
+            FetchRequest::RatchetTree { welcome, .. } => {
+                self.ratchet_tree_fetched(welcome, report, now, rng)
+            }
         }
     }
 
@@ -164,7 +167,7 @@ impl<S: Storage> Client<S> {
     }
 
     /// Periodic work (call every few seconds to minutes): asks again for read-backs of
-    /// unconfirmed commits, expires a commit pending longer than the configured TTL when a
+    /// unconfirmed commits and for the ratchet trees that Welcomes wait for, expires a commit pending longer than the configured TTL when a
     /// competing commit is waiting (the group went on without it), retries buffered events
     /// (those dated ahead of our clock become due), and forgets processed-event marks older
     /// than the retention.
@@ -208,6 +211,7 @@ impl<S: Storage> Client<S> {
             }
         }
         self.expire_left_races(now)?;
+        effects.fetch.extend(self.waiting_welcome_fetches(now)?);
         // Events that waited for our clock (dated ahead of it) may be due now.
         let active: Vec<GroupId> = self
             .sessions
@@ -278,7 +282,8 @@ impl<S: Storage> Client<S> {
                     reason: "the group vanished while confirming",
                 });
             };
-            effects.publish = self.welcome_wraps(gid, live, w, &p.invitees, now, rng)?;
+            effects.publish =
+                self.welcome_wraps(gid, live, w, &p.invitees, p.tree_out_of_band, now, rng)?;
             for o in &effects.publish {
                 outbox::put(&mut batch, o)?;
             }

@@ -22,13 +22,17 @@ use crate::key_package_event::credential_pubkey;
 use crate::profile::{EventKey, Profile};
 use crate::storage::Blob;
 
-/// Format version of the group rows this build writes: 3, whose MLS state is in the split
-/// form (its secret trees stored apart in [`crate::storage::Table::Ratchet`]). Version 2
-/// (the whole MLS state in the row) is still read, and rewritten as 3 when the client
-/// loads it. Version 1 was the session of the first client, keyed by `nostr_group_id`; it
-/// is not read.
-const GROUP_ROW_VERSION: u8 = 3;
-/// The previous version, still read.
+/// Format version of the group rows this build writes: 4, whose MLS state is in the split
+/// form (its secret trees stored apart in [`crate::storage::Table::Ratchet`]) and whose
+/// pending commit names each invitee's KeyPackageRef (to give each a Welcome of its own).
+/// Version 3 (no KeyPackageRefs: a pending invite's Welcome then goes whole to every
+/// invitee) is still read. Version 2 (the whole MLS state in the row) is still read, and
+/// rewritten as 4 when the client loads it. Version 1 was the session of the first client,
+/// keyed by `nostr_group_id`; it is not read.
+const GROUP_ROW_VERSION: u8 = 4;
+/// Version 3, still read.
+const GROUP_ROW_VERSION_NO_REFS: u8 = 3;
+/// Version 2, still read.
 const GROUP_ROW_VERSION_WHOLE: u8 = 2;
 
 /// A stored secret-tree piece as read back: epoch, slot, bytes.
@@ -123,6 +127,8 @@ pub(crate) struct Invitee {
     pub(crate) pubkey: PublicKey,
     pub(crate) key_package_event_id: EventId,
     pub(crate) relays: Vec<String>,
+    /// The KeyPackageRef the Welcome names them by (`None` in rows of version 3).
+    pub(crate) key_package_ref: Option<[u8; 32]>,
 }
 
 /// Our commit awaiting its relays' answer. The signed event is kept, so it is republished
@@ -136,6 +142,9 @@ pub(crate) struct PendingOwn {
     pub(crate) mls_digest: [u8; 32],
     pub(crate) welcome: Option<Vec<u8>>,
     pub(crate) invitees: Vec<Invitee>,
+    /// The Welcome's GroupInfo leaves the ratchet tree out: it is sent out of band when
+    /// the commit is confirmed (`false` in rows of version 3).
+    pub(crate) tree_out_of_band: bool,
     /// The group's relays when the commit was made: only they can acknowledge it.
     pub(crate) relays: Vec<String>,
 }
@@ -340,12 +349,13 @@ impl Session {
     /// [`Error::Storage`] for another version or a corrupt row; pieces beside a row that
     /// has no place for them.
     pub(crate) fn decode(blob: &[u8], pieces: &[StoredPiece<'_>]) -> Result<(Self, bool)> {
-        let old = blob.first() == Some(&GROUP_ROW_VERSION_WHOLE);
-        let payload = if old {
-            Blob::decode(GROUP_ROW_VERSION_WHOLE, blob)?
-        } else {
-            Blob::decode(GROUP_ROW_VERSION, blob)?
+        let version = match blob.first() {
+            Some(&v @ (GROUP_ROW_VERSION_WHOLE | GROUP_ROW_VERSION_NO_REFS)) => v,
+            _ => GROUP_ROW_VERSION,
         };
+        let old = version == GROUP_ROW_VERSION_WHOLE;
+        let refs = version == GROUP_ROW_VERSION;
+        let payload = Blob::decode(version, blob)?;
         let mut r = Reader::new(payload);
         let s = match r.u8("session")? {
             tag @ (0 | 2) => Session::Left(Tombstone {
@@ -359,7 +369,7 @@ impl Session {
                     None
                 },
             }),
-            1 => Session::Active(Box::new(decode_live(&mut r, pieces)?)),
+            1 => Session::Active(Box::new(decode_live(&mut r, pieces, refs)?)),
             _ => return Err(Error::malformed("group row", "unknown session state")),
         };
         r.finish()?;
@@ -483,7 +493,8 @@ fn encode_live(w: &mut Writer, l: &Live) -> Result<Vec<RatchetPiece>> {
     encode_live_as(w, l, true)
 }
 
-/// The live session with its MLS state split (this format) or whole (version 2 rows).
+/// The live session with its MLS state split and invitees' KeyPackageRefs (this format),
+/// or whole and without them (version 2 rows).
 fn encode_live_as(w: &mut Writer, l: &Live, split: bool) -> Result<Vec<RatchetPiece>> {
     w.u8(encode_profile(l.profile));
     let (state, pieces) = if split {
@@ -528,10 +539,20 @@ fn encode_live_as(w: &mut Writer, l: &Live, split: bool) -> Result<Vec<RatchetPi
                 w.bytes(i.pubkey.as_bytes());
                 w.bytes(i.key_package_event_id.as_bytes());
                 encode_strings(w, &i.relays)?;
+                if split {
+                    w.optional(i.key_package_ref.as_ref(), |w, r| {
+                        w.bytes(r);
+                        Ok::<(), Error>(())
+                    })?;
+                }
             }
             Ok::<(), Error>(())
         })?;
-        encode_strings(w, &p.relays)
+        encode_strings(w, &p.relays)?;
+        if split {
+            w.u8(u8::from(p.tree_out_of_band));
+        }
+        Ok::<(), Error>(())
     })?;
     Ok(pieces)
 }
@@ -552,7 +573,8 @@ fn decode_strings(r: &mut Reader<'_>) -> Result<Vec<String>> {
     })
 }
 
-fn decode_live(r: &mut Reader<'_>, pieces: &[StoredPiece<'_>]) -> Result<Live> {
+/// `refs`: the row is of this version (invitees with their KeyPackageRefs).
+fn decode_live(r: &mut Reader<'_>, pieces: &[StoredPiece<'_>], refs: bool) -> Result<Live> {
     let profile = decode_profile(r)?;
     let group = Group::from_split_bytes(
         RustCryptoSuite1::new(),
@@ -595,9 +617,22 @@ fn decode_live(r: &mut Reader<'_>, pieces: &[StoredPiece<'_>]) -> Result<Live> {
                 pubkey: PublicKey::from_bytes(&r.array::<32>("pubkey")?)?,
                 key_package_event_id: EventId::from_bytes(r.array::<32>("kp_event")?),
                 relays: decode_strings(r)?,
+                key_package_ref: if refs {
+                    r.optional("key_package_ref", |r| {
+                        Ok::<_, Error>(r.array::<32>("key_package_ref")?)
+                    })?
+                } else {
+                    None
+                },
             })
         })?;
         let relays = decode_strings(r)?;
+        let tree_out_of_band = refs
+            && match r.u8("tree_out_of_band")? {
+                0 => false,
+                1 => true,
+                _ => return Err(Error::malformed("pending commit", "bad out-of-band flag")),
+            };
         Ok::<_, Error>(PendingOwn {
             event,
             epoch,
@@ -605,6 +640,7 @@ fn decode_live(r: &mut Reader<'_>, pieces: &[StoredPiece<'_>]) -> Result<Live> {
             mls_digest,
             welcome,
             invitees,
+            tree_out_of_band,
             relays,
         })
     })?;

@@ -29,6 +29,9 @@ pub enum IgnoreReason {
     /// A Welcome for a KeyPackage this client does not hold (another device of the same
     /// identity made it).
     NotForUs,
+    /// A Welcome whose ratchet tree is sent out of band: kept until the tree's chunks are
+    /// fetched (see [`FetchRequest::RatchetTree`]).
+    AwaitingRatchetTree,
 }
 
 /// What a commit did, as every member sees it.
@@ -158,6 +161,12 @@ pub enum Purpose {
         /// The epoch it creates.
         epoch: u64,
     },
+    /// A chunk of a ratchet tree sent out of band for a commit's invitees
+    /// ([`crate::tree_transfer`]), to the group's relays.
+    RatchetTree {
+        /// The MLS group.
+        group_id: GroupId,
+    },
 }
 
 /// An event to publish. It stays in the client's outbox (and is listed by
@@ -222,6 +231,16 @@ pub enum FetchRequest {
         /// The group's relays.
         relays: Vec<String>,
     },
+    /// Fetch the chunks of a ratchet tree sent out of band, for a Welcome that waits for
+    /// them ([`crate::tree_transfer`]).
+    RatchetTree {
+        /// The gift wrap of the Welcome.
+        welcome: EventId,
+        /// The chunk event ids.
+        chunks: Vec<EventId>,
+        /// The group's relays, from the Welcome.
+        relays: Vec<String>,
+    },
 }
 
 impl FetchRequest {
@@ -229,13 +248,18 @@ impl FetchRequest {
     pub fn filter(&self) -> Filter {
         match self {
             FetchRequest::ReadBack { event_id, .. } => Filter::new().ids([*event_id]),
+            FetchRequest::RatchetTree { chunks, .. } => Filter::new()
+                .ids(chunks.iter().copied())
+                .kinds([crate::tree_transfer::KIND_RATCHET_TREE]),
         }
     }
 
     /// The relays to ask.
     pub fn relays(&self) -> &[String] {
         match self {
-            FetchRequest::ReadBack { relays, .. } => relays,
+            FetchRequest::ReadBack { relays, .. } | FetchRequest::RatchetTree { relays, .. } => {
+                relays
+            }
         }
     }
 }

@@ -2,12 +2,15 @@
 //! committer, content = standard padded base64 of the TLS `MLSMessage(Welcome)` (whose
 //! GroupInfo carries the ratchet tree), tags `["relays",url,…]`, `["e",KeyPackage event
 //! id]`, `["client",name]` (optional) and `["encoding","base64"]`; sealed by the committer
-//! and gift-wrapped to the invitee (NIP-59), like the `nip-ee` profile's.
+//! and gift-wrapped to the invitee (NIP-59), like the `nip-ee` profile's. A nipee committer
+//! with the out-of-band tree option adds nipee's `ratchet_tree` tag
+//! ([`crate::tree_transfer`]), which MDK does not read.
 
 use nipee_mls::{MlsMessageIn, WireFormat};
 use nipee_nostr::{Kind, PublicKey, Tag, Tags, Timestamp, UnsignedEvent};
 
 use crate::error::{Error, Result};
+use crate::tree_transfer::TreeRef;
 use crate::welcome_event::WelcomeRumor;
 
 /// Longest accepted kind-444 content (base64 characters): 8 MiB of MLSMessage and more.
@@ -28,6 +31,9 @@ pub fn to_rumor(
         tags.push(Tag::new(["client", c]));
     }
     tags.push(super::encoding_tag());
+    if let Some(t) = &welcome.ratchet_tree {
+        tags.push(t.to_tag());
+    }
     UnsignedEvent::new(
         sender,
         created_at,
@@ -95,6 +101,7 @@ pub fn from_rumor(rumor: &UnsignedEvent) -> Result<WelcomeRumor> {
         mls_message,
         key_package_event_id,
         relays,
+        ratchet_tree: TreeRef::from_tags(&rumor.tags)?,
     })
 }
 
@@ -112,6 +119,7 @@ mod tests {
             mls_message: vec![0, 1, 0, 3],
             key_package_event_id: EventId::from_bytes([5; 32]),
             relays: vec!["wss://relay.example".into()],
+            ratchet_tree: None,
         };
         let r = to_rumor(
             &w,

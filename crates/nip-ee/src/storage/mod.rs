@@ -47,11 +47,15 @@ pub enum Table {
     /// ratchets), so that an application message rewrites only the pieces it changed.
     /// Key: [`ratchet_key`] (group ‖ epoch ‖ piece).
     Ratchet,
+    /// Welcomes waiting for their ratchet tree, sent out of band
+    /// ([`crate::tree_transfer`]): the gift wrap until the tree's chunks arrive. Key: the
+    /// gift wrap's event id.
+    Welcome,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 8] = [
+    pub const ALL: [Table; 9] = [
         Table::Meta,
         Table::Group,
         Table::Fork,
@@ -60,6 +64,7 @@ impl Table {
         Table::Outbox,
         Table::Buffer,
         Table::Ratchet,
+        Table::Welcome,
     ];
 
     /// A stable number (the on-disk table id).
@@ -73,6 +78,7 @@ impl Table {
             Table::Outbox => 6,
             Table::Buffer => 7,
             Table::Ratchet => 8,
+            Table::Welcome => 9,
         }
     }
 
@@ -92,6 +98,7 @@ impl Table {
             Table::Outbox => "outbox",
             Table::Buffer => "buffer",
             Table::Ratchet => "ratchet",
+            Table::Welcome => "welcome",
         }
     }
 }

@@ -148,6 +148,7 @@ fn big_group_welcomes(n: usize, receivers: &[Value]) -> Res<Vec<Value>> {
                 mls_message: welcome.clone(),
                 key_package_event_id: *event_id,
                 relays: relays.clone(),
+                ratchet_tree: None,
             };
             let wrap = profile
                 .wrap_welcome(
