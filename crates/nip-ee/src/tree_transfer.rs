@@ -143,6 +143,19 @@ pub fn seal<R: CryptoRng + ?Sized>(
 }
 
 impl TreeRef {
+    /// A reference from its stored parts.
+    pub(crate) fn from_parts(key: [u8; 32], chunks: Vec<EventId>) -> Self {
+        TreeRef {
+            key: Zeroizing::new(key),
+            chunks,
+        }
+    }
+
+    /// The key (for storing the reference while Welcomes are still being sent).
+    pub(crate) fn key(&self) -> &[u8; 32] {
+        &self.key
+    }
+
     /// The rumor tag.
     pub fn to_tag(&self) -> Tag {
         let mut fields = Vec::with_capacity(self.chunks.len() + 2);

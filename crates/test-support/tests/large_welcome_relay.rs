@@ -11,7 +11,9 @@
 use std::time::{Duration, Instant};
 
 use nipee::storage::MemoryStorage;
-use nipee::{Client, ClientConfig, NewGroup, Outcome, Profile};
+use nipee::{
+    Client, ClientConfig, NewGroup, Outcome, Profile, Purpose, RelayAnswer, tree_transfer,
+};
 use nipee_driver::{Driver, unix_now};
 use nipee_nostr::{Keys, Kind};
 use nipee_relay::test_relay::{TestRelay, TestRelayOptions};
@@ -31,6 +33,15 @@ fn config(url: &str, profile: Profile) -> ClientConfig {
     c
 }
 
+/// How the Welcome carries the ratchet tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tree {
+    /// In the GroupInfo (the standard `ratchet_tree` extension).
+    InWelcome,
+    /// Sent out of band (`ClientConfig::ratchet_tree_out_of_band`).
+    OutOfBand,
+}
+
 async fn pool(url: &str, max_message_bytes: usize) -> Pool {
     let mut pc = PoolConfig::default();
     pc.ok_timeout = Duration::from_secs(10);
@@ -47,6 +58,8 @@ async fn pool(url: &str, max_message_bytes: usize) -> Pool {
 struct Attempt {
     /// The gift wrap's JSON size in bytes.
     wrap_bytes: usize,
+    /// The JSON size of the tree's chunk events (out of band), in bytes.
+    tree_bytes: usize,
     /// The relay stored the wrap (`OK true`).
     stored: bool,
     /// The invitee joined from it and read a message through the relay.
@@ -58,6 +71,10 @@ struct Attempt {
 /// A group of `members` (creator and invitee included) in `profile`; its Welcome wrap to
 /// one invitee goes through a relay limited to `max_bytes`.
 async fn attempt(profile: Profile, members: usize, max_bytes: usize) -> Attempt {
+    attempt_with(profile, Tree::InWelcome, members, max_bytes).await
+}
+
+async fn attempt_with(profile: Profile, tree: Tree, members: usize, max_bytes: usize) -> Attempt {
     let start = Instant::now();
     let mut options = TestRelayOptions::default();
     options.max_bytes = max_bytes;
@@ -89,12 +106,10 @@ async fn attempt(profile: Profile, members: usize, max_bytes: usize) -> Attempt 
                 .event,
         );
     }
-    let mut alice = Client::new(
-        Keys::generate(&mut rng),
-        MemoryStorage::new(),
-        config(&url, profile),
-    )
-    .unwrap();
+    let mut alice_config = config(&url, profile);
+    alice_config.ratchet_tree_out_of_band = tree == Tree::OutOfBand;
+    let mut alice =
+        Client::new(Keys::generate(&mut rng), MemoryStorage::new(), alice_config).unwrap();
     let (gid, effects) = alice
         .create_group_welcoming_only(
             NewGroup::new("large", kps),
@@ -112,9 +127,21 @@ async fn attempt(profile: Profile, members: usize, max_bytes: usize) -> Attempt 
         .event
         .clone();
     let wrap_bytes = wrap.to_json().len();
+    let chunks: Vec<_> = effects
+        .publish
+        .iter()
+        .filter(|o| matches!(o.purpose, Purpose::RatchetTree { .. }))
+        .map(|o| o.event.clone())
+        .collect();
+    assert_eq!(chunks.is_empty(), tree == Tree::InWelcome);
+    let tree_bytes = chunks.iter().map(|c| c.to_json().len()).sum();
 
     let publisher = pool(&url, max_bytes).await;
-    let stored = publisher.publish(&wrap).await.accepted() == 1;
+    let mut stored = true;
+    for c in &chunks {
+        stored &= publisher.publish(c).await.accepted() == 1;
+    }
+    stored &= publisher.publish(&wrap).await.accepted() == 1;
     publisher.close().await;
 
     let mut bob = Driver::new(bob, pool(&url, max_bytes).await);
@@ -134,6 +161,7 @@ async fn attempt(profile: Profile, members: usize, max_bytes: usize) -> Attempt 
     }
     Attempt {
         wrap_bytes,
+        tree_bytes,
         stored,
         joined,
         took: start.elapsed(),
@@ -148,6 +176,21 @@ async fn a_1024_member_group_is_joined_through_a_relay_with_raised_limits_in_bot
         println!(
             "{profile:?}, 1024 members: wrap of {} bytes, joined in {:?}",
             a.wrap_bytes, a.took
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_1024_member_group_is_joined_through_a_relay_with_its_default_limits_when_the_tree_is_sent_out_of_band()
+ {
+    for profile in [Profile::NipEe, Profile::Marmot] {
+        let a = attempt_with(profile, Tree::OutOfBand, 1024, RELAY_DEFAULT_MAX_BYTES).await;
+        assert!(a.stored && a.joined, "{profile:?}: {a:?}");
+        // The wrap no longer grows with the tree.
+        assert!(a.wrap_bytes < 16_000, "{profile:?}: {a:?}");
+        println!(
+            "{profile:?}, 1024 members, tree out of band: wrap of {} bytes, tree chunks of {} bytes, joined in {:?}",
+            a.wrap_bytes, a.tree_bytes, a.took
         );
     }
 }
@@ -192,4 +235,178 @@ async fn measure_the_largest_group_joined_through_the_relay_with_its_default_lim
 async fn measure_the_largest_group_joined_through_the_relay_with_raised_limits() {
     largest(Profile::NipEe, RAISED_MAX_BYTES, 9_400, 10_600, 50).await;
     largest(Profile::Marmot, RAISED_MAX_BYTES, 15_600, 17_200, 50).await;
+}
+
+/// What creating a whole group through the relay cost.
+struct Creation {
+    /// `Client::create_group` (the commit, every Welcome wrap and tree chunk).
+    create: Duration,
+    /// Publishing everything it returned through the relay, one event after the other.
+    publish: Option<Duration>,
+    /// Events to publish and their JSON bytes in all; the largest event.
+    events: usize,
+    bytes: usize,
+    largest: usize,
+    /// Wall time for three invitees to fetch their Welcome (and the tree) and join.
+    joins: Option<Duration>,
+}
+
+impl core::fmt::Display for Creation {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "create {:?}, publish {:?}, {} events of {} bytes (largest {}), three joins {:?}",
+            self.create, self.publish, self.events, self.bytes, self.largest, self.joins
+        )
+    }
+}
+
+/// `alice` creates a group of `members` in `profile`, inviting everyone else at once; with
+/// `publish`, everything goes through a relay with its default limits and three
+/// invitees (first, middle, last) join and read a message.
+async fn create_whole_group(
+    profile: Profile,
+    tree: Tree,
+    members: usize,
+    publish: bool,
+) -> Creation {
+    let relay = TestRelay::start_async()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let url = relay.url();
+    let mut rng = StdRng::seed_from_u64(members as u64 + 7);
+    let now = unix_now();
+    let mut invitees = Vec::with_capacity(members - 1);
+    let mut kps = Vec::with_capacity(members - 1);
+    for _ in 1..members {
+        let mut c = Client::new(
+            Keys::generate(&mut rng),
+            MemoryStorage::new(),
+            config(&url, profile),
+        )
+        .unwrap();
+        kps.push(c.create_key_package(false, now, &mut rng).unwrap().event);
+        invitees.push(Some(c));
+    }
+    let mut alice_config = config(&url, profile);
+    alice_config.ratchet_tree_out_of_band = tree == Tree::OutOfBand;
+    let mut alice =
+        Client::new(Keys::generate(&mut rng), MemoryStorage::new(), alice_config).unwrap();
+    let start = Instant::now();
+    let (gid, effects) = alice
+        .create_group(NewGroup::new("whole", kps), now, &mut rng)
+        .unwrap();
+    let create = start.elapsed();
+    let mut c = Creation {
+        create,
+        publish: None,
+        events: 0,
+        bytes: 0,
+        largest: 0,
+        joins: None,
+    };
+    let count = |o: &nipee::Outgoing, c: &mut Creation| {
+        let n = o.event.to_json().len();
+        c.events += 1;
+        c.bytes += n;
+        c.largest = c.largest.max(n);
+    };
+    if !publish {
+        // Only what it weighs: hand every batch out, reporting no relay's answer.
+        let mut queue: std::collections::VecDeque<nipee::Outgoing> = effects.publish.into();
+        while let Some(o) = queue.pop_front() {
+            count(&o, &mut c);
+            let next = alice
+                .published(
+                    &o.event.id(),
+                    &[RelayAnswer::NoAnswer { relay: url.clone() }],
+                    now,
+                    &mut rng,
+                )
+                .unwrap();
+            queue.extend(next.publish);
+        }
+        return c;
+    }
+    // The host's loop: publish what the client hands out and report each answer; the
+    // report on a batch's last wrap hands out the next batch.
+    let publisher = pool(&url, 0).await;
+    let start = Instant::now();
+    let mut queue: std::collections::VecDeque<nipee::Outgoing> = effects.publish.into();
+    let mut wraps = 0;
+    let mut most_at_once = queue.len();
+    while let Some(o) = queue.pop_front() {
+        count(&o, &mut c);
+        wraps += usize::from(o.event.kind() == Kind::GIFT_WRAP);
+        assert_eq!(
+            publisher.publish(&o.event).await.accepted(),
+            1,
+            "the relay took it"
+        );
+        let next = alice
+            .published(
+                &o.event.id(),
+                &[RelayAnswer::Accepted { relay: url.clone() }],
+                now,
+                &mut rng,
+            )
+            .unwrap();
+        queue.extend(next.publish);
+        most_at_once = most_at_once.max(queue.len());
+    }
+    c.publish = Some(start.elapsed());
+    publisher.close().await;
+    assert_eq!(wraps, members - 1, "every invitee got a wrap");
+    assert!(alice.outbox().unwrap().is_empty());
+    assert!(
+        most_at_once <= alice.config().welcome_batch + tree_transfer::MAX_CHUNKS,
+        "never more than a batch at once: {most_at_once}"
+    );
+    let mut alice = Driver::new(alice, pool(&url, 0).await);
+    alice.allow_private_relays();
+    let start = Instant::now();
+    let mut joined = Vec::new();
+    for i in [0, (members - 1) / 2, members - 2] {
+        let client = invitees[i].take().unwrap();
+        let mut d = Driver::new(client, pool(&url, 0).await);
+        d.allow_private_relays();
+        let got = d.sync().await.unwrap();
+        assert!(
+            got.iter().any(|o| matches!(o, Outcome::Joined { .. })),
+            "invitee {i}: {got:?}"
+        );
+        assert_eq!(d.client().members(&gid).unwrap().len(), members);
+        joined.push(d);
+    }
+    c.joins = Some(start.elapsed());
+    alice.send_text(&gid, "welcome, everyone").await.unwrap();
+    for d in &mut joined {
+        let got = d.sync().await.unwrap();
+        assert!(got.iter().any(|o| {
+            matches!(o, Outcome::Message { event, .. } if event.content == "welcome, everyone")
+        }));
+    }
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_1024_member_group_reaches_every_invitee_through_a_relay_with_its_default_limits() {
+    let c = create_whole_group(Profile::NipEe, Tree::OutOfBand, 1024, true).await;
+    println!("1024 members, tree out of band, whole group through the relay: {c}");
+    // O(n) bytes: a few kilobytes per invitee plus one tree.
+    assert!(c.bytes < 1024 * 8_000 + 400_000, "{c}");
+    assert!(c.largest < RELAY_DEFAULT_MAX_BYTES, "{c}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement (minutes, release build advised): creating whole groups"]
+async fn measure_creating_whole_groups() {
+    for profile in [Profile::NipEe, Profile::Marmot] {
+        let c = create_whole_group(profile, Tree::InWelcome, 1024, false).await;
+        println!("{profile:?} 1024 members, tree in every Welcome (not published): {c}");
+        for members in [1024, 10_000] {
+            let c = create_whole_group(profile, Tree::OutOfBand, members, true).await;
+            println!("{profile:?} {members} members, tree out of band, through the relay: {c}");
+        }
+    }
 }

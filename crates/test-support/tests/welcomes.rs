@@ -386,3 +386,123 @@ fn welcomes_waiting_for_a_tree_are_bounded() {
     assert!(tree_request_absent(&polled));
     assert_eq!(waiting(&bob), 0);
 }
+
+fn invite_rows(c: &Client<MemoryStorage>) -> usize {
+    c.storage()
+        .rows()
+        .filter(|(t, _, _)| *t == Table::Invite)
+        .count()
+}
+
+/// Welcomes go out a batch at a time: the report on a batch's last wrap (whatever the
+/// relay said) hands out the next one, `poll` resumes after a crash, and memory and the
+/// outbox never hold more than a batch.
+#[test]
+fn welcomes_are_handed_out_a_batch_at_a_time_and_resume_after_a_restart() {
+    for out_of_band in [false, true] {
+        let mut rng = StdRng::seed_from_u64(16);
+        let mut cfg = config(Profile::NipEe, out_of_band);
+        cfg.welcome_batch = 3;
+        let mut alice =
+            Client::new(Keys::generate(&mut rng), MemoryStorage::new(), cfg.clone()).unwrap();
+        let mut invitees: Vec<Client<MemoryStorage>> = (0..10)
+            .map(|_| client(Profile::NipEe, false, &mut rng))
+            .collect();
+        let kps: Vec<Event> = invitees
+            .iter_mut()
+            .map(|c| c.create_key_package(false, T0, &mut rng).unwrap().event)
+            .collect();
+        let (gid, effects) = alice
+            .create_group(NewGroup::new("batches", kps), T0, &mut rng)
+            .unwrap();
+        let tree = chunks(&effects.publish);
+        let mut all_wraps = wraps(&effects.publish);
+        assert_eq!(all_wraps.len(), 3);
+        assert_eq!(invite_rows(&alice), 2, "a head and a body");
+        // A report on a wrap that does not end the batch hands out nothing.
+        let first = confirm(&mut alice, &all_wraps[0], &mut rng);
+        assert!(wraps(&first.publish).is_empty());
+        // The batch's last wrap, even unanswered, hands out the next.
+        let next = alice
+            .published(
+                &all_wraps[2].id(),
+                &[RelayAnswer::NoAnswer {
+                    relay: RELAY.to_owned(),
+                }],
+                T0,
+                &mut rng,
+            )
+            .unwrap();
+        let batch = wraps(&next.publish);
+        assert_eq!(batch.len(), 3);
+        all_wraps.extend(batch.iter().cloned());
+        // A crash before the host reported anything of this batch: the outbox keeps it;
+        // once its last wrap is reported after the restart, the sending goes on.
+        let mut alice = Client::open(alice.into_storage(), cfg.clone()).unwrap();
+        assert!(wraps(&alice.poll(T0, &mut rng).unwrap().publish).is_empty());
+        let outbox = alice.outbox().unwrap();
+        assert!(outbox.len() <= 3 + 3 + tree.len(), "{}", outbox.len());
+        let mut last = batch.last().unwrap().clone();
+        loop {
+            let more = wraps(&confirm(&mut alice, &last, &mut rng).publish);
+            if more.is_empty() {
+                break;
+            }
+            assert!(more.len() <= 3);
+            last = more.last().unwrap().clone();
+            all_wraps.extend(more);
+        }
+        assert_eq!(all_wraps.len(), 10);
+        assert_eq!(invite_rows(&alice), 0, "nothing left to hand out");
+        for (c, w) in invitees.iter_mut().zip(&all_wraps) {
+            let e = c.process(w, T0, &mut rng).unwrap();
+            let e = if out_of_band {
+                c.fetched(&tree_request(&e), &report(&tree), T0, &mut rng)
+                    .unwrap()
+            } else {
+                e
+            };
+            assert!(joined(&e), "out of band: {out_of_band}");
+            assert_eq!(
+                c.epoch_authenticator(&gid).unwrap(),
+                alice.epoch_authenticator(&gid).unwrap()
+            );
+        }
+    }
+}
+
+/// A crash after the last wrap of a batch was reported accepted (it left the outbox) but
+/// before the next batch was written: `poll` hands out the next batch.
+#[test]
+fn poll_resumes_welcomes_whose_batch_was_reported_before_a_crash() {
+    let mut rng = StdRng::seed_from_u64(17);
+    let mut cfg = config(Profile::Marmot, false);
+    cfg.welcome_batch = 2;
+    let mut alice =
+        Client::new(Keys::generate(&mut rng), MemoryStorage::new(), cfg.clone()).unwrap();
+    let kps: Vec<Event> = (0..5)
+        .map(|_| {
+            client(Profile::Marmot, false, &mut rng)
+                .create_key_package(false, T0, &mut rng)
+                .unwrap()
+                .event
+        })
+        .collect();
+    let (_, effects) = alice
+        .create_group(NewGroup::new("resume", kps), T0, &mut rng)
+        .unwrap();
+    assert_eq!(wraps(&effects.publish).len(), 2);
+    // The host published the batch and the relay took it, but the process died before
+    // the report reached the client: simulate by removing the outbox rows only.
+    let mut storage = alice.into_storage();
+    let mut b = nipee::storage::WriteBatch::new();
+    for o in &effects.publish {
+        b.delete(Table::Outbox, o.event.id().as_bytes().to_vec());
+    }
+    nipee::Storage::apply(&mut storage, b).unwrap();
+    let mut alice = Client::open(storage, cfg).unwrap();
+    let resumed = alice.poll(T0, &mut rng).unwrap();
+    assert_eq!(wraps(&resumed.publish).len(), 2);
+    // And a later poll with that batch still in the outbox hands out nothing more.
+    assert!(wraps(&alice.poll(T0, &mut rng).unwrap().publish).is_empty());
+}

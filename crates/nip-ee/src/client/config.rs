@@ -81,6 +81,12 @@ pub struct ClientConfig {
     /// limit can be joined. Only nipee clients can join from such a Welcome (nostr-mls and
     /// MDK cannot): off by default. Joining from one works whatever this says.
     pub ratchet_tree_out_of_band: bool,
+    /// Most Welcome gift wraps handed out at once (a batch also ends at
+    /// [`MAX_BATCH_BYTES`](crate::client::MAX_BATCH_BYTES) of them): inviting many members
+    /// produces one batch, and the host's report on its last wrap the next, so memory and
+    /// the outbox hold one batch whatever the number of invitees. Default
+    /// [`DEFAULT_WELCOME_BATCH`](crate::client::DEFAULT_WELCOME_BATCH).
+    pub welcome_batch: usize,
 }
 
 impl Default for ClientConfig {
@@ -99,6 +105,7 @@ impl Default for ClientConfig {
             profile: Profile::NipEe,
             classic_nip44: false,
             ratchet_tree_out_of_band: false,
+            welcome_batch: super::DEFAULT_WELCOME_BATCH,
         }
     }
 }

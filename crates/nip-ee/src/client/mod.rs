@@ -61,6 +61,7 @@ pub use types::{
     CommitInfo, Effects, FetchReport, FetchRequest, GroupSummary, IgnoreReason, MemberInfo,
     Outcome, Outgoing, PendingCommit, Purpose, RelayAnswer, SubscriptionSpec, TreeNode,
 };
+pub use welcomes::{DEFAULT_WELCOME_BATCH, MAX_BATCH_BYTES};
 
 use session::{Live, Session};
 
@@ -290,6 +291,10 @@ impl<S: Storage> Client<S> {
         })?;
         let stored = s.encode()?;
         let key = group_key(gid.as_bytes());
+        if matches!(s, Session::Left(_)) {
+            // Welcomes still to hand out for a group we left go nowhere.
+            Self::drop_welcomes(batch, gid);
+        }
         batch.put(Table::Group, key.clone(), stored.row);
         batch.delete_prefix(Table::Ratchet, key);
         for p in stored.pieces {

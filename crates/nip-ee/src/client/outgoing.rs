@@ -304,11 +304,16 @@ impl<S: Storage> Client<S> {
                 .map(invitee_of)
                 .filter(|i| welcome_to.is_none_or(|w| w.contains(&i.pubkey)))
                 .collect();
-            effects.publish =
-                self.welcome_wraps(&gid, &live, &w, &invitees, tree_out_of_band, now, rng)?;
-            for o in &effects.publish {
-                outbox::put(&mut batch, o)?;
-            }
+            effects.publish = self.start_welcomes(
+                &gid,
+                &live,
+                w,
+                invitees,
+                tree_out_of_band,
+                now,
+                rng,
+                &mut batch,
+            )?;
         }
         self.sessions
             .insert(gid.clone(), Session::Active(Box::new(live)));

@@ -78,7 +78,7 @@ impl<S: Storage> Client<S> {
                     relays,
                 });
             }
-            _ => {
+            other => {
                 if answers
                     .iter()
                     .any(|a| matches!(a, RelayAnswer::Accepted { .. }))
@@ -89,6 +89,12 @@ impl<S: Storage> Client<S> {
                     effects.push(Outcome::Published {
                         event_id: *event_id,
                     });
+                }
+                // The report on a batch's last Welcome, whatever it says, asks for the
+                // next batch.
+                if let Purpose::Welcome { group_id, .. } = other {
+                    let gid = group_id.clone();
+                    effects.extend(self.continue_welcomes(&gid, Some(event_id), now, rng)?);
                 }
             }
         }
@@ -167,7 +173,8 @@ impl<S: Storage> Client<S> {
     }
 
     /// Periodic work (call every few seconds to minutes): asks again for read-backs of
-    /// unconfirmed commits and for the ratchet trees that Welcomes wait for, expires a commit pending longer than the configured TTL when a
+    /// unconfirmed commits and for the ratchet trees that Welcomes wait for, hands out the
+    /// next batch of Welcomes whose previous batch left the outbox unreported, expires a commit pending longer than the configured TTL when a
     /// competing commit is waiting (the group went on without it), retries buffered events
     /// (those dated ahead of our clock become due), and forgets processed-event marks older
     /// than the retention.
@@ -212,6 +219,7 @@ impl<S: Storage> Client<S> {
         }
         self.expire_left_races(now)?;
         effects.fetch.extend(self.waiting_welcome_fetches(now)?);
+        effects.extend(self.resume_welcomes(now, rng)?);
         // Events that waited for our clock (dated ahead of it) may be due now.
         let active: Vec<GroupId> = self
             .sessions
@@ -282,11 +290,16 @@ impl<S: Storage> Client<S> {
                     reason: "the group vanished while confirming",
                 });
             };
-            effects.publish =
-                self.welcome_wraps(gid, live, w, &p.invitees, p.tree_out_of_band, now, rng)?;
-            for o in &effects.publish {
-                outbox::put(&mut batch, o)?;
-            }
+            effects.publish = self.start_welcomes(
+                gid,
+                live,
+                w.clone(),
+                p.invitees.clone(),
+                p.tree_out_of_band,
+                now,
+                rng,
+                &mut batch,
+            )?;
         }
         self.save(&mut batch, gid)?;
         self.commit_batch(Some(gid), batch)?;

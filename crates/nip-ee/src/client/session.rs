@@ -534,20 +534,7 @@ fn encode_live_as(w: &mut Writer, l: &Live, split: bool) -> Result<Vec<RatchetPi
             w.vl_bytes("welcome", b)?;
             Ok::<(), Error>(())
         })?;
-        w.vl("invitees", |w| {
-            for i in &p.invitees {
-                w.bytes(i.pubkey.as_bytes());
-                w.bytes(i.key_package_event_id.as_bytes());
-                encode_strings(w, &i.relays)?;
-                if split {
-                    w.optional(i.key_package_ref.as_ref(), |w, r| {
-                        w.bytes(r);
-                        Ok::<(), Error>(())
-                    })?;
-                }
-            }
-            Ok::<(), Error>(())
-        })?;
+        encode_invitees(w, &p.invitees, split)?;
         encode_strings(w, &p.relays)?;
         if split {
             w.u8(u8::from(p.tree_out_of_band));
@@ -555,6 +542,42 @@ fn encode_live_as(w: &mut Writer, l: &Live, split: bool) -> Result<Vec<RatchetPi
         Ok::<(), Error>(())
     })?;
     Ok(pieces)
+}
+
+/// Invitees with (`refs`) or without their KeyPackageRefs.
+pub(crate) fn encode_invitees(w: &mut Writer, invitees: &[Invitee], refs: bool) -> Result<()> {
+    w.vl("invitees", |w| {
+        for i in invitees {
+            w.bytes(i.pubkey.as_bytes());
+            w.bytes(i.key_package_event_id.as_bytes());
+            encode_strings(w, &i.relays)?;
+            if refs {
+                w.optional(i.key_package_ref.as_ref(), |w, r| {
+                    w.bytes(r);
+                    Ok::<(), Error>(())
+                })?;
+            }
+        }
+        Ok::<(), Error>(())
+    })
+}
+
+/// See [`encode_invitees`].
+pub(crate) fn decode_invitees(r: &mut Reader<'_>, refs: bool) -> Result<Vec<Invitee>> {
+    r.vl_vec("invitees", 65_536, |r| {
+        Ok::<_, Error>(Invitee {
+            pubkey: PublicKey::from_bytes(&r.array::<32>("pubkey")?)?,
+            key_package_event_id: EventId::from_bytes(r.array::<32>("kp_event")?),
+            relays: decode_strings(r)?,
+            key_package_ref: if refs {
+                r.optional("key_package_ref", |r| {
+                    Ok::<_, Error>(r.array::<32>("key_package_ref")?)
+                })?
+            } else {
+                None
+            },
+        })
+    })
 }
 
 fn encode_strings(w: &mut Writer, list: &[String]) -> Result<()> {
@@ -612,20 +635,7 @@ fn decode_live(r: &mut Reader<'_>, pieces: &[StoredPiece<'_>], refs: bool) -> Re
         let welcome = r.optional("welcome", |r| {
             Ok::<_, Error>(r.vl_bytes("welcome")?.to_vec())
         })?;
-        let invitees = r.vl_vec("invitees", 65_536, |r| {
-            Ok::<_, Error>(Invitee {
-                pubkey: PublicKey::from_bytes(&r.array::<32>("pubkey")?)?,
-                key_package_event_id: EventId::from_bytes(r.array::<32>("kp_event")?),
-                relays: decode_strings(r)?,
-                key_package_ref: if refs {
-                    r.optional("key_package_ref", |r| {
-                        Ok::<_, Error>(r.array::<32>("key_package_ref")?)
-                    })?
-                } else {
-                    None
-                },
-            })
-        })?;
+        let invitees = decode_invitees(r, refs)?;
         let relays = decode_strings(r)?;
         let tree_out_of_band = refs
             && match r.u8("tree_out_of_band")? {

@@ -51,11 +51,16 @@ pub enum Table {
     /// ([`crate::tree_transfer`]): the gift wrap until the tree's chunks arrive. Key: the
     /// gift wrap's event id.
     Welcome,
+    /// Welcomes of a confirmed commit still to be handed out (they are produced a batch
+    /// at a time): a head (how far it got; key `0` ‖ [`fork_key`] of the group and the
+    /// epoch the commit created) and a body written once (the Welcome, the invitees; key
+    /// `1` ‖ the same).
+    Invite,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 10] = [
         Table::Meta,
         Table::Group,
         Table::Fork,
@@ -65,6 +70,7 @@ impl Table {
         Table::Buffer,
         Table::Ratchet,
         Table::Welcome,
+        Table::Invite,
     ];
 
     /// A stable number (the on-disk table id).
@@ -79,6 +85,7 @@ impl Table {
             Table::Buffer => 7,
             Table::Ratchet => 8,
             Table::Welcome => 9,
+            Table::Invite => 10,
         }
     }
 
@@ -99,6 +106,7 @@ impl Table {
             Table::Buffer => "buffer",
             Table::Ratchet => "ratchet",
             Table::Welcome => "welcome",
+            Table::Invite => "invite",
         }
     }
 }
