@@ -490,12 +490,15 @@ fn decode_left_race(r: &mut Reader<'_>) -> Result<LeftRace> {
 }
 
 fn encode_live(w: &mut Writer, l: &Live) -> Result<Vec<RatchetPiece>> {
-    encode_live_as(w, l, true)
+    encode_live_as(w, l, GROUP_ROW_VERSION)
 }
 
 /// The live session with its MLS state split and invitees' KeyPackageRefs (this format),
 /// or whole and without them (version 2 rows).
-fn encode_live_as(w: &mut Writer, l: &Live, split: bool) -> Result<Vec<RatchetPiece>> {
+/// (`version` 2 and 3 are written only by tests, as earlier builds wrote them.)
+fn encode_live_as(w: &mut Writer, l: &Live, version: u8) -> Result<Vec<RatchetPiece>> {
+    let split = version != GROUP_ROW_VERSION_WHOLE;
+    let refs = version == GROUP_ROW_VERSION;
     w.u8(encode_profile(l.profile));
     let (state, pieces) = if split {
         l.group.to_split_bytes()?
@@ -534,9 +537,9 @@ fn encode_live_as(w: &mut Writer, l: &Live, split: bool) -> Result<Vec<RatchetPi
             w.vl_bytes("welcome", b)?;
             Ok::<(), Error>(())
         })?;
-        encode_invitees(w, &p.invitees, split)?;
+        encode_invitees(w, &p.invitees, refs)?;
         encode_strings(w, &p.relays)?;
-        if split {
+        if refs {
             w.u8(u8::from(p.tree_out_of_band));
         }
         Ok::<(), Error>(())
@@ -695,8 +698,22 @@ mod tests {
             };
             let mut w = Writer::new();
             w.u8(1);
-            encode_live_as(&mut w, l, false).unwrap();
+            encode_live_as(&mut w, l, GROUP_ROW_VERSION_WHOLE).unwrap();
             Blob::encode(GROUP_ROW_VERSION_WHOLE, w.as_bytes())
+        }
+
+        /// The row and pieces a build of version 3 wrote (no KeyPackageRefs of invitees).
+        fn encode_version_3(&self) -> (Zeroizing<Vec<u8>>, Vec<RatchetPiece>) {
+            let Session::Active(l) = self else {
+                panic!("not active")
+            };
+            let mut w = Writer::new();
+            w.u8(1);
+            let pieces = encode_live_as(&mut w, l, GROUP_ROW_VERSION_NO_REFS).unwrap();
+            (
+                Blob::encode(GROUP_ROW_VERSION_NO_REFS, w.as_bytes()),
+                pieces,
+            )
         }
     }
 
@@ -740,6 +757,103 @@ mod tests {
         assert_eq!(
             c.mls_group(&gid).unwrap().to_bytes().unwrap().as_slice(),
             state.as_slice()
+        );
+    }
+
+    /// A pending invite stored by a build of version 3 (which did not keep the invitees'
+    /// KeyPackageRefs) still sends its Welcome once confirmed: the whole Welcome.
+    #[test]
+    fn a_pending_invite_of_a_version_3_row_sends_the_whole_welcome() {
+        let mut rng = StdRng::seed_from_u64(4);
+        let config = ClientConfig::with_relays(["wss://relay.test"]);
+        let now = 1_800_000_000;
+        let mut c = Client::new(
+            Keys::generate(&mut rng),
+            MemoryStorage::new(),
+            config.clone(),
+        )
+        .unwrap();
+        let mut bob = Client::new(
+            Keys::generate(&mut rng),
+            MemoryStorage::new(),
+            config.clone(),
+        )
+        .unwrap();
+        let mut carol = Client::new(
+            Keys::generate(&mut rng),
+            MemoryStorage::new(),
+            config.clone(),
+        )
+        .unwrap();
+        let kps = vec![
+            bob.create_key_package(false, now, &mut rng).unwrap().event,
+            carol
+                .create_key_package(false, now, &mut rng)
+                .unwrap()
+                .event,
+        ];
+        let (gid, _) = c
+            .create_group(NewGroup::new("g", vec![]), now, &mut rng)
+            .unwrap();
+        let pending = c.invite(&gid, &kps, now, &mut rng).unwrap();
+        let (row, pieces) = c.sessions[&gid].encode_version_3();
+        let mut storage = c.into_storage();
+        let key = group_key(gid.as_bytes());
+        let mut b = WriteBatch::new();
+        b.put(Table::Group, key.clone(), row);
+        b.delete_prefix(Table::Ratchet, key.clone());
+        for p in pieces {
+            if let Some(bytes) = p.bytes {
+                b.put(
+                    Table::Ratchet,
+                    crate::storage::ratchet_key(gid.as_bytes(), p.epoch, p.slot),
+                    Blob::encode(super::super::PIECE_VERSION, &bytes),
+                );
+            }
+        }
+        storage.apply(b).unwrap();
+
+        let mut c = Client::open(storage, config).unwrap();
+        let confirmed = c
+            .published(
+                &pending.outgoing.event.id(),
+                &[crate::RelayAnswer::Accepted {
+                    relay: "wss://relay.test".to_owned(),
+                }],
+                now,
+                &mut rng,
+            )
+            .unwrap();
+        let wraps: Vec<_> = confirmed
+            .publish
+            .iter()
+            .filter(|o| o.event.kind() == nipee_nostr::Kind::GIFT_WRAP)
+            .collect();
+        assert_eq!(wraps.len(), 2);
+        for (who, w) in [bob, carol].iter_mut().zip(&wraps) {
+            let opened = crate::open_welcome(who.keys(), &w.event).unwrap();
+            assert_eq!(
+                nipee_mls::welcome_key_package_refs(&opened.rumor.mls_message)
+                    .unwrap()
+                    .len(),
+                2,
+                "the whole Welcome"
+            );
+            let joined = who.process(&w.event, now, &mut rng).unwrap();
+            assert!(
+                joined
+                    .outcomes
+                    .iter()
+                    .any(|o| matches!(o, crate::Outcome::Joined { .. }))
+            );
+        }
+        assert_eq!(
+            c.storage()
+                .get(Table::Group, &key)
+                .unwrap()
+                .unwrap()
+                .first(),
+            Some(&GROUP_ROW_VERSION)
         );
     }
 }
