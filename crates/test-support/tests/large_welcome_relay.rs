@@ -359,7 +359,7 @@ async fn create_whole_group(
     assert_eq!(wraps, members - 1, "every invitee got a wrap");
     assert!(alice.outbox().unwrap().is_empty());
     assert!(
-        most_at_once <= alice.config().welcome_batch + tree_transfer::MAX_CHUNKS,
+        most_at_once <= alice.config().welcome_batch + tree_transfer::MAX_CHUNKS as usize,
         "never more than a batch at once: {most_at_once}"
     );
     let mut alice = Driver::new(alice, pool(&url, 0).await);

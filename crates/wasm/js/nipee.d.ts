@@ -133,7 +133,7 @@ export type FetchRequest =
       /** Fetch the chunks of a ratchet tree sent out of band, for a waiting Welcome. */
       type: "ratchetTree";
       welcomeId: string;
-      chunks: string[];
+      treeId: string;
       relays: string[];
       filter: Record<string, unknown>;
     };

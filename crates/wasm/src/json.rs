@@ -245,12 +245,12 @@ pub fn fetch_request(f: &FetchRequest) -> Value {
         }),
         FetchRequest::RatchetTree {
             welcome,
-            chunks,
+            tree_id,
             relays,
         } => json!({
             "type": "ratchetTree",
             "welcomeId": welcome.to_hex(),
-            "chunks": chunks.iter().map(nipee_nostr::EventId::to_hex).collect::<Vec<_>>(),
+            "treeId": hex::encode(tree_id),
             "relays": relays,
             "filter": filter,
         }),
@@ -266,14 +266,16 @@ pub fn parse_fetch_request(v: &Value) -> FacadeResult<FetchRequest> {
             event_id: nipee_nostr::EventId::from_hex(str_field(v, "eventId")?)?,
             relays: strings(v.get("relays"))?,
         }),
-        "ratchetTree" => Ok(FetchRequest::RatchetTree {
-            welcome: nipee_nostr::EventId::from_hex(str_field(v, "welcomeId")?)?,
-            chunks: strings(v.get("chunks"))?
-                .iter()
-                .map(|h| nipee_nostr::EventId::from_hex(h))
-                .collect::<Result<_, _>>()?,
-            relays: strings(v.get("relays"))?,
-        }),
+        "ratchetTree" => {
+            let mut tree_id = [0u8; 32];
+            hex::decode_to_slice(str_field(v, "treeId")?, &mut tree_id)
+                .map_err(|_| FacadeError::malformed("treeId: 64 hex characters"))?;
+            Ok(FetchRequest::RatchetTree {
+                welcome: nipee_nostr::EventId::from_hex(str_field(v, "welcomeId")?)?,
+                tree_id,
+                relays: strings(v.get("relays"))?,
+            })
+        }
         other => Err(FacadeError::malformed(format!("unknown read {other:?}"))),
     }
 }

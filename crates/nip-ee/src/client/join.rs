@@ -43,7 +43,7 @@ impl<S: Storage> Client<S> {
             Some(tree) => {
                 let fetch = FetchRequest::RatchetTree {
                     welcome: event.id(),
-                    chunks: tree.chunks.clone(),
+                    tree_id: tree.id,
                     relays: opened.rumor.relays.clone(),
                 };
                 self.keep_waiting(event, now)?;
@@ -116,8 +116,8 @@ impl<S: Storage> Client<S> {
     }
 
     /// The chunks of a waiting Welcome's tree arrived (some or all): joins once all are
-    /// there. A tree that does not open, or a Welcome MLS refuses with it, is dropped and
-    /// the error returned; a missing chunk leaves the Welcome waiting.
+    /// there (events that do not open as its chunks are ignored). A Welcome MLS refuses
+    /// with its tree is dropped and the error returned; a missing chunk leaves it waiting.
     pub(super) fn ratchet_tree_fetched<R: CryptoRng + ?Sized>(
         &mut self,
         welcome: &EventId,
@@ -142,11 +142,10 @@ impl<S: Storage> Client<S> {
         let Some(bundle) = self.load_key_package(&opened.rumor.key_package_event_id)? else {
             return self.forget_welcome(welcome, now, IgnoreReason::NotForUs);
         };
-        let joined = match reference.open(&report.events) {
-            Ok(None) => return Ok(Effects::default()),
-            Ok(Some(tree)) => self.join(welcome, profile, opened, bundle, Some(&tree), now, rng),
-            Err(e) => Err(e),
+        let Some(tree) = reference.open(&report.events) else {
+            return Ok(Effects::default());
         };
+        let joined = self.join(welcome, profile, opened, bundle, Some(&tree), now, rng);
         match joined {
             Err(e) if matches!(e.kind(), ErrorKind::Malformed | ErrorKind::Invalid) => {
                 let _ = self.forget_welcome(welcome, now, IgnoreReason::Duplicate)?;
@@ -171,7 +170,7 @@ impl<S: Storage> Client<S> {
             if let Some(t) = opened.rumor.ratchet_tree {
                 fetch.push(FetchRequest::RatchetTree {
                     welcome: id,
-                    chunks: t.chunks,
+                    tree_id: t.id,
                     relays: opened.rumor.relays,
                 });
             }

@@ -236,8 +236,8 @@ pub enum FetchRequest {
     RatchetTree {
         /// The gift wrap of the Welcome.
         welcome: EventId,
-        /// The chunk event ids.
-        chunks: Vec<EventId>,
+        /// The tree's id (the chunk events' `x` tag).
+        tree_id: [u8; 32],
         /// The group's relays, from the Welcome.
         relays: Vec<String>,
     },
@@ -248,9 +248,9 @@ impl FetchRequest {
     pub fn filter(&self) -> Filter {
         match self {
             FetchRequest::ReadBack { event_id, .. } => Filter::new().ids([*event_id]),
-            FetchRequest::RatchetTree { chunks, .. } => Filter::new()
-                .ids(chunks.iter().copied())
-                .kinds([crate::tree_transfer::KIND_RATCHET_TREE]),
+            FetchRequest::RatchetTree { tree_id, .. } => {
+                crate::tree_transfer::chunk_filter(tree_id)
+            }
         }
     }
 

@@ -111,12 +111,9 @@ impl Body {
         w.vl_bytes("welcome", &self.welcome)?;
         w.optional(self.tree.as_ref(), |w, t| {
             w.bytes(t.key());
-            w.vl("chunks", |w| {
-                for c in &t.chunks {
-                    w.bytes(c.as_bytes());
-                }
-                Ok::<(), Error>(())
-            })
+            w.bytes(&t.id);
+            w.u32(t.chunks);
+            Ok::<(), Error>(())
         })?;
         encode_invitees(&mut w, &self.invitees, true)?;
         let row = Blob::encode(INVITE_VERSION, w.as_bytes());
@@ -129,10 +126,9 @@ impl Body {
         let welcome = r.vl_bytes("welcome")?.to_vec();
         let tree = r.optional("tree", |r| {
             let key = r.array::<32>("key")?;
-            let chunks = r.vl_vec("chunks", tree_transfer::MAX_CHUNKS, |r| {
-                Ok::<_, Error>(EventId::from_bytes(r.array::<32>("chunk")?))
-            })?;
-            Ok::<_, Error>(TreeRef::from_parts(key, chunks))
+            let id = r.array::<32>("tree_id")?;
+            let chunks = r.u32("chunks")?;
+            Ok::<_, Error>(TreeRef::from_parts(key, id, chunks))
         })?;
         let invitees = decode_invitees(&mut r, true)?;
         r.finish()?;
