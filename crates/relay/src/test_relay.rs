@@ -45,7 +45,8 @@ pub struct TestRelayOptions {
 
 impl TestRelayOptions {
     /// 256 KiB, nostr-rs-relay 0.8.12's own default (`2 << 17`): gift-wrapped Welcomes of
-    /// groups up to 155 members (`nip-ee`) or 255 (Marmot) fit.
+    /// groups up to 228 members (`nip-ee`) or 393 (Marmot) fit, with the ratchet tree in
+    /// the Welcome.
     pub const DEFAULT_MAX_BYTES: usize = 262_144;
 }
 
