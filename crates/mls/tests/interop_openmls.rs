@@ -10,7 +10,7 @@ mod openmls_peer;
 
 use nipee_mls::{
     CommitOptions, Group, GroupId, LeafIndex, ProcessedMessage as NProcessed,
-    Proposal as NProposal, RustCryptoSuite1,
+    Proposal as NProposal, RustCryptoSuite1, WelcomeSplit,
 };
 use openmls::prelude::*;
 use openmls_peer::*;
@@ -299,4 +299,50 @@ fn we_create_and_openmls_follows_then_commits_with(public: bool) {
 
     let m = dave.send(b"bye");
     expect_app(bob.process_message(&m).unwrap(), b"bye");
+}
+
+/// OpenMLS joins from Welcomes cut per member (`WelcomeSplit`: its own group secrets and the
+/// shared encrypted GroupInfo), with the ratchet tree in the GroupInfo and, separately,
+/// supplied out of band (the GroupInfo without the `ratchet_tree` extension).
+#[test]
+fn openmls_joins_from_a_welcome_cut_for_it_with_the_tree_inside_or_out_of_band() {
+    for out_of_band in [false, true] {
+        let mut alice = Om::new("alice");
+        let mut carol = Om::new("carol");
+        let (alice_kp, carol_kp) = (to_ours(&alice.key_package()), to_ours(&carol.key_package()));
+        let mut cfg = our_config();
+        cfg.ratchet_tree_extension = !out_of_band;
+        let mut bob = Group::create(
+            RustCryptoSuite1::new(),
+            cfg,
+            GroupId::new(b"split welcome".to_vec()),
+            our_bundle("bob"),
+            vec![],
+        )
+        .unwrap();
+        let out = bob
+            .commit(CommitOptions {
+                proposals: vec![
+                    NProposal::Add(Box::new(alice_kp.clone())),
+                    NProposal::Add(Box::new(carol_kp.clone())),
+                ],
+                force_path: true,
+                ..CommitOptions::default()
+            })
+            .unwrap();
+        bob.merge_pending_commit().unwrap();
+        let split = WelcomeSplit::parse(&out.welcome.unwrap()).unwrap();
+        let tree = out_of_band.then(|| bob.encoded_tree().unwrap());
+        for (om, kp) in [(&mut alice, &alice_kp), (&mut carol, &carol_kp)] {
+            let own = split
+                .for_new_member(kp.reference().unwrap().as_bytes())
+                .unwrap()
+                .unwrap();
+            om.join_with_tree(&own, tree.as_deref());
+        }
+        agree(&bob, &mut [&mut alice, &mut carol]);
+        let m = bob.create_message(b"hello, split", b"").unwrap();
+        assert_eq!(alice.process(&m).unwrap(), b"hello, split");
+        assert_eq!(carol.process(&m).unwrap(), b"hello, split");
+    }
 }

@@ -102,6 +102,13 @@ impl Om {
     }
 
     pub fn join(&mut self, welcome: &[u8]) {
+        self.join_with_tree(welcome, None);
+    }
+
+    /// Joins from `welcome`, with the ratchet tree supplied out of band when the GroupInfo
+    /// does not carry it (`tree`: the encoded `ratchet_tree` extension data).
+    pub fn join_with_tree(&mut self, welcome: &[u8], tree: Option<&[u8]>) {
+        let tree = tree.map(|t| RatchetTreeIn::tls_deserialize_exact(t).unwrap());
         let msg = MlsMessageIn::tls_deserialize_exact(welcome).unwrap();
         let MlsMessageBodyIn::Welcome(w) = msg.extract() else {
             panic!("not a welcome")
@@ -110,7 +117,7 @@ impl Om {
             .wire_format_policy(policy())
             .use_ratchet_tree_extension(true)
             .build();
-        let staged = StagedWelcome::new_from_welcome(&self.provider, &cfg, w, None).unwrap();
+        let staged = StagedWelcome::new_from_welcome(&self.provider, &cfg, w, tree).unwrap();
         self.group = Some(staged.into_group(&self.provider).unwrap());
     }
 
