@@ -270,7 +270,7 @@ fn test_all(stress: bool) -> ExitCode {
     );
     run_stage(
         &mut stages,
-        "simulation (100 seeds)",
+        "simulation (50 seeds)",
         needs(tools::Needs::Tests),
         &mut || sim::run_seeds(&root, 0, sim::TEST_ALL_SEEDS, false),
     );

@@ -10,7 +10,7 @@ use std::process::Command;
 /// The seeds `cargo xtask sim` runs by default.
 pub const DEFAULT_SEEDS: u64 = 1000;
 /// The seeds `cargo xtask test-all` runs.
-pub const TEST_ALL_SEEDS: u64 = 100;
+pub const TEST_ALL_SEEDS: u64 = 50;
 
 /// Parses `--seeds N` and `--first N`.
 pub fn parse(args: &[String]) -> Result<(u64, u64), String> {
