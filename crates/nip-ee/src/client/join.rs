@@ -242,17 +242,7 @@ impl<S: Storage> Client<S> {
         }
         let group = staged.into_group();
         let epoch = group.epoch();
-        let mut live = Live {
-            profile,
-            group,
-            keys: Vec::new(),
-            races: Default::default(),
-            pending: None,
-            joined_epoch: epoch,
-            dropped_own: Vec::new(),
-            identities: Default::default(),
-        };
-        live.push_current_key(self.config.retained_epochs)?;
+        let live = Live::entered(profile, group, self.config.retained_epochs)?;
         let nostr_group_id = live.nostr_group_id()?;
 
         let mut effects = Effects::default();

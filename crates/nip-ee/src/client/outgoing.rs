@@ -285,17 +285,7 @@ impl<S: Storage> Client<S> {
         }
         let gid = group.group_id().clone();
         let joined_epoch = group.epoch();
-        let mut live = Live {
-            profile,
-            group,
-            keys: Vec::new(),
-            races: Default::default(),
-            pending: None,
-            joined_epoch,
-            dropped_own: Vec::new(),
-            identities: Default::default(),
-        };
-        live.push_current_key(self.config.retained_epochs)?;
+        let live = Live::entered(profile, group, self.config.retained_epochs)?;
         let mut effects = Effects::default();
         let mut batch = WriteBatch::new();
         if let Some(w) = welcome {

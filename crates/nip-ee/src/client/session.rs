@@ -258,6 +258,24 @@ pub(crate) enum Session {
 }
 
 impl Live {
+    /// The session of a group we just entered (created or joined) in `group`'s epoch,
+    /// with that epoch's event key; keeps `retained` epochs.
+    pub(crate) fn entered(profile: Profile, group: Group, retained: usize) -> Result<Self> {
+        let joined_epoch = group.epoch();
+        let mut live = Live {
+            profile,
+            group,
+            keys: Vec::new(),
+            races: Default::default(),
+            pending: None,
+            joined_epoch,
+            dropped_own: Vec::new(),
+            identities: Identities::default(),
+        };
+        live.push_current_key(retained)?;
+        Ok(live)
+    }
+
     pub(crate) fn data(&self) -> Result<NostrGroupData> {
         self.profile.group_data(self.group.extensions())
     }
