@@ -284,7 +284,6 @@ impl<S: Storage> Client<S> {
             welcome = out.welcome;
         }
         let gid = group.group_id().clone();
-        let joined_epoch = group.epoch();
         let live = Live::entered(profile, group, self.config.retained_epochs)?;
         let mut effects = Effects::default();
         let mut batch = WriteBatch::new();
