@@ -148,19 +148,21 @@ impl<S: Storage> Client<S> {
         let nostr_group_id = live.nostr_group_id()?;
 
         let mut effects = Effects::default();
-        effects.push(Outcome::Joined {
+        let joined = Outcome::Joined {
             group_id: gid.clone(),
             nostr_group_id,
             epoch,
             inviter,
             key_package_event_id: kp_id,
-        });
+        };
+        let mut kept = None;
         let previous = self
             .sessions
             .insert(gid.clone(), Session::Active(Box::new(live)));
         let mut batch = WriteBatch::new();
         let result = (|| {
             mark_processed(&mut batch, &event.id().to_bytes(), now);
+            kept = self.keep(&mut batch, Some(event.id()), &joined)?;
             if last_resort {
                 // NIP-EE: rotate the signing key at once after joining through a
                 // last-resort KeyPackage (whose keys others may have used too).
@@ -200,6 +202,7 @@ impl<S: Storage> Client<S> {
             return Err(e);
         }
         self.rebuild_routes();
+        effects.push_kept(joined, kept);
         Ok(effects)
     }
 
@@ -375,21 +378,24 @@ impl<S: Storage> Client<S> {
         };
         let inner = live.profile.decode_inner_event(app.data(), &sender)?;
         let (epoch, sender_leaf) = (app.epoch(), app.sender().0);
-        let application_data = app.data().to_vec();
-        self.live_mut(gid)?.group.merge(Staged::Application(app))?;
-        // Only the sender's ratchet (and the tree nodes its first message split) changed.
-        let mut batch = WriteBatch::new();
-        self.save_ratchet(&mut batch, gid, epoch, sender_leaf)?;
-        mark_processed(&mut batch, &event.id().to_bytes(), now);
-        self.commit_batch(Some(gid), batch)?;
-        let mut e = Effects::default();
-        e.push(Outcome::Message {
+        let outcome = Outcome::Message {
             group_id: gid.clone(),
             epoch,
             sender_leaf,
             event: inner,
-            application_data,
-        });
+            application_data: app.data().to_vec(),
+        };
+        // The message waits in the inbox, written with the key's use, until the host
+        // acknowledges it.
+        let mut batch = WriteBatch::new();
+        let kept = self.keep(&mut batch, Some(event.id()), &outcome)?;
+        self.live_mut(gid)?.group.merge(Staged::Application(app))?;
+        // Only the sender's ratchet (and the tree nodes its first message split) changed.
+        self.save_ratchet(&mut batch, gid, epoch, sender_leaf)?;
+        mark_processed(&mut batch, &event.id().to_bytes(), now);
+        self.commit_batch(Some(gid), batch)?;
+        let mut e = Effects::default();
+        e.push_kept(outcome, kept);
         Ok(e)
     }
 
@@ -417,17 +423,19 @@ impl<S: Storage> Client<S> {
             (p.sender(), p.proposal()),
             (Sender::Member(s), nipee_mls::Proposal::Remove { removed }) if s == *removed
         ) || matches!(p.proposal(), nipee_mls::Proposal::SelfRemove);
-        self.live_mut(gid)?.group.merge(Staged::Proposal(p))?;
+        let outcome = Outcome::Proposal {
+            group_id: gid.clone(),
+            sender,
+            leave_request,
+        };
         let mut batch = WriteBatch::new();
+        let kept = self.keep(&mut batch, Some(event.id()), &outcome)?;
+        self.live_mut(gid)?.group.merge(Staged::Proposal(p))?;
         self.save(&mut batch, gid)?;
         mark_processed(&mut batch, &event.id().to_bytes(), now);
         self.commit_batch(Some(gid), batch)?;
         let mut e = Effects::default();
-        e.push(Outcome::Proposal {
-            group_id: gid.clone(),
-            sender,
-            leave_request,
-        });
+        e.push_kept(outcome, kept);
         Ok(e)
     }
 

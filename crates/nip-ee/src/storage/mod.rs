@@ -47,11 +47,15 @@ pub enum Table {
     /// ratchets), so that an application message rewrites only the pieces it changed.
     /// Key: [`ratchet_key`] (group ‖ epoch ‖ piece).
     Ratchet,
+    /// Outcomes the application must see (decrypted messages among them, in plaintext),
+    /// kept from the batch that produced them until the host acknowledges them. Key: the
+    /// entry's number, 8 bytes big-endian (so a scan lists them in order).
+    Inbox,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 8] = [
+    pub const ALL: [Table; 9] = [
         Table::Meta,
         Table::Group,
         Table::Fork,
@@ -60,6 +64,7 @@ impl Table {
         Table::Outbox,
         Table::Buffer,
         Table::Ratchet,
+        Table::Inbox,
     ];
 
     /// A stable number (the on-disk table id).
@@ -73,6 +78,7 @@ impl Table {
             Table::Outbox => 6,
             Table::Buffer => 7,
             Table::Ratchet => 8,
+            Table::Inbox => 10,
         }
     }
 
@@ -92,6 +98,7 @@ impl Table {
             Table::Outbox => "outbox",
             Table::Buffer => "buffer",
             Table::Ratchet => "ratchet",
+            Table::Inbox => "inbox",
         }
     }
 }
