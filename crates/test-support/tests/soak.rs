@@ -8,7 +8,9 @@
 //! `NIPEE_SOAK_STORE=sqlite` gives every member a `nipee-sqlite` database file (in a fresh
 //! directory under the system's temporary directory, removed at the end) instead of the
 //! in-memory store; `NIPEE_SOAK_PRUNE=1` makes every member drop its processed-event marks
-//! at each sample (`Client::prune_processed` with the current time as cutoff). The test's
+//! at each sample (`Client::prune_processed` with the current time as cutoff);
+//! `NIPEE_SOAK_DEDUP=N` sets each pool's `dedup_capacity` (the relay layer remembers that
+//! many event ids per subscription, 100 000 by default, to drop repeats). The test's
 //! own record of what each member received is one preallocated counter per (member,
 //! message), so it does not grow while the members do.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -67,6 +69,7 @@ async fn driver<S: Storage>(url: &str, keys: Keys, storage: S) -> Driver<S> {
     // 10 s to answer and a send failed as not published (NotPublished), which is the
     // machine's load, not a lost message.
     pc.ok_timeout = Duration::from_secs(60);
+    pc.dedup_capacity = param("NIPEE_SOAK_DEDUP", pc.dedup_capacity);
     let pool = Pool::connect(pc, [url]).unwrap();
     pool.wait_connected(1, Duration::from_secs(10))
         .await
