@@ -7,7 +7,9 @@
 //!
 //! Kept: decrypted application messages (plaintext), proposals, joins, commits (ours
 //! confirmed, ours discarded, anyone's applied) and removals. Not kept: ignored events and
-//! publication reports (the outbox already tracks what is unpublished).
+//! publication reports (the outbox already tracks what is unpublished). A commit's new
+//! group data is kept in its profile's layout; one that no layout re-encodes is left out
+//! (the application reads it from the client) rather than blocking the commit.
 
 use nipee_codec::{Reader, Writer};
 use nipee_nostr::{EventId, PublicKey, UnsignedEvent};
@@ -236,20 +238,28 @@ fn put_info(w: &mut Writer, i: &CommitInfo) -> Result<()> {
     put_keys(w, "removed", &i.removed)?;
     put_keys(w, "updated", &i.updated)?;
     w.u8(u8::from(i.group_data_changed));
-    match &i.group_data {
+    // Kept in the layout of the profile that can carry it. A value no layout re-encodes
+    // (none should: it was decoded from one) is left out rather than blocking the commit:
+    // the application reads the group data from the client.
+    let profile = |d: &crate::group_data::NostrGroupData| {
+        if matches!(d.image, crate::group_data::GroupImage::Marmot(_)) {
+            Profile::Marmot
+        } else {
+            Profile::NipEe
+        }
+    };
+    let data = i
+        .group_data
+        .as_ref()
+        .and_then(|d| Some((profile(d), profile(d).group_data_extension(d).ok()?)));
+    match data {
         None => w.u8(0),
-        Some(d) => {
-            // Kept in the layout of the profile that can carry it.
-            let profile = if matches!(d.image, crate::group_data::GroupImage::Marmot(_)) {
-                Profile::Marmot
-            } else {
-                Profile::NipEe
-            };
-            w.u8(match profile {
+        Some((p, ext)) => {
+            w.u8(match p {
                 Profile::NipEe => 1,
                 Profile::Marmot => 2,
             });
-            w.vl_bytes("group_data", &profile.group_data_extension(d)?.data)?;
+            w.vl_bytes("group_data", &ext.data)?;
         }
     }
     match i.rolled_back_from {
