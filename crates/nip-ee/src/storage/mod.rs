@@ -78,7 +78,7 @@ impl Table {
             Table::Outbox => 6,
             Table::Buffer => 7,
             Table::Ratchet => 8,
-            Table::Inbox => 10,
+            Table::Inbox => 11,
         }
     }
 
