@@ -180,6 +180,31 @@ export const asyncChecks = {
     await w.syncAll();
     eq(w.texts(alice).includes("still here"), true, "alice reads the reloaded bob");
   },
+  "a received message waits in the inbox across a reload until it is acknowledged": async (n) => {
+    const { w, alice, bob, gid } = await threeMembers(n);
+    // This host records outcomes but acknowledges nothing: bob's join (and carol's
+    // rotation after her last-resort join) are still kept.
+    eq(bob.client.inbox().map((o) => o.type), ["joined", "commit"], "what waits");
+    const sent = await w.run(alice, alice.client.sendMessage(gid, "kept", NOW));
+    const got = bob.client.process(sent.publish[0].event, NOW);
+    await bob.store.apply(got.write);
+    const id = got.outcomes[0].inboxId;
+    if (typeof id !== "number") throw new Error(`no inboxId on ${JSON.stringify(got.outcomes[0])}`);
+    const reload = async () => {
+      const rows = await bob.store.load();
+      bob.client.free();
+      bob.client = n.NipeeClient.open(rows, { relays: [RELAY] });
+    };
+    await reload();
+    const held = bob.client.inbox();
+    eq(held.filter((o) => o.type === "message").map((o) => [o.inboxId, o.event.content]), [[id, "kept"]], "after a reload");
+    const ack = bob.client.acknowledge(held.map((o) => o.inboxId));
+    eq(ack.value, held.length, "acknowledged");
+    await bob.store.apply(ack.write);
+    eq(bob.client.acknowledge([id]).value, 0, "twice");
+    await reload();
+    eq(bob.client.inbox(), [], "the plaintext is gone after the acknowledgement");
+  },
   "malformed, wrong-group and replayed events give their codes and change nothing": async (n) => {
     const { w, alice, bob, gid } = await threeMembers(n);
     const before = bob.client.epoch(gid).authenticator;

@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use nipee::{GroupId, Outcome, SubscriptionSpec};
+use nipee::{GroupId, SubscriptionSpec};
 use nipee_driver::{CommitResult, Driver, unix_now};
 use nipee_relay::discovery::check_relay_url;
 use nipee_relay::{RelayUrl, SubscribeOptions, Subscription, SubscriptionItem};
@@ -123,6 +123,7 @@ pub async fn run(ctx: &mut Ctx, group: &str) -> Result<(), Fail> {
     chat.printer.print(format!(
         "chatting in {name} ({members} members); /help for commands, /quit to leave the chat"
     ));
+    chat.show_inbox()?;
     let result = chat.run(&mut lines).await;
     drop(lines);
     let _ = thread.join();
@@ -202,6 +203,8 @@ impl Chat {
                         Some(line) => self.handle_line(line.trim()).await?,
                         None => false,
                     };
+                    // What the command did (a commit confirmed, a sync's messages).
+                    self.show_inbox()?;
                     let _ = t.go_on.send(go_on);
                     if !go_on {
                         return Ok(());
@@ -219,8 +222,8 @@ impl Chat {
                 }
                 Event::Tick => {
                     let effects = self.d.client_mut().poll(unix_now(), &mut rand::rng())?;
-                    let outcomes = self.d.run(effects).await?;
-                    self.show(&outcomes);
+                    self.d.run(effects).await?;
+                    self.show_inbox()?;
                 }
             }
         }
@@ -234,9 +237,8 @@ impl Chat {
             .process(event, unix_now(), &mut rand::rng());
         match processed {
             Ok(effects) => {
-                let outcomes = self.d.run(effects).await?;
-                self.show(&outcomes);
-                Ok(())
+                self.d.run(effects).await?;
+                self.show_inbox()
             }
             Err(e) if e.kind().as_str() == "storage" => Err(e.into()),
             // A relay may send anything; what does not process is skipped.
@@ -244,12 +246,19 @@ impl Chat {
         }
     }
 
-    fn show(&mut self, outcomes: &[Outcome]) {
-        for o in outcomes {
-            if let Some((text, _)) = describe(self.d.client(), &self.names, o) {
+    /// Prints what the client's inbox holds and acknowledges it (the terminal is the
+    /// application here): what the last event or command did, and at the start what
+    /// earlier commands read without showing it.
+    fn show_inbox(&mut self) -> Result<(), Fail> {
+        let inbox = self.d.inbox()?;
+        for entry in &inbox {
+            if let Some((text, _)) = describe(self.d.client(), &self.names, &entry.outcome) {
                 self.printer.print(text);
             }
         }
+        self.d
+            .acknowledge(&inbox.iter().map(|e| e.id).collect::<Vec<_>>())?;
+        Ok(())
     }
 
     /// Handles a typed line; `false` ends the chat.

@@ -3,16 +3,18 @@
 //! random delay, in a loop (`NIPEE_KILL_RUNS`, default 8; the reliability campaign runs 50;
 //! `NIPEE_KILL_SEED` replays one). Then everyone syncs and the state is checked: every
 //! member active at one epoch with nothing pending or queued, every message whose `send`
-//! finished received exactly once by carol (who only syncs), nothing received twice by
-//! anyone, and a last message from each side read by everyone.
+//! finished received by every other member (carol only syncs; what alice's and bob's `send`
+//! and `group` commands read waits in the inbox for their next `sync`), no text received
+//! as two different messages, and a last message from each side read by everyone.
 //!
-//! Alice and bob are not checked for each other's messages: `send` and `group` commands
-//! sync first and do not print what that sync brought in (a gap of the CLI, reported).
+//! Delivery is at least once: a `sync` killed after printing a message and before
+//! acknowledging it prints it again next time, under the same inner event id, which is how
+//! a reader recognises it (counted and reported).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -28,15 +30,24 @@ fn lines(stdout: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// Messages a run printed, by content.
-fn record(into: &mut BTreeMap<String, usize>, out: &[serde_json::Value]) {
+/// What a member's runs printed: each message text with the inner event ids it was
+/// printed under (one, unless the same text came as two messages) and how many times.
+type Got = BTreeMap<String, (BTreeSet<String>, usize)>;
+
+fn record(into: &mut Got, out: &[serde_json::Value]) {
     for v in out {
         if v["type"] == "message" {
-            *into
+            let (ids, n) = into
                 .entry(v["content"].as_str().unwrap_or_default().to_owned())
-                .or_default() += 1;
+                .or_default();
+            ids.insert(v["id"].as_str().unwrap_or_default().to_owned());
+            *n += 1;
         }
     }
+}
+
+fn has(got: &Got, text: &str) -> bool {
+    got.get(text).is_some_and(|(ids, _)| ids.len() == 1)
 }
 
 /// Starts `nipee ARGS` and kills it with SIGKILL after `after`, unless it ended first.
@@ -103,7 +114,7 @@ fn members_killed_at_random_moments_end_on_one_epoch_with_nothing_lost() {
     ok(nipee(&dirs[1], &url, &["sync"]));
     ok(nipee(&dirs[2], &url, &["sync"]));
 
-    let mut received: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new(); 3];
+    let mut received: Vec<Got> = vec![Got::new(); 3];
     let mut finished: Vec<(usize, String)> = Vec::new();
     let mut killed = 0;
     for i in 0..runs {
@@ -150,18 +161,19 @@ fn members_killed_at_random_moments_end_on_one_epoch_with_nothing_lost() {
             "member {who} still has events to publish"
         );
     }
-    for (_, text) in &finished {
-        assert_eq!(
-            received[2].get(text).copied().unwrap_or(0),
-            1,
-            "carol and {text:?}"
-        );
-    }
-    for (r, got) in received.iter().enumerate() {
-        for (text, n) in got {
-            assert!(*n <= 1, "member {r} received {text:?} {n} times");
+    for (sender, text) in &finished {
+        for who in (0..3).filter(|w| w != sender) {
+            assert!(has(&received[who], text), "member {who} and {text:?}");
         }
     }
+    let mut repeats = 0;
+    for (r, got) in received.iter().enumerate() {
+        for (text, (ids, n)) in got {
+            assert_eq!(ids.len(), 1, "member {r} received {text:?} as {ids:?}");
+            repeats += n - 1;
+        }
+    }
+    eprintln!("kill -9 loop: {repeats} message(s) printed again after a killed run (same id)");
     // One branch: what each side says now, everyone reads.
     ok(nipee(&dirs[0], &url, &["send", &gid, "last from alice"]));
     for who in [1, 2] {
@@ -173,10 +185,10 @@ fn members_killed_at_random_moments_end_on_one_epoch_with_nothing_lost() {
         let r = ok(nipee(&dirs[who], &url, &["sync"]));
         record(&mut received[who], &r);
     }
-    assert_eq!(received[1].get("last from alice"), Some(&1));
-    assert_eq!(received[2].get("last from alice"), Some(&1));
-    assert_eq!(received[0].get("last from bob"), Some(&1));
-    assert_eq!(received[2].get("last from bob"), Some(&1));
+    assert!(has(&received[1], "last from alice"));
+    assert!(has(&received[2], "last from alice"));
+    assert!(has(&received[0], "last from bob"));
+    assert!(has(&received[2], "last from bob"));
     for d in dirs {
         let _ = std::fs::remove_dir_all(d);
     }

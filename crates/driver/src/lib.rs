@@ -29,10 +29,20 @@
 //! Relays other users name (an invitee's KeyPackage relays and relay list) are reached on
 //! short-lived, policy-filtered connections (`nipee_relay::discovery`), never added to the
 //! pool; the group's own relays join the pool.
+//!
+//! **Delivery.** The core keeps every outcome the application must see in its inbox until
+//! it is acknowledged. By default ([`Driver::auto_acknowledge`]) the driver acknowledges
+//! what its methods return as they return it, and [`Driver::sync`] returns first what an
+//! interrupted earlier call left there: nothing is lost inside the driver, and from the
+//! return on the application holds the outcomes. For delivery at least once across
+//! crashes of the application too, set `auto_acknowledge` to `false`, take outcomes from
+//! [`Driver::inbox`] and [`Driver::acknowledge`] them once stored; [`Driver::listen`]
+//! acknowledges each outcome after its callback returned, in either mode.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod error;
+mod listen;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -40,15 +50,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use nipee::inner::{chat_message, reaction};
 use nipee::storage::Storage;
 use nipee::{
-    Client, Effects, FetchReport, FetchRequest, GroupDataUpdate, GroupId, NewGroup, Outcome,
-    Outgoing, PendingCommit, RelayAnswer, SubscriptionSpec,
+    Client, Effects, FetchReport, FetchRequest, GroupDataUpdate, GroupId, InboxEntry, InboxId,
+    NewGroup, Outcome, Outgoing, PendingCommit, RelayAnswer, SubscriptionSpec,
 };
 use nipee_nostr::nips::nipee_relays::KeyPackageRelays;
 use nipee_nostr::{Event, EventId, Filter, Kind, PublicKey, Timestamp};
 use nipee_relay::discovery::{DiscoveryConfig, check_relay_url, fetch_from};
-use nipee_relay::{
-    FetchOptions, Pool, PoolConfig, RelayUrl, SubscribeOptions, Subscription, SubscriptionItem,
-};
+use nipee_relay::{FetchOptions, Pool, PoolConfig, RelayUrl};
 
 pub use error::{Error, ErrorKind, Result};
 
@@ -96,7 +104,13 @@ pub struct Driver<S: Storage> {
     /// Whether group relays with private or loopback addresses are connected (tests,
     /// deliberately local deployments). Default `false`.
     pub allow_private_group_relays: bool,
+    /// Whether the outcomes the driver's methods return are acknowledged in the core's
+    /// inbox as they are returned (default `true`; see "Delivery" in the crate docs).
+    pub auto_acknowledge: bool,
 }
+
+/// Outcomes with the inbox entries that keep them (`None`: the inbox does not keep it).
+type Kept = Vec<(Outcome, Option<InboxId>)>;
 
 impl<S: Storage> core::fmt::Debug for Driver<S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -121,7 +135,46 @@ impl<S: Storage> Driver<S> {
             readback_settle: Duration::from_secs(2),
             discovery: DiscoveryConfig::default(),
             allow_private_group_relays: false,
+            auto_acknowledge: true,
         }
+    }
+
+    /// The outcomes not acknowledged yet, oldest first (see [`Client::inbox`]).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn inbox(&self) -> Result<Vec<InboxEntry>> {
+        Ok(self.client.inbox()?)
+    }
+
+    /// Acknowledges inbox entries the application has taken (see [`Client::acknowledge`]).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn acknowledge(&mut self, ids: &[InboxId]) -> Result<usize> {
+        Ok(self.client.acknowledge(ids)?)
+    }
+
+    /// Returns the outcomes, acknowledging their inbox entries first when
+    /// [`Driver::auto_acknowledge`] is set.
+    fn hand_over(&mut self, kept: Kept) -> Result<Vec<Outcome>> {
+        if self.auto_acknowledge {
+            let ids: Vec<InboxId> = kept.iter().filter_map(|(_, id)| *id).collect();
+            if !ids.is_empty() {
+                self.client.acknowledge(&ids)?;
+            }
+        }
+        Ok(kept.into_iter().map(|(o, _)| o).collect())
+    }
+
+    /// What the inbox holds, as outcomes with their entries.
+    fn leftovers(&self) -> Result<Kept> {
+        Ok(self
+            .client
+            .inbox()?
+            .into_iter()
+            .map(|e| (e.outcome, Some(e.id)))
+            .collect())
     }
 
     /// Lets every connection reach private and loopback addresses (a local test relay).
@@ -305,6 +358,11 @@ impl<S: Storage> Driver<S> {
     /// # Errors
     /// Storage errors of the core (other failures are reported to the core as answers).
     pub async fn run(&mut self, effects: Effects) -> Result<Vec<Outcome>> {
+        let kept = self.run_kept(effects).await?;
+        self.hand_over(kept)
+    }
+
+    async fn run_kept(&mut self, effects: Effects) -> Result<Kept> {
         let mut outcomes = Vec::new();
         let mut queue = vec![effects];
         let mut steps = 0;
@@ -315,7 +373,8 @@ impl<S: Storage> Driver<S> {
                     reason: "the core keeps asking for more work",
                 });
             }
-            outcomes.extend(e.outcomes);
+            let ids = (0..e.outcomes.len()).map(|i| e.inbox.get(i).copied().flatten());
+            outcomes.extend(e.outcomes.iter().cloned().zip(ids));
             for o in &e.publish {
                 let answers = self.publish_outgoing(o).await;
                 let next =
@@ -609,6 +668,11 @@ impl<S: Storage> Driver<S> {
     /// Storage errors (an event that fails to process is skipped: a relay may send
     /// anything).
     pub async fn handle_event(&mut self, event: &Event) -> Result<Vec<Outcome>> {
+        let kept = self.handle_event_kept(event).await?;
+        self.hand_over(kept)
+    }
+
+    async fn handle_event_kept(&mut self, event: &Event) -> Result<Kept> {
         let effects = match self.client.process(event, unix_now(), &mut rand::rng()) {
             Ok(e) => e,
             Err(nipee::Error::Storage { reason }) => {
@@ -617,10 +681,10 @@ impl<S: Storage> Driver<S> {
             Err(_) => return Ok(Vec::new()),
         };
         Ok(self
-            .run(effects)
+            .run_kept(effects)
             .await?
             .into_iter()
-            .filter(|o| !matches!(o, Outcome::Ignored(_)))
+            .filter(|(o, _)| !matches!(o, Outcome::Ignored(_)))
             .collect())
     }
 
@@ -635,16 +699,27 @@ impl<S: Storage> Driver<S> {
 
     /// Republishes the outbox, fetches what is stored for our subscriptions since the last
     /// sync (again after each join), processes it in `created_at` order and runs the
-    /// periodic work. Returns what happened, in order.
+    /// periodic work. Returns what happened, in order; with [`Driver::auto_acknowledge`],
+    /// what the inbox held from an interrupted earlier call comes first.
     ///
     /// # Errors
     /// Relay and storage errors (events that fail to process are skipped: a relay may
     /// send anything).
     pub async fn sync(&mut self) -> Result<Vec<Outcome>> {
+        let mut kept = if self.auto_acknowledge {
+            self.leftovers()?
+        } else {
+            Vec::new()
+        };
+        kept.extend(self.sync_kept().await?);
+        self.hand_over(kept)
+    }
+
+    async fn sync_kept(&mut self) -> Result<Kept> {
         let mut outcomes = Vec::new();
         let outbox = self.client.outbox()?;
         outcomes.extend(
-            self.run(Effects {
+            self.run_kept(Effects {
                 publish: outbox,
                 ..Effects::default()
             })
@@ -693,91 +768,18 @@ impl<S: Storage> Driver<S> {
             events.sort_by_key(|e| (e.created_at(), e.id()));
             events.dedup_by_key(|e| e.id());
             for e in events {
-                outcomes.extend(self.handle_event(&e).await?);
+                outcomes.extend(self.handle_event_kept(&e).await?);
             }
             for (key, newest) in points {
                 self.client.record_sync(&key, newest, unix_now())?;
             }
         }
-        outcomes.extend(self.poll().await?);
+        let poll = self.client.poll(unix_now(), &mut rand::rng())?;
+        outcomes.extend(self.run_kept(poll).await?);
         Ok(outcomes
             .into_iter()
-            .filter(|o| !matches!(o, Outcome::Ignored(_)))
+            .filter(|(o, _)| !matches!(o, Outcome::Ignored(_)))
             .collect())
-    }
-
-    /// Streams live events: holds the subscriptions the core lists, processes each event,
-    /// hands every non-ignored outcome to `on_outcome` until it returns `false`, and polls
-    /// every `poll_every`.
-    ///
-    /// # Errors
-    /// Relay and storage errors.
-    pub async fn listen<F>(&mut self, poll_every: Duration, mut on_outcome: F) -> Result<()>
-    where
-        F: FnMut(&Client<S>, &Outcome) -> bool,
-    {
-        for o in self.sync().await? {
-            if !on_outcome(&self.client, &o) {
-                return Ok(());
-            }
-        }
-        let mut subs: BTreeMap<String, (SubscriptionSpec, Subscription)> = BTreeMap::new();
-        let mut tick = tokio::time::interval(poll_every);
-        tick.tick().await;
-        loop {
-            // Hold exactly what the core lists.
-            let specs = self.client.subscriptions();
-            subs.retain(|k, (s, _)| specs.iter().any(|x| &x.key == k && x == s));
-            for spec in specs {
-                if subs.contains_key(&spec.key) {
-                    continue;
-                }
-                let mut options =
-                    SubscribeOptions::new().margin(Duration::from_secs(spec.margin_secs));
-                if let Some(r) = self.spec_relays(&spec).await {
-                    options = options.relays(r);
-                }
-                let sub = self
-                    .pool
-                    .subscribe_with(vec![spec.filter.clone()], options)?;
-                subs.insert(spec.key.clone(), (spec, sub));
-            }
-            let next = async {
-                let futs = subs
-                    .values_mut()
-                    .map(|(_, s)| Box::pin(s.next_item()))
-                    .collect::<Vec<_>>();
-                if futs.is_empty() {
-                    std::future::pending::<Option<SubscriptionItem>>().await
-                } else {
-                    futures_util::future::select_all(futs).await.0
-                }
-            };
-            let effects = tokio::select! {
-                item = next => match item {
-                    None => return Ok(()),
-                    Some(SubscriptionItem::Event { event, .. }) => {
-                        match self.client.process(&event, unix_now(), &mut rand::rng()) {
-                            Ok(e) => e,
-                            Err(nipee::Error::Storage { reason }) => {
-                                return Err(Error::Core(nipee::Error::Storage { reason }));
-                            }
-                            Err(_) => continue,
-                        }
-                    }
-                    Some(_) => continue,
-                },
-                _ = tick.tick() => self.client.poll(unix_now(), &mut rand::rng())?,
-            };
-            for o in self.run(effects).await? {
-                if matches!(o, Outcome::Ignored(_)) {
-                    continue;
-                }
-                if !on_outcome(&self.client, &o) {
-                    return Ok(());
-                }
-            }
-        }
     }
 }
 

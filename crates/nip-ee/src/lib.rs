@@ -114,6 +114,7 @@ pub use client::{
     GroupSummary, IgnoreReason, MemberInfo, NewGroup, Outcome, Outgoing, PendingCommit,
     PolicyViolation, Purpose, RelayAnswer, SubscriptionSpec, TreeNode,
 };
+pub use client::{InboxEntry, InboxId};
 pub use envelope::{GroupEventKey, build_group_event, group_event_group_id};
 pub use error::{Error, ErrorKind, Result};
 pub use group_data::{GroupImage, NostrGroupData};

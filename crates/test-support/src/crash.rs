@@ -1,12 +1,17 @@
 //! Crash points: a [`Storage`] that kills its client just before or just after a chosen
 //! write batch, and a scenario that runs once per crash point, reloads the client from
-//! what was stored, lets its host do what a restarted host does (republish the outbox,
-//! poll, sync) and finishes. [`run_point`] checks that nothing was lost, nothing forked
-//! and no commit stayed pending.
+//! what was stored, lets its host do what a restarted host does (hand the app what the
+//! inbox still holds, republish the outbox, poll, sync) and finishes. [`run_point`] checks
+//! that nothing was lost, nothing forked and no commit stayed pending.
+//!
+//! Alice's host is an at-least-once host: it hands every outcome to the app, then
+//! acknowledges its inbox entries (one more write batch, so one more crash point); after
+//! a restart it hands over what the inbox still holds. Her app recognises a message it
+//! already has by its inner event id.
 
 use nipee::storage::{Entry, MemoryStorage, Storage, Table, WriteBatch};
 use nipee::{Client, ClientConfig, Effects, Error, FetchReport, GroupId, NewGroup, Outcome};
-use nipee_nostr::{Event, Keys, PublicKey, Timestamp};
+use nipee_nostr::{Event, EventId, Keys, PublicKey, Timestamp};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use zeroize::Zeroizing;
@@ -105,10 +110,9 @@ impl Storage for CrashStorage {
 
 const RELAY: &str = "wss://relay.crash";
 
-/// How [`run_point`]'s error starts when alice never saw a message: the batch that
-/// processed it landed (the event is marked processed, its key used) but the app died
-/// before the returned outcome reached it. The core keeps the events to publish (the
-/// outbox) but not the outcomes it returned, so nothing brings that message back.
+/// How [`run_point`]'s error starts when alice's app never saw a message sent to it (the
+/// batch that processed it landed, and neither the live outcome nor the inbox after the
+/// restart brought it to the app).
 pub const UNSEEN: &str = "an outcome never reached the restarted app:";
 const T0: u64 = 1_800_000_000;
 
@@ -120,6 +124,12 @@ struct World {
     others: Vec<(Client<MemoryStorage>, usize)>,
     /// What every client received: (receiver, text) — receiver 0 is alice.
     received: Vec<(usize, String)>,
+    /// The inner event ids of the messages alice's app has (its deduplication).
+    alice_has: Vec<EventId>,
+    /// Messages alice's host handed over again after a restart (already in her app).
+    redelivered: usize,
+    /// Messages alice's app first received from the inbox after a restart.
+    recovered: usize,
     /// Messages whose send returned Ok: (sender, text).
     sent: Vec<(usize, String)>,
     /// Messages whose send died: at most once each.
@@ -192,6 +202,38 @@ impl World {
         }
     }
 
+    /// Alice's app takes a message, unless it has it already.
+    fn alice_app_takes(&mut self, o: &Outcome) {
+        if let Outcome::Message { event, .. } = o {
+            if self.alice_has.contains(&event.id()) {
+                self.redelivered += 1;
+            } else {
+                self.alice_has.push(event.id());
+                self.received.push((0, event.content.clone()));
+            }
+        }
+    }
+
+    /// Alice's host hands the outcomes to her app, then acknowledges their inbox entries.
+    /// Returns `false` when alice died acknowledging (she has restarted).
+    fn alice_takes(&mut self, effects: &Effects) -> bool {
+        for o in &effects.outcomes {
+            self.alice_app_takes(o);
+        }
+        let kept = effects.kept();
+        if kept.is_empty() {
+            return true;
+        }
+        match self.alice.acknowledge(&kept) {
+            Ok(_) => true,
+            Err(_) if self.alice.storage().dead() => {
+                self.restart_alice();
+                false
+            }
+            Err(e) => panic!("alice: acknowledge: {e}"),
+        }
+    }
+
     /// Alice's effects; on a crash anywhere, alice restarts.
     fn run_alice(&mut self, effects: nipee::Result<Effects>) -> bool {
         let effects = match effects {
@@ -202,7 +244,10 @@ impl World {
             }
             Err(e) => panic!("alice: {e}"),
         };
-        texts(0, &effects, &mut self.received);
+        if !self.alice_takes(&effects) {
+            // The operation's batch landed; the restarted host republishes its outbox.
+            return true;
+        }
         let mut queue = vec![effects];
         while let Some(e) = queue.pop() {
             for out in &e.publish {
@@ -216,7 +261,9 @@ impl World {
                     .published(&out.event.id(), &[answer], now, &mut self.rng);
                 match r {
                     Ok(more) => {
-                        texts(0, &more, &mut self.received);
+                        if !self.alice_takes(&more) {
+                            return true;
+                        }
                         queue.push(more);
                     }
                     Err(_) if self.alice.storage().dead() => {
@@ -231,7 +278,9 @@ impl World {
                 let now = self.now;
                 match self.alice.fetched(req, &report, now, &mut self.rng) {
                     Ok(more) => {
-                        texts(0, &more, &mut self.received);
+                        if !self.alice_takes(&more) {
+                            return true;
+                        }
                         queue.push(more);
                     }
                     Err(_) if self.alice.storage().dead() => {
@@ -245,13 +294,23 @@ impl World {
         true
     }
 
-    /// What a restarted host does: reopen from storage, republish the outbox, poll, and
-    /// read everything again.
+    /// What a restarted host does: reopen from storage, hand the app what the inbox still
+    /// holds and acknowledge it, republish the outbox, poll, and read everything again.
     fn restart_alice(&mut self) {
         self.crashes += 1;
         let survivor = self.alice.storage().survivor();
         self.alice = Client::open(CrashStorage::new(survivor, None), Self::config())
             .unwrap_or_else(|e| panic!("alice reopens: {e}"));
+        let inbox = self.alice.inbox().unwrap_or_else(|e| panic!("inbox: {e}"));
+        for entry in &inbox {
+            let before = self.alice_has.len();
+            self.alice_app_takes(&entry.outcome);
+            self.recovered += self.alice_has.len() - before;
+        }
+        let ids: Vec<_> = inbox.iter().map(|e| e.id).collect();
+        self.alice
+            .acknowledge(&ids)
+            .unwrap_or_else(|e| panic!("acknowledge: {e}"));
         self.alice_cursor = 0;
         let outbox = self
             .alice
@@ -378,12 +437,25 @@ impl World {
     }
 }
 
-/// The scenario, with alice's storage dying at `plan`. Returns how many batches alice's
-/// storage saw (to enumerate the crash points) and how many times alice crashed.
+/// What one run of the scenario counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    /// Write batches alice's storage saw (to enumerate the crash points).
+    pub batches: usize,
+    /// Times alice crashed.
+    pub crashes: usize,
+    /// Messages her restarted host handed to her app again (which it already had).
+    pub redelivered: usize,
+    /// Messages her app first received from the inbox after a restart (their live outcome
+    /// died with the process).
+    pub recovered: usize,
+}
+
+/// The scenario, with alice's storage dying at `plan`.
 ///
 /// # Errors
 /// What went wrong: a fork, a lost or duplicated message, a pending commit left behind.
-pub fn run_point(plan: Option<(usize, Point)>) -> Result<(usize, usize), String> {
+pub fn run_point(plan: Option<(usize, Point)>) -> Result<Run, String> {
     let mut rng = StdRng::seed_from_u64(77);
     let alice_keys = Keys::generate(&mut rng);
     // The first batch stores the identity: a crash there leaves either nothing or the
@@ -418,6 +490,9 @@ pub fn run_point(plan: Option<(usize, Point)>) -> Result<(usize, usize), String>
         alice_cursor: 0,
         others,
         received: Vec::new(),
+        alice_has: Vec::new(),
+        redelivered: 0,
+        recovered: 0,
         sent: Vec::new(),
         maybe: Vec::new(),
         rng,
@@ -541,10 +616,15 @@ pub fn run_point(plan: Option<(usize, Point)>) -> Result<(usize, usize), String>
     w.run_alice(polled);
     w.sync_all();
     check(&w, &gid)?;
-    Ok((
-        w.alice.storage().batches() + usize::from(first_crash == 1),
-        w.crashes,
-    ))
+    if !w.alice.inbox().map_err(|e| e.to_string())?.is_empty() {
+        return Err("alice's inbox still holds entries her host took".into());
+    }
+    Ok(Run {
+        batches: w.alice.storage().batches() + usize::from(first_crash == 1),
+        crashes: w.crashes,
+        redelivered: w.redelivered,
+        recovered: w.recovered,
+    })
 }
 
 fn check(w: &World, gid: &GroupId) -> Result<(), String> {

@@ -128,6 +128,11 @@ impl Net {
             self.members[who]
                 .outcomes
                 .extend(e.outcomes.iter().cloned());
+            // The host has taken them: out of the inbox.
+            let m = &mut self.members[who];
+            m.client
+                .acknowledge(&e.kept())
+                .unwrap_or_else(|err| panic!("{}: acknowledge: {err}", m.name));
             for out in &e.publish {
                 let more = self.publish(who, out, true);
                 queue.push(more);

@@ -278,3 +278,48 @@ async fn a_gift_wrap_dated_two_days_back_is_received_after_a_reconnect() {
     );
     assert!(bob.client().group(&gid).unwrap().active);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_driver_hands_over_what_the_inbox_kept_after_a_restart() {
+    let relay = TestRelay::start_async()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let url = relay.url();
+    let mut rng = rand::rng();
+    let (ka, kb) = (Keys::generate(&mut rng), Keys::generate(&mut rng));
+    let mut alice = driver(&url, ka, MemoryStorage::new()).await;
+    let mut bob = driver(&url, kb.clone(), MemoryStorage::new()).await;
+    bob.publish_key_package(false).await.unwrap();
+    let gid = alice
+        .create_group("inbox", "", &[kb.public_key()])
+        .await
+        .unwrap();
+    bob.sync().await.unwrap();
+    assert!(
+        bob.inbox().unwrap().is_empty(),
+        "sync acknowledged the join"
+    );
+
+    // Bob's host takes outcomes from the inbox itself; his app dies before taking one.
+    bob.auto_acknowledge = false;
+    alice.send_text(&gid, "kept").await.unwrap();
+    let live = bob.sync().await.unwrap();
+    assert_eq!(texts(&live), ["kept"]);
+    let held = bob.inbox().unwrap();
+    assert_eq!(held.len(), 1);
+    let rows: Vec<_> = bob
+        .into_client()
+        .into_storage()
+        .rows()
+        .map(|(t, k, v)| (t, k.to_vec(), zeroize::Zeroizing::new(v.to_vec())))
+        .collect();
+
+    // Restarted with the default (acknowledge on return): the first sync returns it first.
+    let mut bob = driver(&url, kb, MemoryStorage::from_rows(rows, false)).await;
+    alice.send_text(&gid, "new").await.unwrap();
+    let again = bob.sync().await.unwrap();
+    assert_eq!(texts(&again), ["kept", "new"]);
+    assert!(bob.inbox().unwrap().is_empty());
+    assert_eq!(bob.acknowledge(&[held[0].id]).unwrap(), 0);
+    assert!(texts(&bob.sync().await.unwrap()).is_empty());
+}

@@ -183,8 +183,12 @@ export class RelayHost {
     return r;
   }
 
-  /** Connects, subscribes, republishes what the outbox still holds, starts polling. */
+  /**
+   * Connects, subscribes, hands `onOutcome` what the inbox still holds (outcomes an earlier
+   * page never acknowledged), republishes what the outbox still holds, starts polling.
+   */
   async start() {
+    await this.deliver(this.client.inbox());
     this.resubscribe();
     for (const o of this.client.outbox()) this.publishOne(o);
     this.timer = setInterval(() => this.runSafe(() => this.client.poll(this.now())), this.pollMs);
@@ -252,7 +256,7 @@ export class RelayHost {
       this.error("storage", e);
       throw e;
     }
-    for (const o of result.outcomes ?? []) this.onOutcome(o);
+    await this.deliver(result.outcomes ?? []);
     // The client decides what to hold; an operation may have changed it (a new group, a
     // join, a removal, a new public id).
     this.resubscribe();
@@ -261,6 +265,29 @@ export class RelayHost {
     for (const f of result.fetch ?? []) follow.push(this.fetchOne(f));
     await Promise.all(follow);
     return result;
+  }
+
+  /**
+   * Hands each outcome to `onOutcome` (awaiting it when it returns a promise), then
+   * acknowledges the inbox entries of those it took, persisting that write too. An outcome
+   * whose acknowledgement never landed comes again from `start()`: at least once (a
+   * message is recognised by its inner event id).
+   */
+  async deliver(outcomes) {
+    const ids = [];
+    for (const o of outcomes) {
+      await this.onOutcome(o);
+      if (o.inboxId !== undefined) ids.push(o.inboxId);
+    }
+    if (ids.length === 0) return;
+    const ack = this.client.acknowledge(ids);
+    this.writes = this.writes.then(() => this.store.apply(ack.write));
+    try {
+      await this.writes;
+    } catch (e) {
+      this.error("storage", e);
+      throw e;
+    }
   }
 
   async publishOne(outgoing) {

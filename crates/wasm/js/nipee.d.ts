@@ -87,8 +87,13 @@ export interface GroupData {
   relays: string[];
 }
 
-/** What happened. `eventId` names the relay event an outcome came from, when one did. */
-export type Outcome = OutcomeBody & { eventId?: string };
+/**
+ * What happened. `eventId` names the relay event an outcome came from, when one did.
+ * `inboxId` is set on what the client keeps in its inbox (every outcome but `published`
+ * and `ignored`) until `client.acknowledge([inboxId])`: delivery is at least once, and a
+ * message seen twice has the same `event.id`.
+ */
+export type Outcome = OutcomeBody & { eventId?: string; inboxId?: number };
 
 export type OutcomeBody =
   | { type: "message"; groupId: string; epoch: number; senderLeaf: number; event: UnsignedEvent }
@@ -265,6 +270,10 @@ export class NipeeClient {
   tree(groupId: string): TreeNode[];
   subscriptions(): Subscription[];
   outbox(): Outgoing[];
+  /** Outcomes not acknowledged yet (decrypted messages among them), oldest first. */
+  inbox(): Outcome[];
+  /** Deletes the inbox entries the application has taken; persist the result's `write`. */
+  acknowledge(inboxIds: number[]): OpResult<number>;
   free(): void;
 }
 
@@ -297,7 +306,9 @@ export interface Traffic {
 export interface RelayHostOptions {
   WebSocket?: typeof WebSocket;
   now?: () => number;
-  onOutcome?: (o: Outcome) => void;
+  /** Called for every outcome; once it returned (or its promise resolved) the host
+   * acknowledges the outcome's inbox entry. Unacknowledged ones come again at `start()`. */
+  onOutcome?: (o: Outcome) => void | Promise<void>;
   onError?: (what: string, e: unknown) => void;
   onTraffic?: (t: Traffic) => void;
   okTimeoutMs?: number;

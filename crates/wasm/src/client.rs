@@ -5,6 +5,8 @@
 //! The native methods (`*_native`, on `serde_json::Value`) hold the logic and are unit-tested
 //! without a JavaScript engine; the `#[wasm_bindgen]` methods only convert values.
 
+mod inbox;
+
 use nipee::inner::{chat_message, reaction};
 use nipee::storage::MemoryStorage;
 use nipee::{Client, ClientConfig, GroupDataUpdate, GroupId, NewGroup, NostrGroupId};

@@ -331,10 +331,17 @@ pub fn op_result(value: Value, effects: &Effects, batches: &[WriteBatch]) -> Val
         "value": value,
         "outcomes": effects
             .with_sources()
-            .map(|(o, source)| {
+            .enumerate()
+            .map(|(i, (o, source))| {
                 let mut v = outcome(o);
-                if let (Value::Object(m), Some(id)) = (&mut v, source) {
-                    m.insert("eventId".to_owned(), Value::String(id.to_hex()));
+                if let Value::Object(m) = &mut v {
+                    if let Some(id) = source {
+                        m.insert("eventId".to_owned(), Value::String(id.to_hex()));
+                    }
+                    // Kept in the client's inbox until acknowledged.
+                    if let Some(id) = effects.inbox.get(i).copied().flatten() {
+                        m.insert("inboxId".to_owned(), json!(id.as_u64()));
+                    }
                 }
                 v
             })

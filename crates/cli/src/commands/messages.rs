@@ -48,7 +48,7 @@ pub async fn react(ctx: &mut Ctx, group: &str, event_id: &str, emoji: &str) -> R
 pub async fn sync(ctx: &mut Ctx) -> Result<(), Fail> {
     let mut d = ctx.connect().await?;
     ctx.out.step("syncing with the relays");
-    let outcomes = d.sync().await?;
+    d.sync().await?;
     // Forget processed-event marks older than the retention the config names (safe: the
     // core recognises commits by content, and used message keys do not decrypt again).
     let retention = d.client().config().processed_retention_secs;
@@ -56,12 +56,16 @@ pub async fn sync(ctx: &mut Ctx) -> Result<(), Fail> {
         .prune_processed(nipee_driver::unix_now().saturating_sub(retention))?;
     let names = ctx.names(Some(d.client().public_key()));
     let mut shown = 0;
-    for o in &outcomes {
-        if let Some((text, value)) = describe(d.client(), &names, o) {
+    // Everything the inbox holds: what this sync did, and what earlier commands read but
+    // did not show (or a killed run did not finish showing). Acknowledged once printed.
+    let inbox = d.inbox()?;
+    for entry in &inbox {
+        if let Some((text, value)) = describe(d.client(), &names, &entry.outcome) {
             ctx.out.emit(text, value);
             shown += 1;
         }
     }
+    d.acknowledge(&inbox.iter().map(|e| e.id).collect::<Vec<_>>())?;
     let pending = d
         .client()
         .groups()

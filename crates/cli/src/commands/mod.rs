@@ -86,6 +86,11 @@ impl Ctx {
             )));
         }
         let mut driver = Driver::new(client, pool);
+        // What a command processes stays in the client's inbox until a command that shows
+        // it (`sync`, `listen`, `chat`) has printed it: a message read while `send` syncs
+        // is shown by the next `sync`, and one whose process was killed before printing it
+        // is shown again (its `id` tells it apart).
+        driver.auto_acknowledge = false;
         if relays.iter().any(|r| is_local(r)) {
             // Someone who configured a relay on a private or loopback address runs a local
             // deployment on purpose: let the group's relays be there too.

@@ -227,10 +227,11 @@ impl<S: Storage> Client<S> {
             self.save(&mut batch, gid)?;
             Outcome::Commit(info)
         };
+        let kept = self.keep_or_reload(gid, &mut batch, Some(event.id()), &outcome)?;
         self.commit_batch(Some(gid), batch)?;
         self.rebuild_routes();
         let mut e = Effects::default();
-        e.push(outcome);
+        e.push_kept(outcome, kept);
         Ok(e)
     }
 
@@ -435,13 +436,14 @@ impl<S: Storage> Client<S> {
             self.save(&mut batch, gid)?;
             Outcome::Commit(info)
         };
+        let kept = self.keep_or_reload(gid, &mut batch, Some(event.id()), &outcome)?;
         if let Err(e) = self.storage.apply(batch) {
             self.reload(gid)?;
             return Err(e);
         }
         self.rebuild_routes();
         let mut e = Effects::default();
-        e.push(outcome);
+        e.push_kept(outcome, kept);
         Ok(e)
     }
 

@@ -234,21 +234,24 @@ impl<S: Storage> Client<S> {
         };
         let inner = live.profile.decode_inner_event(app.data(), &sender)?;
         let (epoch, sender_leaf) = (app.epoch(), app.sender().0);
-        let application_data = app.data().to_vec();
-        self.live_mut(gid)?.group.merge(Staged::Application(app))?;
-        // Only the sender's ratchet (and the tree nodes its first message split) changed.
-        let mut batch = WriteBatch::new();
-        self.save_ratchet(&mut batch, gid, epoch, sender_leaf)?;
-        mark_processed(&mut batch, &event.id().to_bytes(), now);
-        self.commit_batch(Some(gid), batch)?;
-        let mut e = Effects::default();
-        e.push(Outcome::Message {
+        let outcome = Outcome::Message {
             group_id: gid.clone(),
             epoch,
             sender_leaf,
             event: inner,
-            application_data,
-        });
+            application_data: app.data().to_vec(),
+        };
+        // The message waits in the inbox, written with the key's use, until the host
+        // acknowledges it.
+        let mut batch = WriteBatch::new();
+        let kept = self.keep(&mut batch, Some(event.id()), &outcome)?;
+        self.live_mut(gid)?.group.merge(Staged::Application(app))?;
+        // Only the sender's ratchet (and the tree nodes its first message split) changed.
+        self.save_ratchet(&mut batch, gid, epoch, sender_leaf)?;
+        mark_processed(&mut batch, &event.id().to_bytes(), now);
+        self.commit_batch(Some(gid), batch)?;
+        let mut e = Effects::default();
+        e.push_kept(outcome, kept);
         Ok(e)
     }
 
@@ -276,17 +279,19 @@ impl<S: Storage> Client<S> {
             (p.sender(), p.proposal()),
             (Sender::Member(s), nipee_mls::Proposal::Remove { removed }) if s == *removed
         ) || matches!(p.proposal(), nipee_mls::Proposal::SelfRemove);
-        self.live_mut(gid)?.group.merge(Staged::Proposal(p))?;
+        let outcome = Outcome::Proposal {
+            group_id: gid.clone(),
+            sender,
+            leave_request,
+        };
         let mut batch = WriteBatch::new();
+        let kept = self.keep(&mut batch, Some(event.id()), &outcome)?;
+        self.live_mut(gid)?.group.merge(Staged::Proposal(p))?;
         self.save(&mut batch, gid)?;
         mark_processed(&mut batch, &event.id().to_bytes(), now);
         self.commit_batch(Some(gid), batch)?;
         let mut e = Effects::default();
-        e.push(Outcome::Proposal {
-            group_id: gid.clone(),
-            sender,
-            leave_request,
-        });
+        e.push_kept(outcome, kept);
         Ok(e)
     }
 

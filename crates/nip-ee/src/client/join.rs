@@ -246,13 +246,14 @@ impl<S: Storage> Client<S> {
         let nostr_group_id = live.nostr_group_id()?;
 
         let mut effects = Effects::default();
-        effects.push(Outcome::Joined {
+        let joined = Outcome::Joined {
             group_id: gid.clone(),
             nostr_group_id,
             epoch,
             inviter,
             key_package_event_id: kp_id,
-        });
+        };
+        let mut kept = None;
         let previous = self
             .sessions
             .insert(gid.clone(), Session::Active(Box::new(live)));
@@ -260,6 +261,7 @@ impl<S: Storage> Client<S> {
         let result = (|| {
             mark_processed(&mut batch, &wrap_id.to_bytes(), now);
             batch.delete(Table::Welcome, wrap_id.as_bytes().to_vec());
+            kept = self.keep(&mut batch, Some(*wrap_id), &joined)?;
             if last_resort {
                 // NIP-EE: rotate the signing key at once after joining through a
                 // last-resort KeyPackage (whose keys others may have used too).
@@ -299,6 +301,7 @@ impl<S: Storage> Client<S> {
             return Err(e);
         }
         self.rebuild_routes();
+        effects.push_kept(joined, kept);
         Ok(effects)
     }
 }

@@ -213,10 +213,11 @@ impl<S: Storage> Client<S> {
             Outcome::Commit(info)
         };
         self.save(&mut batch, gid)?;
+        let kept = self.keep_or_reload(gid, &mut batch, Some(event.id()), &outcome)?;
         self.commit_batch(Some(gid), batch)?;
         self.rebuild_routes();
         let mut e = Effects::default();
-        e.push(outcome);
+        e.push_kept(outcome, kept);
         Ok(e)
     }
 

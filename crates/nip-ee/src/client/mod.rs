@@ -20,6 +20,11 @@
 //!   the core asks for a read-back ([`FetchRequest::ReadBack`]) and keeps the commit pending
 //!   until it knows; an echo of the commit, or a message of the epoch it creates, confirms
 //!   it too; [`Client::discard_pending`] drops it on request.
+//! * **An inbox.** Every outcome the application must see (a decrypted message, a join, a
+//!   commit, a removal, our commit's fate) is written in the same batch as the state change
+//!   that produced it and kept until the host acknowledges it ([`Client::inbox`],
+//!   [`Client::acknowledge`]): a crash in between loses nothing, and delivery is at least
+//!   once.
 //! * **Commit races** are decided by the rule in [`races`](self) (see docs/NIP-EE.md).
 //! * **Future epochs.** A group event no retained key opens is buffered (bounded, stored)
 //!   and retried whenever the group enters a new epoch.
@@ -28,6 +33,7 @@ mod buffer;
 mod commits;
 mod config;
 mod data_update;
+mod inbox;
 mod incoming;
 mod join;
 mod leave;
@@ -55,6 +61,7 @@ pub use config::{
     GROUP_EVENT_MARGIN_SECS, MAX_HELD_FUTURE_SECS, MIN_RETAINED_EPOCHS,
 };
 pub use data_update::GroupDataUpdate;
+pub use inbox::{InboxEntry, InboxId};
 pub use outgoing::NewGroup;
 pub use policy::PolicyViolation;
 pub use types::{
@@ -93,6 +100,8 @@ pub struct Client<S: Storage> {
     /// `nostr_group_id` → the groups whose current or retained epochs use it. Several
     /// groups may claim one public id (anyone can copy it): each is tried.
     routes: BTreeMap<NostrGroupId, Vec<GroupId>>,
+    /// The id the next inbox entry gets.
+    next_inbox: u64,
 }
 
 impl<S: Storage> core::fmt::Debug for Client<S> {
@@ -184,12 +193,14 @@ impl<S: Storage> Client<S> {
             }
             sessions.insert(id, session);
         }
+        let next_inbox = inbox::load_next(&storage).map_err(storage_err)?;
         let mut client = Client {
             keys,
             storage,
             config: config.normalized(),
             sessions,
             routes: BTreeMap::new(),
+            next_inbox,
         };
         // Rows of the previous format are rewritten at once, so every later write (an
         // application message writes only secret-tree pieces) lands beside a row of this

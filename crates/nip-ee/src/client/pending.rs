@@ -302,9 +302,11 @@ impl<S: Storage> Client<S> {
             )?;
         }
         self.save(&mut batch, gid)?;
+        let confirmed = Outcome::OwnCommitConfirmed(info);
+        let kept = self.keep_or_reload(gid, &mut batch, Some(p.event.id()), &confirmed)?;
         self.commit_batch(Some(gid), batch)?;
         self.rebuild_routes();
-        effects.push(Outcome::OwnCommitConfirmed(info));
+        effects.push_kept(confirmed, kept);
         effects.extend(self.release_buffered(gid, now, rng)?);
         Ok(effects)
     }
@@ -326,13 +328,15 @@ impl<S: Storage> Client<S> {
         let mut batch = WriteBatch::new();
         batch.delete(Table::Outbox, p.event.id().as_bytes().to_vec());
         self.save(&mut batch, gid)?;
-        self.commit_batch(Some(gid), batch)?;
-        let mut effects = Effects::default();
-        effects.push(Outcome::OwnCommitDiscarded {
+        let discarded = Outcome::OwnCommitDiscarded {
             group_id: gid.clone(),
             epoch: p.epoch,
             reason,
-        });
+        };
+        let kept = self.keep_or_reload(gid, &mut batch, Some(p.event.id()), &discarded)?;
+        self.commit_batch(Some(gid), batch)?;
+        let mut effects = Effects::default();
+        effects.push_kept(discarded, kept);
         effects.extend(self.release_buffered(gid, now, rng)?);
         Ok(effects)
     }

@@ -63,13 +63,15 @@ impl<S: Storage> Client<S> {
         );
         resumed.merge(Staged::Proposal(p))?;
         batch.put(Table::Fork, key, resumed.to_bytes()?);
-        self.storage.apply(batch)?;
-        let mut e = Effects::default();
-        e.push(Outcome::Proposal {
+        let outcome = Outcome::Proposal {
             group_id: gid.clone(),
             sender,
             leave_request,
-        });
+        };
+        let kept = self.keep(&mut batch, Some(event.id()), &outcome)?;
+        self.storage.apply(batch)?;
+        let mut e = Effects::default();
+        e.push_kept(outcome, kept);
         Ok(e)
     }
 }

@@ -287,6 +287,10 @@ pub struct Effects {
     pub publish: Vec<Outgoing>,
     /// Reads to perform.
     pub fetch: Vec<FetchRequest>,
+    /// For each outcome, the inbox entry that keeps it until the host acknowledges it
+    /// (`None` for what the inbox does not keep: ignored events, publication reports); as
+    /// long as `outcomes`. See [`Client::inbox`](crate::Client::inbox).
+    pub inbox: Vec<Option<crate::InboxId>>,
 }
 
 impl Effects {
@@ -299,16 +303,31 @@ impl Effects {
     }
 
     pub(crate) fn push(&mut self, o: Outcome) {
+        self.push_kept(o, None);
+    }
+
+    /// Adds an outcome the inbox keeps under `id`.
+    pub(crate) fn push_kept(&mut self, o: Outcome, id: Option<crate::InboxId>) {
+        let n = self.outcomes.len();
+        self.sources.resize(n, None);
+        self.inbox.resize(n, None);
         self.outcomes.push(o);
         self.sources.push(None);
+        self.inbox.push(id);
     }
 
     pub(crate) fn extend(&mut self, other: Effects) {
         let n = other.outcomes.len();
+        let mine = self.outcomes.len();
+        self.sources.resize(mine, None);
+        self.inbox.resize(mine, None);
         self.outcomes.extend(other.outcomes);
         let mut sources = other.sources;
         sources.resize(n, None);
         self.sources.extend(sources);
+        let mut inbox = other.inbox;
+        inbox.resize(n, None);
+        self.inbox.extend(inbox);
         self.publish.extend(other.publish);
         self.fetch.extend(other.fetch);
     }
@@ -322,6 +341,13 @@ impl Effects {
             }
         }
         self
+    }
+
+    /// The inbox entries this call wrote, in order: acknowledge them
+    /// ([`Client::acknowledge`](crate::Client::acknowledge)) once the application has taken
+    /// the outcomes.
+    pub fn kept(&self) -> Vec<crate::InboxId> {
+        self.inbox.iter().flatten().copied().collect()
     }
 
     /// The outcomes with their source event ids.

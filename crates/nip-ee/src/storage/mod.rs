@@ -56,11 +56,15 @@ pub enum Table {
     /// epoch the commit created) and a body written once (the Welcome, the invitees; key
     /// `1` ‖ the same).
     Invite,
+    /// Outcomes the application must see (decrypted messages among them, in plaintext),
+    /// kept from the batch that produced them until the host acknowledges them. Key: the
+    /// entry's number, 8 bytes big-endian (so a scan lists them in order).
+    Inbox,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 10] = [
+    pub const ALL: [Table; 11] = [
         Table::Meta,
         Table::Group,
         Table::Fork,
@@ -71,6 +75,7 @@ impl Table {
         Table::Ratchet,
         Table::Welcome,
         Table::Invite,
+        Table::Inbox,
     ];
 
     /// A stable number (the on-disk table id).
@@ -86,6 +91,7 @@ impl Table {
             Table::Ratchet => 8,
             Table::Welcome => 9,
             Table::Invite => 10,
+            Table::Inbox => 11,
         }
     }
 
@@ -107,6 +113,7 @@ impl Table {
             Table::Ratchet => "ratchet",
             Table::Welcome => "welcome",
             Table::Invite => "invite",
+            Table::Inbox => "inbox",
         }
     }
 }
