@@ -48,8 +48,25 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, value_name = "PROFILE")]
     pub profile: Option<ProfileArg>,
 
+    /// Send the ratchet tree of our invitations out of band (`on`): one encrypted copy
+    /// for all invitees instead of one inside every invitee's Welcome, so large groups can
+    /// be created through relays with common size limits. Only nipee clients can join
+    /// from such an invitation (not nostr-mls or MDK). Given once, it is remembered in
+    /// config.json; `off` (the default) goes back.
+    #[arg(long, global = true, value_enum, value_name = "on|off")]
+    pub tree_out_of_band: Option<Switch>,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// A remembered on/off setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    /// On.
+    On,
+    /// Off.
+    Off,
 }
 
 /// The wire-format profiles, as `--profile` spells them.
@@ -536,6 +553,27 @@ mod tests {
         assert_eq!(ProfileArg::Marmot.profile(), nipee::Profile::Marmot);
         assert_eq!(
             kind(&["--profile", "mls", "groups"]),
+            ErrorKind::InvalidValue
+        );
+    }
+
+    #[test]
+    fn the_out_of_band_tree_is_a_global_switch() {
+        assert_eq!(parse(&["groups"]).unwrap().tree_out_of_band, None);
+        assert_eq!(
+            parse(&["--tree-out-of-band", "on", "groups"])
+                .unwrap()
+                .tree_out_of_band,
+            Some(Switch::On)
+        );
+        assert_eq!(
+            parse(&["groups", "--tree-out-of-band", "off"])
+                .unwrap()
+                .tree_out_of_band,
+            Some(Switch::Off)
+        );
+        assert_eq!(
+            kind(&["--tree-out-of-band", "yes", "groups"]),
             ErrorKind::InvalidValue
         );
     }

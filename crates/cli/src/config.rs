@@ -30,6 +30,9 @@ pub struct Config {
     /// The profile of new groups and KeyPackages (`nip-ee` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// Our invitations send the ratchet tree out of band (off when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree_out_of_band: Option<bool>,
 }
 
 /// The data directory in use.

@@ -76,3 +76,56 @@ fn two_users_talk_in_a_marmot_group_and_the_profile_is_remembered() {
         std::fs::remove_dir_all(d).ok();
     }
 }
+
+/// `--tree-out-of-band on`: remembered in config.json; the invitee's `sync` fetches the
+/// tree's chunks from the relay and joins; `off` goes back.
+#[test]
+fn an_invitation_with_the_tree_out_of_band_is_joined_through_the_relay() {
+    let relay = TestRelay::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = relay.url();
+    let (a, b) = (tmp("alice-oob"), tmp("bob-oob"));
+    new_identity(&a, &url);
+    let nb = new_identity(&b, &url);
+    ok(nipee(&b, &url, &["keypackage", "publish"]));
+    let created = ok(nipee(
+        &a,
+        &url,
+        &[
+            "--tree-out-of-band",
+            "on",
+            "group",
+            "create",
+            "oob",
+            "--invite",
+            &nb,
+        ],
+    ));
+    let config = std::fs::read_to_string(a.join("config.json")).unwrap();
+    assert!(config.contains("\"tree_out_of_band\": true"), "{config}");
+    let gid = created[0]["group"].as_str().unwrap().to_owned();
+    ok(nipee(&b, &url, &["sync"]));
+    assert!(
+        ok(nipee(&b, &url, &["groups"]))
+            .iter()
+            .any(|g| g["group"] == gid.as_str()),
+        "bob joined"
+    );
+    ok(nipee(
+        &a,
+        &url,
+        &["send", &gid, "tree", "out", "of", "band"],
+    ));
+    let got = ok(nipee(
+        &b,
+        &url,
+        &["listen", "--count", "1", "--timeout", "20"],
+    ));
+    let msg = got.iter().find(|v| v["type"] == "message").unwrap();
+    assert_eq!(msg["content"], "tree out of band");
+    ok(nipee(&a, &url, &["--tree-out-of-band", "off", "groups"]));
+    let config = std::fs::read_to_string(a.join("config.json")).unwrap();
+    assert!(config.contains("\"tree_out_of_band\": false"), "{config}");
+    for d in [a, b] {
+        std::fs::remove_dir_all(d).ok();
+    }
+}

@@ -45,6 +45,7 @@ impl Ctx {
     pub fn client_config(&self) -> ClientConfig {
         let mut c = ClientConfig::with_relays(self.config.relays.iter().cloned());
         c.profile = self.profile();
+        c.ratchet_tree_out_of_band = self.config.tree_out_of_band.unwrap_or(false);
         c
     }
 
@@ -244,6 +245,13 @@ pub async fn run(cli: Cli) -> Result<(), Fail> {
         let name = p.profile().name().to_owned();
         if config.profile.as_deref() != Some(name.as_str()) {
             config.profile = Some(name);
+            dir.save_config(&config)?;
+        }
+    }
+    if let Some(s) = cli.tree_out_of_band {
+        let on = s == crate::args::Switch::On;
+        if config.tree_out_of_band.unwrap_or(false) != on {
+            config.tree_out_of_band = Some(on);
             dir.save_config(&config)?;
         }
     }
