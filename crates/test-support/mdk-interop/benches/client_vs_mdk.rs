@@ -81,8 +81,16 @@ fn mdk_encrypted() -> bool {
     std::env::var("NIPEE_BENCH_MDK_DB").as_deref() != Ok("plain")
 }
 
-fn mdk_open(path: &Path) -> Mdk {
-    let storage = if mdk_encrypted() {
+/// `NIPEE_BENCH_DB=memory`: the measured members of the group and the joiners on in-memory
+/// SQLite (both sides), which leaves out the disk; startup always uses files.
+fn in_memory() -> bool {
+    std::env::var("NIPEE_BENCH_DB").as_deref() == Ok("memory")
+}
+
+fn mdk_open(path: &Path, memory: bool) -> Mdk {
+    let storage = if memory {
+        MdkSqliteStorage::new_in_memory().unwrap()
+    } else if mdk_encrypted() {
         MdkSqliteStorage::new_with_key(path, EncryptionConfig::new(MDK_KEY)).unwrap()
     } else {
         MdkSqliteStorage::new_unencrypted(path).unwrap()
@@ -137,7 +145,7 @@ struct MdkPerson {
 }
 
 impl MdkPerson {
-    fn new(path: &Path, rng: &mut StdRng) -> Self {
+    fn new(path: &Path, memory: bool, rng: &mut StdRng) -> Self {
         let mut secret = [0u8; 32];
         rand::Rng::fill_bytes(rng, &mut secret);
         MdkPerson {
@@ -145,7 +153,7 @@ impl MdkPerson {
             nipee_keys: nipee_nostr::Keys::new(
                 nipee_nostr::SecretKey::from_bytes(&secret).unwrap(),
             ),
-            mdk: mdk_open(path),
+            mdk: mdk_open(path, memory),
         }
     }
 
@@ -212,10 +220,14 @@ impl MdkPerson {
 }
 
 /// A nipee client on a fresh SQLite file, with its identity stored.
-fn nipee_person(path: &Path, rng: &mut StdRng) -> Client<SqliteStorage> {
+fn nipee_person(path: &Path, memory: bool, rng: &mut StdRng) -> Client<SqliteStorage> {
     Client::new(
         nipee_nostr::Keys::generate(rng),
-        SqliteStorage::open(path).unwrap(),
+        if memory {
+            SqliteStorage::open_in_memory().unwrap()
+        } else {
+            SqliteStorage::open(path).unwrap()
+        },
         config(),
     )
     .unwrap()
@@ -287,6 +299,10 @@ enum Side {
 }
 
 impl Fixture {
+    /// MDK creates the group (its SQLite storage refuses to store a Welcome event over
+    /// 100 KiB, so it could not join a large group), with the third member, the nipee
+    /// member and members whose clients never join; the two nipee clients join from MDK's
+    /// Welcome rumors, gift-wrapped with nipee's NIP-59 (rust-nostr's stops at 65 535 bytes).
     fn build(n: usize) -> Self {
         let mut rng = StdRng::seed_from_u64(n as u64);
         let dir = TempDir::new(&format!("group-{n}"));
@@ -296,37 +312,65 @@ impl Fixture {
             config(),
         )
         .unwrap();
-        let mut bob = nipee_person(&dir.path("nipee.db"), &mut rng);
-        let carol = MdkPerson::new(&dir.path("mdk.db"), &mut rng);
+        let mut bob = nipee_person(&dir.path("nipee.db"), in_memory(), &mut rng);
+        let carol = MdkPerson::new(&dir.path("mdk.db"), in_memory(), &mut rng);
         let mut kps = vec![
+            alice
+                .create_key_package(false, now(), &mut rng)
+                .unwrap()
+                .event,
             bob.create_key_package(false, now(), &mut rng)
                 .unwrap()
                 .event,
-            carol.key_package(),
         ];
         kps.extend(others(n - 3, &mut rng));
-        let (gid, created) = alice
-            .create_group_welcoming_only(
-                NewGroup::new("bench", kps),
-                &[bob.public_key(), carol.pubkey()],
-                now(),
-                &mut rng,
+        let group_config = mdk_core::prelude::NostrGroupConfigData::new(
+            "bench".to_owned(),
+            String::new(),
+            None,
+            None,
+            None,
+            vec![nostr::RelayUrl::parse(RELAY).unwrap()],
+            vec![carol.keys.public_key()],
+        );
+        let created = carol
+            .mdk
+            .create_group(
+                &carol.keys.public_key(),
+                kps.iter()
+                    .map(|e| nostr::Event::from_json(e.to_json()).unwrap())
+                    .collect(),
+                group_config,
             )
             .unwrap();
-        let wrap = gift_wrap_to(&created, &bob.public_key());
+        let mdk_gid = created.group.mls_group_id.clone();
+        carol.mdk.merge_pending_commit(&mdk_gid).unwrap();
+        let gid = GroupId::new(mdk_gid.to_vec());
+        let rumors = created.welcome_rumors;
+        let wrap = |i: usize, to: &nipee_nostr::PublicKey, rng: &mut StdRng| {
+            let rumor = nipee_nostr::UnsignedEvent::from_json(&rumors[i].as_json()).unwrap();
+            nipee_nostr::nip59::gift_wrap(
+                &carol.nipee_keys,
+                to,
+                &rumor,
+                nipee_nostr::Timestamp::from_secs(now()),
+                rng,
+            )
+            .unwrap()
+        };
+        let w = wrap(0, &alice.public_key(), &mut rng);
         assert_eq!(
-            assert_joined(&bob.process(&wrap, now(), &mut rng).unwrap()),
+            assert_joined(&alice.process(&w, now(), &mut rng).unwrap()),
             gid
         );
-        let wrap = gift_wrap_to(&created, &carol.pubkey());
-        let mdk_gid = carol
-            .join_from_rumor(
-                &nostr::EventId::from_slice(wrap.id().as_bytes()).unwrap(),
-                &carol.rumor_of(&wrap),
-            )
-            .unwrap();
-        assert_eq!(mdk_gid.as_slice(), gid.as_bytes());
+        let w = wrap(1, &bob.public_key(), &mut rng);
+        assert_eq!(
+            assert_joined(&bob.process(&w, now(), &mut rng).unwrap()),
+            gid
+        );
+        drop(rumors);
         assert_eq!(bob.members(&gid).unwrap().len(), n);
+        assert_eq!(alice.members(&gid).unwrap().len(), n);
         assert_eq!(carol.mdk.get_members(&mdk_gid).unwrap().len(), n);
         Fixture {
             alice,
@@ -530,8 +574,8 @@ impl Joins {
         let others = others(n - 2, &mut rng);
         let dir = TempDir::new(&format!("join-{n}"));
         let (a, b) = (dir.path("empty-nipee.db"), dir.path("empty-mdk.db"));
-        drop(nipee_person(&a, &mut rng));
-        drop(MdkPerson::new(&b, &mut rng));
+        drop(nipee_person(&a, false, &mut rng));
+        drop(MdkPerson::new(&b, false, &mut rng));
         let empty = (db_bytes(&a), db_bytes(&b));
         Joins {
             others,
@@ -578,7 +622,7 @@ impl Joins {
 
     fn nipee_input(&mut self) -> (Client<SqliteStorage>, String) {
         let path = self.next_path("nipee");
-        let mut joiner = nipee_person(&path, &mut self.rng);
+        let mut joiner = nipee_person(&path, in_memory(), &mut self.rng);
         let kp = joiner
             .create_key_package(false, now(), &mut self.rng)
             .unwrap()
@@ -589,7 +633,7 @@ impl Joins {
 
     fn mdk_input(&mut self) -> (MdkPerson, nipee_nostr::Event) {
         let path = self.next_path("mdk");
-        let joiner = MdkPerson::new(&path, &mut self.rng);
+        let joiner = MdkPerson::new(&path, in_memory(), &mut self.rng);
         let kp = joiner.key_package();
         let wrap = self.group_for(kp, &joiner.pubkey());
         (joiner, wrap)
@@ -606,6 +650,8 @@ struct Stored {
     next: usize,
     /// Database bytes per group: (nipee, MDK).
     per_group: (u64, u64),
+    /// Copies of both databases before any group was stored.
+    empty_dbs: (PathBuf, PathBuf),
     _dir: TempDir,
 }
 
@@ -620,8 +666,8 @@ impl Stored {
             config(),
         )
         .unwrap();
-        let bob = nipee_person(&nipee_db, &mut rng);
-        let carol = MdkPerson::new(&mdk_db, &mut rng);
+        let bob = nipee_person(&nipee_db, false, &mut rng);
+        let carol = MdkPerson::new(&mdk_db, false, &mut rng);
         let others = others(STORED_GROUP_SIZE - 3, &mut rng);
         // The empty databases (identity only, MDK's schema).
         let p = bob.public_key();
@@ -629,12 +675,15 @@ impl Stored {
         let carol_keys = (carol.keys.clone(), carol.nipee_keys.clone());
         drop(carol);
         let empty = (db_bytes(&nipee_db), db_bytes(&mdk_db));
+        let empty_dbs = (dir.path("empty-nipee.db"), dir.path("empty-mdk.db"));
+        std::fs::copy(&nipee_db, &empty_dbs.0).unwrap();
+        std::fs::copy(&mdk_db, &empty_dbs.1).unwrap();
         let mut bob = nipee_open(&nipee_db);
         assert_eq!(bob.public_key(), p);
         let carol = MdkPerson {
             keys: carol_keys.0,
             nipee_keys: carol_keys.1,
-            mdk: mdk_open(&mdk_db),
+            mdk: mdk_open(&mdk_db, false),
         };
         let mut gids = Vec::new();
         for _ in 0..STORED_GROUPS {
@@ -676,6 +725,7 @@ impl Stored {
             rng,
             next: 0,
             per_group,
+            empty_dbs,
             _dir: dir,
         }
     }
@@ -705,7 +755,7 @@ fn nipee_startup(path: &Path) -> Client<SqliteStorage> {
 }
 
 fn mdk_startup(path: &Path) -> Mdk {
-    let mdk = mdk_open(path);
+    let mdk = mdk_open(path, false);
     assert_eq!(mdk.get_groups().unwrap().len(), STORED_GROUPS);
     mdk
 }
@@ -720,16 +770,17 @@ fn rss() -> u64 {
 }
 
 /// In a child process (a fresh heap): the resident memory a client adds when it opens a
-/// database of 100 groups (nipee: every group loaded; MDK: after `get_groups`, and after
-/// loading every group's MLS state as it does per operation).
+/// database (nipee: every group loaded; MDK: after `get_groups`, then with every group's
+/// MLS state loaded, as it loads one per operation). Prints `rss <bytes>...`.
 fn rss_child(side: &str, path: &Path) {
     let before = rss();
     if side == "nipee" {
-        let c = nipee_startup(path);
+        let c = nipee_open(path);
         let after = rss();
         println!("rss {} {}", after - before, c.groups().len());
     } else {
-        let mdk = mdk_startup(path);
+        let mdk = mdk_open(path, false);
+        let n = mdk.get_groups().unwrap().len();
         let after = rss();
         let groups: Vec<_> = mdk
             .get_groups()
@@ -739,7 +790,7 @@ fn rss_child(side: &str, path: &Path) {
             .collect();
         let loaded = rss();
         println!(
-            "rss {} {} {}",
+            "rss {} {} {n} {}",
             after - before,
             loaded - before,
             groups.len()
@@ -753,10 +804,6 @@ fn rss_of(side: &str, path: &Path) -> Vec<u64> {
             "NIPEE_BENCH_RSS_CHILD",
             format!("{side}:{}", path.display()),
         )
-        .env(
-            "NIPEE_BENCH_MDK_DB",
-            std::env::var("NIPEE_BENCH_MDK_DB").unwrap_or_default(),
-        )
         .output()
         .unwrap();
     assert!(
@@ -768,7 +815,7 @@ fn rss_of(side: &str, path: &Path) -> Vec<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("rss "))
         .map(|l| l.split(' ').filter_map(|x| x.parse().ok()).collect())
-        .unwrap_or_default()
+        .unwrap()
 }
 
 fn sizes() -> Vec<usize> {
@@ -900,25 +947,38 @@ fn join_benches(c: &mut Criterion, n: usize) {
         &nostr::Event::from_json(&wrap_json).unwrap(),
     ));
     let from_wrap = unwrapped.is_ok();
-    let mdk_gid = if from_wrap {
-        joiner.join_from_wrap(&wrap_json).unwrap()
+    let joined = if from_wrap {
+        joiner.join_from_wrap(&wrap_json)
     } else {
-        joiner
-            .join_from_rumor(&mdk_event_id(&wrap), &joiner.rumor_of(&wrap))
-            .unwrap()
+        joiner.join_from_rumor(&mdk_event_id(&wrap), &joiner.rumor_of(&wrap))
     };
-    assert_eq!(joiner.mdk.get_members(&mdk_gid).unwrap().len(), n);
+    let mdk_joins = match &joined {
+        Ok(mdk_gid) => {
+            assert_eq!(joiner.mdk.get_members(mdk_gid).unwrap().len(), n);
+            Ok(())
+        }
+        Err(e) => Err(e.clone()),
+    };
     drop(joiner);
     let mdk_db = db_bytes(&path) - j.empty.1;
     println!(
-        "client_vs_mdk/{n}: the Welcome gift wrap is {} bytes; {}; database growth by the \
-         joined group: nipee {nipee_db} B, MDK {mdk_db} B",
+        "client_vs_mdk/{n}: the Welcome gift wrap is {} bytes; {}; {}; database growth by the \
+         joined group: nipee {nipee_db} B, MDK {}",
         wrap_json.len(),
         match &unwrapped {
             Ok(_) => "rust-nostr's NIP-59 opens it".to_owned(),
             Err(e) => format!(
                 "rust-nostr's NIP-59 cannot open it ({e}): MDK's join is measured from the rumor"
             ),
+        },
+        match &mdk_joins {
+            Ok(()) => "MDK joins".to_owned(),
+            Err(e) => format!("MDK cannot join ({e}): no MDK join measured"),
+        },
+        if mdk_joins.is_ok() {
+            format!("{mdk_db} B")
+        } else {
+            "-".to_owned()
         }
     );
 
@@ -938,7 +998,7 @@ fn join_benches(c: &mut Criterion, n: usize) {
             BatchSize::PerIteration,
         );
     });
-    if from_wrap {
+    if mdk_joins.is_ok() && from_wrap {
         g.bench_function("mdk/join", |b| {
             b.iter_batched(
                 || {
@@ -952,7 +1012,7 @@ fn join_benches(c: &mut Criterion, n: usize) {
                 BatchSize::PerIteration,
             );
         });
-    } else {
+    } else if mdk_joins.is_ok() {
         g.bench_function("mdk/join_from_rumor", |b| {
             b.iter_batched(
                 || {
@@ -986,17 +1046,28 @@ fn startup_benches(c: &mut Criterion) {
         s.per_group.0,
         s.per_group.1
     );
-    let n = rss_of("nipee", &s.nipee_db);
-    let m = rss_of("mdk", &s.mdk_db);
+    // Resident memory, each in a fresh process: with no group and with 100 groups.
+    let (n0, n) = (
+        rss_of("nipee", &s.empty_dbs.0),
+        rss_of("nipee", &s.nipee_db),
+    );
+    let (m0, m) = (rss_of("mdk", &s.empty_dbs.1), rss_of("mdk", &s.mdk_db));
+    assert_eq!((n0[1], n[1], m0[2], m[2], m[3]), (0, 100, 0, 100, 100));
+    let per = |a: u64, b: u64| (a.saturating_sub(b)) / STORED_GROUPS as u64;
     println!(
-        "client_vs_mdk/startup: resident memory added by opening the client (child process): \
-         nipee {} KiB ({} B per group, every group loaded); MDK {} KiB after get_groups, {} KiB \
-         with every group's MLS state loaded ({} B per group)",
+        "client_vs_mdk/startup: resident memory added by opening the client (fresh process), \
+         with no group / with {STORED_GROUPS}: nipee {} / {} KiB ({} B per group, every group \
+         loaded); MDK after get_groups {} / {} KiB ({} B per group), with every group's MLS \
+         state loaded {} / {} KiB ({} B per group)",
+        n0[0] / 1024,
         n[0] / 1024,
-        n[0] / STORED_GROUPS as u64,
+        per(n[0], n0[0]),
+        m0[0] / 1024,
         m[0] / 1024,
+        per(m[0], m0[0]),
+        m0[1] / 1024,
         m[1] / 1024,
-        m[1] / STORED_GROUPS as u64
+        per(m[1], m0[1]),
     );
     // Checked once: both open, list 100 groups and read a message.
     let s = RefCell::new(s);
@@ -1072,6 +1143,91 @@ fn startup_benches(c: &mut Criterion) {
     g.finish();
 }
 
+/// One marker line on stderr in a single `write` (found again in a syscall trace).
+fn mark(what: &str) {
+    use std::io::Write;
+    let line = format!("probe {what}\n");
+    std::io::stderr().write_all(line.as_bytes()).unwrap();
+}
+
+/// `NIPEE_BENCH_PROBE=<members>`: each timed operation 10 times per side, each between a
+/// `probe begin <side>/<operation>` and a `probe end` marker on stderr, everything else
+/// outside them. Run under `strace -f -e trace=fsync,fdatasync,write` to count the disk
+/// syncs each operation costs.
+fn probe(n: usize) {
+    const K: usize = 10;
+    let mut f = Fixture::build(n);
+    f.check();
+    let ms: Vec<String> = (0..K).map(|_| f.alice_message()).collect();
+    mark("begin nipee/receive_message");
+    for m in &ms {
+        f.bob_receive(m);
+    }
+    mark("end");
+    mark("begin mdk/receive_message");
+    for m in &ms {
+        f.carol.receive(m);
+    }
+    mark("end");
+    mark("begin nipee/send_message");
+    for _ in 0..K {
+        f.bob_send();
+    }
+    mark("end");
+    mark("begin mdk/send_message");
+    for _ in 0..K {
+        f.carol_send();
+    }
+    mark("end");
+    for _ in 0..K {
+        let c = f.alice_commit();
+        mark("begin nipee/receive_commit");
+        f.bob_receive(&c);
+        mark("end");
+        mark("begin mdk/receive_commit");
+        f.carol.receive(&c);
+        mark("end");
+    }
+    for _ in 0..K {
+        f.deliver_pending();
+        mark("begin nipee/create_commit");
+        let c = f.bob_commit();
+        mark("end");
+        f.pending = Some((Side::Nipee, c));
+    }
+    for _ in 0..K {
+        f.deliver_pending();
+        mark("begin mdk/create_commit");
+        let c = f.carol_commit();
+        mark("end");
+        f.pending = Some((Side::Mdk, c));
+    }
+    f.deliver_pending();
+    let mut j = Joins::new(n);
+    for _ in 0..K {
+        let (mut joiner, wrap) = j.nipee_input();
+        mark("begin nipee/join");
+        let e = nipee_nostr::Event::from_json(&wrap).unwrap();
+        assert_joined(&joiner.process(&e, now(), &mut rand::rng()).unwrap());
+        mark("end");
+    }
+    for _ in 0..K {
+        let (joiner, wrap) = j.mdk_input();
+        let json = wrap.to_json();
+        let from_wrap = wrap.to_json().len() < 60_000;
+        let rumor = joiner.rumor_of(&wrap);
+        mark("begin mdk/join");
+        if from_wrap {
+            joiner.join_from_wrap(&json).unwrap();
+        } else {
+            joiner
+                .join_from_rumor(&mdk_event_id(&wrap), &rumor)
+                .unwrap();
+        }
+        mark("end");
+    }
+}
+
 fn benches(c: &mut Criterion) {
     for n in sizes() {
         group_benches(c, n);
@@ -1084,6 +1240,10 @@ fn main() {
     if let Ok(arg) = std::env::var("NIPEE_BENCH_RSS_CHILD") {
         let (side, path) = arg.split_once(':').unwrap();
         rss_child(side, Path::new(path));
+        return;
+    }
+    if let Ok(n) = std::env::var("NIPEE_BENCH_PROBE") {
+        probe(n.parse().unwrap());
         return;
     }
     let mut c = Criterion::default().configure_from_args();
