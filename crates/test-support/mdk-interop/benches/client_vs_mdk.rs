@@ -538,11 +538,18 @@ impl Fixture {
             MessageProcessingResult::Commit { .. }
         ));
         let c = self.bob_commit();
+        let nipee_len = c.len();
         self.pending = Some((Side::Nipee, c));
         self.deliver_pending();
         let c = self.carol_commit();
+        let mdk_len = c.len();
         self.pending = Some((Side::Mdk, c));
         self.deliver_pending();
+        println!(
+            "client_vs_mdk/{}: a self-update commit is {nipee_len} bytes of event JSON from \
+             nipee, {mdk_len} from MDK",
+            self.bob.members(&self.gid).unwrap().len()
+        );
         let e = self.bob.epoch(&self.gid).unwrap();
         assert_eq!(e, epoch + 3);
         assert_eq!(self.alice.epoch(&self.gid).unwrap(), e);
