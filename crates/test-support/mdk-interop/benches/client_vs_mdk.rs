@@ -5,21 +5,30 @@
 //!   `synchronous=FULL`, `secure_delete=ON`, not encrypted);
 //! * MDK: `MDK` on `mdk-sqlite-storage` opened with `new_with_key` (SQLCipher with a 32-byte
 //!   key, as White Noise opens it; SQLite's default rollback journal and
-//!   `synchronous=FULL`). `NIPEE_BENCH_MDK_DB=plain` opens it without encryption instead
-//!   (`new_unencrypted`, MDK's `test-utils` feature).
+//!   `synchronous=FULL`).
 //!
-//! Both sides are members of the same group, built by a third member (a nipee client in
-//! memory, not measured) that adds every member from its KeyPackage in one commit and
-//! wraps the Welcome only for the two measured members. Every event that member sends is
-//! processed by both measured members (the other side's copy outside the timed region), so
-//! both see the same stream of messages and commits. Per group size (16 and 1 024 members;
-//! `NIPEE_BENCH_SIZES=16,1024,4096` to choose) and side:
+//! Switches: `NIPEE_BENCH_MDK_DB=plain` opens MDK's files without encryption
+//! (`new_unencrypted`, MDK's `test-utils` feature); `NIPEE_BENCH_NIPEE_JOURNAL=delete` puts
+//! the measured nipee members on [`Journaled`], nipee's storage layout with MDK's rollback
+//! journal (the same durability); `NIPEE_BENCH_DB=memory` puts the measured members of both
+//! sides on in-memory SQLite (no disk, no SQLCipher; startup still uses files);
+//! `NIPEE_BENCH_SIZES=16,1024,4096` chooses the group sizes (default 16 and 1 024);
+//! `NIPEE_BENCH_PROBE=<members>` runs every operation 10 times per side between markers on
+//! stderr instead of benchmarking, to count disk syncs under `strace`.
+//!
+//! Both sides are members of the same group. MDK creates it (its SQLite storage refuses to
+//! store a Welcome event over 100 KiB, so it could not join a large group) with a third
+//! member (a nipee client in memory, not measured), the measured nipee member and members
+//! whose clients never join; the two nipee clients join from MDK's Welcome. Every event the
+//! third member sends is processed by both measured members (the other side's copy outside
+//! the timed region), so both see the same stream of messages and commits. Per group size
+//! and side:
 //!
 //! * `receive_message`: a kind-445 application message with a 100-byte kind-9 chat message
 //!   from the third member, from the event's JSON to the stored result. nipee:
 //!   `Event::from_json` (id and Schnorr signature checked) and `Client::process`. MDK:
-//!   rust-nostr's `Event::from_json`, `Event::verify` (what nostr-sdk does to every event
-//!   from a relay before the app hands it to MDK; `process_message` does not check it) and
+//!   rust-nostr's `Event::from_json`, `Event::verify` (a client on nostr-sdk has relay events
+//!   verified before it sees them; `process_message` does not check the signature) and
 //!   `process_message`, which also stores the message text in its messages table;
 //! * `send_message`: one 100-byte chat message: the rumor, then `Client::send` /
 //!   `create_message`;
@@ -28,22 +37,23 @@
 //!   nipee `Client::rotate` then `Client::published` with the relay's OK (the two-phase
 //!   path); MDK `self_update` then `merge_pending_commit`;
 //! * `join`: from the kind-1059 gift wrap's JSON to the stored group, in a fresh client on
-//!   a fresh database: nipee `Event::from_json` and `Client::process`; MDK `Event::from_json`,
-//!   `Event::verify`, rust-nostr's NIP-59 `UnwrappedGift::from_gift_wrap` (the seal's
-//!   signature and two NIP-44 decryptions), `process_welcome` and `accept_welcome`. When the
-//!   wrap is larger than rust-nostr's NIP-44 can decrypt (65 408 bytes of plaintext, about 90
-//!   members), MDK cannot start from the gift wrap at all: the bench then measures
-//!   `join_from_rumor` for MDK (from the kind-444 rumor, unwrapped outside the timed region)
-//!   and says so;
+//!   a fresh database, a new group (built by a nipee creator) per iteration: nipee
+//!   `Event::from_json` and `Client::process`; MDK `Event::from_json`, `Event::verify`,
+//!   rust-nostr's NIP-59 `UnwrappedGift::from_gift_wrap` (the seal's signature and two
+//!   NIP-44 decryptions), `process_welcome` and `accept_welcome`. When the wrap is larger
+//!   than rust-nostr's NIP-44 can decrypt (65 535 bytes), the bench measures
+//!   `join_from_rumor` for MDK (from the kind-444 rumor, unwrapped outside the timed region);
+//!   when MDK cannot join at all (its storage's Welcome limit), it measures nothing for MDK
+//!   and prints why;
 //! * `startup`, once, with 100 stored groups of 16 members: open the database and the
 //!   client and list the groups (nipee `SqliteStorage::open` and `Client::open`, which loads
 //!   every group; MDK `new_with_key`, `MDK::new` and `get_groups`, which loads no MLS
 //!   group), and `startup_then_receive`: the same, then one application message in one of
 //!   the groups (MDK then loads that group's MLS state).
 //!
-//! Before the timings it prints the database size per group (the file after the client is
-//! closed, less the file of a client with no group) and the resident memory of a client
-//! with 100 groups loaded, measured in a child process (`NIPEE_BENCH_RSS_CHILD`).
+//! Before the timings it prints the size of each side's self-update commit, the database
+//! size per group (the file after the client is closed, less the file before) and the
+//! resident memory per loaded group (fresh child processes, `NIPEE_BENCH_RSS_CHILD`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::cell::RefCell;
