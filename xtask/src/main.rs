@@ -8,7 +8,8 @@
 //!   thread) and nostr-tools, as a table (docs/PERFORMANCE.md).
 //! * `test-all [--stress]`: every check, ending with a table of stages (`--stress`: the
 //!   tests run beside a CPU hog that keeps every core busy).
-//! * `bench`: the criterion benchmarks (extra arguments go to criterion).
+//! * `bench`: the criterion benchmarks of the workspace, then the client against MDK
+//!   (`crates/test-support/mdk-interop`, its own workspace); extra arguments go to criterion.
 //! * `check-deps`: the dependency rule of the design card.
 //! * `tidy`: repository hygiene (nothing refers outside the repository).
 //! * `fresh-check`: tidy and the wasm32 C build in a fresh clone with a clean environment.
@@ -80,8 +81,21 @@ fn cmd_wasm_c_check() -> Result<(), String> {
 }
 
 fn cmd_bench(extra: &[String]) -> Result<(), String> {
+    let root = root();
     let mut c = Command::new(cargo());
-    c.current_dir(root()).args(["bench", "--workspace"]);
+    c.current_dir(&root).args(["bench", "--workspace"]);
+    if !extra.is_empty() {
+        c.arg("--").args(extra);
+    }
+    run(&mut c)?;
+    // The client against MDK: a workspace of its own (its own lock file), built into the
+    // same target directory as the MDK interop test stage of test-all.
+    let manifest = root.join("crates/test-support/mdk-interop/Cargo.toml");
+    let mut c = Command::new(cargo());
+    c.current_dir(&root)
+        .args(["bench", "--locked", "--manifest-path"])
+        .arg(&manifest)
+        .env("CARGO_TARGET_DIR", util::target_dir(&root));
     if !extra.is_empty() {
         c.arg("--").args(extra);
     }
