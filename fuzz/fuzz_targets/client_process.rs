@@ -49,6 +49,7 @@ fuzz_target!(|data: &[u8]| {
                 mls_message: rest.to_vec(),
                 key_package_event_id: f.spare_key_package,
                 relays: vec![],
+                ratchet_tree: None,
             };
             rumor
                 .gift_wrap(
