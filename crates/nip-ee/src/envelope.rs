@@ -8,6 +8,7 @@
 //! sender.
 
 use core::fmt;
+use std::sync::OnceLock;
 
 use nipee_nostr::nip44::{self, ConversationKey, LengthPrefix};
 use nipee_nostr::{Event, EventBuilder, Keys, Kind, PublicKey, SecretKey, Tag, Timestamp};
@@ -25,10 +26,18 @@ pub const EXPORTER_LENGTH: usize = 32;
 /// Longest accepted kind-445 content (base64 characters).
 pub const MAX_CONTENT: usize = 24 << 20;
 
-/// The key material of one epoch's group events: computed once per epoch from the exporter
-/// secret. Holds secrets: zeroized on drop, no secret in `Debug`.
+/// The key material of one epoch's group events, from the exporter secret. The public key
+/// and the NIP-44 conversation key (a point multiplication and an ECDH) are derived on first
+/// use and then kept, so that loading a group with several retained epochs costs nothing
+/// for the epochs no event arrives for. Holds secrets: zeroized on drop, no secret in `Debug`.
 pub struct GroupEventKey {
+    secret_key: SecretKey,
     exporter_secret: Zeroizing<[u8; 32]>,
+    derived: OnceLock<Derived>,
+}
+
+/// What [`GroupEventKey`] derives on first use.
+struct Derived {
     public_key: PublicKey,
     conversation_key: ConversationKey,
 }
@@ -36,36 +45,43 @@ pub struct GroupEventKey {
 impl fmt::Debug for GroupEventKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GroupEventKey")
-            .field("public_key", &self.public_key)
+            .field("public_key", &self.public_key())
             .finish_non_exhaustive()
     }
 }
 
 impl GroupEventKey {
-    /// Derives the key from the epoch's `MLS-Exporter("nostr", "nostr", 32)`.
+    /// The key of the epoch whose `MLS-Exporter("nostr", "nostr", 32)` is `exporter_secret`.
     ///
     /// # Errors
     /// [`Error::Nostr`] if the secret is not a valid secp256k1 scalar (zero or ≥ n, which a
     /// correct exporter gives with negligible probability).
     pub fn from_exporter_secret(exporter_secret: &[u8; 32]) -> Result<Self> {
-        let sk = SecretKey::from_bytes(exporter_secret)?;
-        let public_key = sk.public_key();
-        let conversation_key = ConversationKey::derive(&sk, &public_key);
         Ok(GroupEventKey {
+            secret_key: SecretKey::from_bytes(exporter_secret)?,
             exporter_secret: Zeroizing::new(*exporter_secret),
-            public_key,
-            conversation_key,
+            derived: OnceLock::new(),
+        })
+    }
+
+    fn derived(&self) -> &Derived {
+        self.derived.get_or_init(|| {
+            let public_key = self.secret_key.public_key();
+            Derived {
+                conversation_key: ConversationKey::derive(&self.secret_key, &public_key),
+                public_key,
+            }
         })
     }
 
     /// x-only(`sk`·G).
     pub fn public_key(&self) -> PublicKey {
-        self.public_key
+        self.derived().public_key
     }
 
     /// The NIP-44 v2 conversation key.
     pub fn conversation_key(&self) -> &ConversationKey {
-        &self.conversation_key
+        &self.derived().conversation_key
     }
 
     /// The exporter secret (for persistence). Handle with care.
@@ -98,7 +114,7 @@ impl GroupEventKey {
     ) -> Result<String> {
         let mut nonce = [0u8; 32];
         rng.fill_bytes(&mut nonce);
-        nip44::encrypt_with_nonce(&self.conversation_key, mls_message, &nonce, prefix)
+        nip44::encrypt_with_nonce(self.conversation_key(), mls_message, &nonce, prefix)
             .map_err(|e| Error::from_nip44("kind-445 MLS message", e))
     }
 
@@ -110,7 +126,7 @@ impl GroupEventKey {
         if content.len() > MAX_CONTENT {
             return Err(Error::malformed("kind 445 content", "too long"));
         }
-        Ok(nip44::decrypt(&self.conversation_key, content)?)
+        Ok(nip44::decrypt(self.conversation_key(), content)?)
     }
 }
 
