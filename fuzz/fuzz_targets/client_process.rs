@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nipee::{GroupEventKey, WelcomeRumor};
+use nipee::WelcomeRumor;
 use nipee_nostr::{Event, EventBuilder, Kind, Timestamp};
 use rand::SeedableRng;
 
@@ -22,9 +22,10 @@ fuzz_target!(|data: &[u8]| {
         if mls.is_empty() {
             return None;
         }
-        let key =
-            GroupEventKey::from_exporter_secret(&f.exporter).unwrap_or_else(|e| panic!("{e}"));
-        let content = key.encrypt(mls, rng).unwrap_or_else(|e| panic!("{e}"));
+        let content = f
+            .event_key
+            .encrypt(mls, rng)
+            .unwrap_or_else(|e| panic!("{e}"));
         Some(
             EventBuilder::new(Kind::MLS_GROUP_MESSAGE, content)
                 .tags(f.group_tags.clone())

@@ -3,9 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nipee_keypackage::KeyPackageBundle;
 use nipee_mls::RustCryptoSuite1;
-use nipee_mls::group::{Group, GroupConfig, JoinKeys};
+use nipee_mls::group::{Group, GroupConfig};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
@@ -17,14 +16,12 @@ fuzz_target!(|data: &[u8]| {
     } else {
         nipee_fuzz::patched(&f.welcome, rest)
     };
-    let bundle =
-        KeyPackageBundle::from_storage_bytes(&f.carol_bundle).unwrap_or_else(|e| panic!("{e}"));
     let tree = (mode & 2 != 0).then_some(rest);
     if let Ok(staged) = Group::stage_join(
         RustCryptoSuite1::new(),
         GroupConfig::new(nipee_fuzz::T),
         &welcome,
-        JoinKeys::from(bundle),
+        nipee_fuzz::carol_join_keys(),
         tree,
         vec![],
     ) {

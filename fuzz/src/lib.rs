@@ -6,12 +6,24 @@ use std::sync::OnceLock;
 
 use nipee::storage::{MemoryStorage, Storage, Table};
 use nipee::{Client, GroupEventKey, GroupId};
+use nipee_keypackage::{KeyPackage, KeyPackageBundle, SignatureSecretKey};
+use nipee_mls::HpkePrivateKey;
+use nipee_mls::group::JoinKeys;
 use nipee_nostr::{Event, EventId, Keys, Tag};
 use nipee_test_support::mem::Net;
 use zeroize::Zeroizing;
 
 /// The clock of every target.
 pub const T: u64 = 1_800_000_000;
+
+/// Carol's KeyPackage and private keys, kept decoded so that a run does not spend its time
+/// deriving their public halves again.
+pub struct CarolKeys {
+    key_package: KeyPackage,
+    init_secret: Zeroizing<[u8; 32]>,
+    encryption_secret: Zeroizing<[u8; 32]>,
+    signature_secret: SignatureSecretKey,
+}
 
 /// A client's stored rows.
 pub type Rows = Vec<(Table, Vec<u8>, Zeroizing<Vec<u8>>)>;
@@ -27,8 +39,8 @@ pub struct Fixture {
     pub alice: Keys,
     /// Bob's keys.
     pub bob: Keys,
-    /// The current epoch's exporter secret.
-    pub exporter: [u8; 32],
+    /// The current epoch's group-event key (derived once, not per run).
+    pub event_key: GroupEventKey,
     /// The tags of a group event (the `h` tag).
     pub group_tags: Vec<Tag>,
     /// MLS bytes of an application message of the current epoch bob has not processed.
@@ -37,8 +49,9 @@ pub struct Fixture {
     pub commit: Vec<u8>,
     /// Bob's unused KeyPackage event.
     pub spare_key_package: EventId,
-    /// Carol's KeyPackage private keys (storage bytes) and a Welcome made for them.
-    pub carol_bundle: Vec<u8>,
+    /// Carol's KeyPackage and its private keys, decoded once from their storage bytes
+    /// (see [`carol_join_keys`]), and a Welcome made for them.
+    pub carol: CarolKeys,
     /// The Welcome (MLS bytes) for carol.
     pub welcome: Vec<u8>,
 }
@@ -82,6 +95,16 @@ fn build() -> Fixture {
         .unwrap_or_else(|e| panic!("{e}"))
         .map(|v| v[1..].to_vec())
         .unwrap_or_else(|| panic!("carol's KeyPackage"));
+    let (key_package, init, enc, signature_secret) =
+        KeyPackageBundle::from_storage_bytes(&carol_bundle)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_parts();
+    let carol = CarolKeys {
+        key_package,
+        init_secret: Zeroizing::new(*init.expose_secret()),
+        encryption_secret: Zeroizing::new(*enc.expose_secret()),
+        signature_secret,
+    };
     net.members[c].cursor = usize::MAX / 2;
     net.sync(b);
     let spare = net.key_package(b, false);
@@ -109,12 +132,12 @@ fn build() -> Fixture {
         bob_rows,
         alice: net.members[a].client.keys().clone(),
         bob: net.members[b].client.keys().clone(),
-        exporter,
+        event_key: GroupEventKey::from_exporter_secret(&exporter).unwrap_or_else(|e| panic!("{e}")),
         group_tags: out.event.tags().iter().cloned().collect(),
         app_message,
         commit,
         spare_key_package: spare.id(),
-        carol_bundle,
+        carol,
         welcome: opened.rumor.mls_message,
     }
 }
@@ -123,6 +146,17 @@ fn build() -> Fixture {
 pub fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(build)
+}
+
+/// Carol's keys for a join, as the client hands them to the MLS engine.
+pub fn carol_join_keys() -> JoinKeys {
+    let c = &fixture().carol;
+    JoinKeys {
+        key_package: c.key_package.clone(),
+        init_secret: HpkePrivateKey::from_slice(&c.init_secret[..]),
+        encryption_secret: HpkePrivateKey::from_slice(&c.encryption_secret[..]),
+        signature_secret: c.signature_secret.clone(),
+    }
 }
 
 /// Bob's client, loaded from the fixture's rows (every run starts from the same state).
