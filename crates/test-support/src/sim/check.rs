@@ -82,6 +82,16 @@ impl Sim {
     /// # Errors
     /// What is violated, by whom.
     pub fn check(&mut self) -> Result<(), String> {
+        // Every client holds exactly the inbox entries its host took and did not
+        // acknowledge; acknowledging them all empties the inbox.
+        for i in 0..self.nodes.len() {
+            self.check_inbox(i, "when the network is quiet");
+            self.acknowledge_all(i);
+            self.check_inbox(i, "after acknowledging everything");
+        }
+        if let Some(f) = self.inbox_faults.first() {
+            return Err(format!("inbox: {f}"));
+        }
         let gid = self.gid.clone();
         let reference = self.nodes[0]
             .client

@@ -115,6 +115,8 @@ pub struct Stats {
     pub left_behind: usize,
     /// The most rounds a quiescence took.
     pub quiesce_rounds: usize,
+    /// Inbox entries the hosts acknowledged.
+    pub acknowledged: usize,
 }
 
 /// One simulation.
@@ -157,6 +159,11 @@ pub struct Sim {
     pub(crate) relay_may_fail: bool,
     pub(crate) counter: usize,
     pub(crate) expect_epoch: Option<u64>,
+    /// When hosts acknowledge their inbox entries: a generator of its own (from the seed),
+    /// so that the operations and the network draw what they drew before it existed.
+    pub(crate) ack_rng: StdRng,
+    /// Disagreements between a client's inbox and what its host took from it.
+    pub(crate) inbox_faults: Vec<String>,
 }
 
 /// What a passing simulation did.
@@ -183,7 +190,8 @@ impl core::fmt::Display for Report {
             f,
             "seed {}: {} members, {} relay(s){}, epoch {}, {} ops, {} messages, {} commits \
              ({} concurrent rounds, {} rollbacks, {} discarded), {} restarts, {} drops, \
-             {} refusals, {} lost OKs, {} attacks, {} stranded, {} ghosts, {} left behind",
+             {} refusals, {} lost OKs, {} attacks, {} stranded, {} ghosts, {} left behind, \
+             {} inbox entries acknowledged",
             self.seed,
             self.nodes,
             self.relays,
@@ -202,7 +210,8 @@ impl core::fmt::Display for Report {
             s.attacks,
             s.stranded,
             s.ghosts,
-            s.left_behind
+            s.left_behind,
+            s.acknowledged
         )
     }
 }
@@ -287,6 +296,7 @@ impl Sim {
                 last_epoch: 0,
                 rollbacks: Vec::new(),
                 too_late: Vec::new(),
+                unacked: BTreeMap::new(),
             });
         }
         let mut sim = Sim {
@@ -311,6 +321,8 @@ impl Sim {
             relay_may_fail: true,
             counter: 0,
             expect_epoch: None,
+            ack_rng: StdRng::seed_from_u64(seed ^ 0x1b0c_acc0_1ade_d000),
+            inbox_faults: Vec::new(),
         };
         sim.create_group();
         sim
@@ -371,6 +383,7 @@ impl Sim {
         for _ in 0..ops {
             self.random_op();
             self.stats.ops += 1;
+            self.hosts_acknowledge();
             for _ in 0..=self.below(2) {
                 self.step();
             }

@@ -78,6 +78,10 @@ pub struct Node {
     pub rollbacks: Vec<(usize, u64)>,
     /// Events its client refused as too late: (outer event id, its epoch then).
     pub too_late: Vec<(EventId, u64)>,
+    /// The inbox entries its host took from the client's effects and has not acknowledged
+    /// yet, with the inner event id of a message (what the client must still hold, and all
+    /// it may hold, after a restart).
+    pub unacked: std::collections::BTreeMap<nipee::InboxId, Option<EventId>>,
 }
 
 impl Sim {
@@ -184,9 +188,94 @@ impl Sim {
     /// after a confirmation, rotations after a join), and keeps its reads for later.
     pub(crate) fn handle(&mut self, who: usize, effects: Effects) {
         self.record(who, &effects.outcomes);
+        self.take_inbox(who, &effects);
         self.nodes[who].fetches.extend(effects.fetch);
         for out in effects.publish {
             self.publish(who, &out);
+        }
+    }
+
+    /// Notes the inbox entries of `effects` as taken by the host and not acknowledged; an
+    /// entry missing for an outcome the application must see, or an id given twice, is an
+    /// inbox fault.
+    fn take_inbox(&mut self, who: usize, effects: &Effects) {
+        let node = &mut self.nodes[who];
+        if effects.inbox.len() != effects.outcomes.len() {
+            self.inbox_faults.push(format!(
+                "{}: {} inbox ids for {} outcomes",
+                node.name,
+                effects.inbox.len(),
+                effects.outcomes.len()
+            ));
+            return;
+        }
+        for (o, id) in effects.outcomes.iter().zip(&effects.inbox) {
+            let kept = !matches!(o, Outcome::Ignored(_) | Outcome::Published { .. });
+            match (id, kept) {
+                (Some(id), true) => {
+                    let inner = match o {
+                        Outcome::Message { event, .. } => Some(event.id()),
+                        _ => None,
+                    };
+                    if node.unacked.insert(*id, inner).is_some() {
+                        self.inbox_faults
+                            .push(format!("{}: inbox id {id} given twice", node.name));
+                    }
+                }
+                (None, false) => {}
+                (id, _) => self
+                    .inbox_faults
+                    .push(format!("{}: inbox id {id:?} for {o:?}", node.name)),
+            }
+        }
+    }
+
+    /// The host of node `i` acknowledges every inbox entry it has taken.
+    pub(crate) fn acknowledge_all(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        let ids: Vec<_> = node.unacked.keys().copied().collect();
+        match node.client.acknowledge(&ids) {
+            Ok(n) if n == ids.len() => {
+                node.unacked.clear();
+                self.stats.acknowledged += n;
+            }
+            Ok(n) => self.inbox_faults.push(format!(
+                "{}: acknowledged {n} of {} inbox entries",
+                node.name,
+                ids.len()
+            )),
+            Err(e) => self
+                .inbox_faults
+                .push(format!("{}: acknowledge: {e}", node.name)),
+        }
+    }
+
+    /// Compares what node `i`'s client keeps in its inbox with what its host took and did
+    /// not acknowledge: after a restart, nothing may be missing and nothing extra.
+    pub(crate) fn check_inbox(&mut self, i: usize, when: &str) {
+        let node = &self.nodes[i];
+        let held: Result<std::collections::BTreeMap<_, _>, _> = node.client.inbox().map(|es| {
+            es.into_iter()
+                .map(|e| {
+                    let inner = match &e.outcome {
+                        Outcome::Message { event, .. } => Some(event.id()),
+                        _ => None,
+                    };
+                    (e.id, inner)
+                })
+                .collect()
+        });
+        match held {
+            Ok(held) if held == node.unacked => {}
+            Ok(held) => self.inbox_faults.push(format!(
+                "{} {when}: its inbox holds {} entries, its host took {} unacknowledged",
+                node.name,
+                held.len(),
+                node.unacked.len()
+            )),
+            Err(e) => self
+                .inbox_faults
+                .push(format!("{} {when}: inbox: {e}", node.name)),
         }
     }
 

@@ -60,6 +60,18 @@ impl Sim {
         }
     }
 
+    /// Each host acknowledges the inbox entries it has taken now and then (a quarter of the
+    /// time after each operation, from the generator of its own), so that restarts find
+    /// some entries still held.
+    pub(crate) fn hosts_acknowledge(&mut self) {
+        use rand::RngExt;
+        for i in 0..self.nodes.len() {
+            if self.ack_rng.random_range(0..4u32) == 0 {
+                self.acknowledge_all(i);
+            }
+        }
+    }
+
     /// One random operation.
     pub(crate) fn random_op(&mut self) {
         match self.below(1000) {
@@ -403,6 +415,7 @@ impl Sim {
         self.nodes[i].client = Client::open(MemoryStorage::from_rows(rows, false), config)
             .unwrap_or_else(|e| panic!("{}: reopen: {e}", self.nodes[i].name));
         self.nodes[i].fetches.clear();
+        self.check_inbox(i, "after a restart");
         self.stats.restarts += 1;
         self.trace.push(format!("{} restarts", self.nodes[i].name));
         let outbox = self.nodes[i].client.outbox().unwrap_or_default();
