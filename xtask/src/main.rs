@@ -11,11 +11,12 @@
 //! * `bench`: the criterion benchmarks of the workspace, then the client against MDK
 //!   (`crates/test-support/mdk-interop`, its own workspace); extra arguments go to criterion.
 //! * `check-deps`: the dependency rule of the design card.
-//! * `tidy`: repository hygiene (nothing refers outside the repository).
+//! * `tidy`: repository hygiene (nothing refers outside the repository; no module circle).
 //! * `fresh-check`: tidy and the wasm32 C build in a fresh clone with a clean environment.
 //! * `sim [--seeds N] [--first N]`: the convergence simulation over N seeds (default 1000).
 //! * `fuzz [--smoke] [--runs N | --seconds N] [TARGET]`: the cargo-fuzz targets of `fuzz/`.
 
+mod circles;
 mod deps;
 mod fresh;
 mod fuzz;

@@ -1,5 +1,7 @@
 //! Repository hygiene checks (rust-analyzer's "tidy" idea): properties of the tree that a
-//! fresh clone must have, checked as tests and as a `test-all` stage.
+//! fresh clone must have, checked as tests and as a `test-all` stage: nothing refers
+//! outside the repository, and no two modules of a crate import each other
+//! ([`crate::circles`]).
 
 use std::path::Path;
 use std::process::Command;
@@ -88,18 +90,21 @@ pub fn outside_refs(root: &Path) -> Result<Vec<OutsideRef>, String> {
 /// The `tidy` stage: fails naming every offending line.
 ///
 /// # Errors
-/// One line per reference outside the repository.
+/// One line per reference outside the repository and per module circle.
 pub fn check(root: &Path) -> Result<(), String> {
-    let refs = outside_refs(root)?;
-    if refs.is_empty() {
-        eprintln!("tidy: no file refers outside the repository");
+    let mut problems: Vec<String> = outside_refs(root)?
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let (circles, modules) = crate::circles::in_tree(root)?;
+    problems.extend(circles);
+    if problems.is_empty() {
+        eprintln!(
+            "tidy: no file refers outside the repository; no module circle in {modules} modules"
+        );
         Ok(())
     } else {
-        Err(refs
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n"))
+        Err(problems.join("\n"))
     }
 }
 
