@@ -10,7 +10,7 @@ use nipee_keypackage::{KeyPackage, KeyPackageBundle, SignatureSecretKey};
 use nipee_mls::HpkePrivateKey;
 use nipee_mls::group::JoinKeys;
 use nipee_nostr::{Event, EventId, Keys, Tag};
-use nipee_test_support::mem::Net;
+use nipee_test_support::mem::{Net, stored_rows};
 use zeroize::Zeroizing;
 
 /// The clock of every target.
@@ -25,8 +25,7 @@ pub struct CarolKeys {
     signature_secret: SignatureSecretKey,
 }
 
-/// A client's stored rows.
-pub type Rows = Vec<(Table, Vec<u8>, Zeroizing<Vec<u8>>)>;
+pub use nipee_test_support::mem::Rows;
 
 /// What the targets start from.
 pub struct Fixture {
@@ -54,12 +53,6 @@ pub struct Fixture {
     pub carol: CarolKeys,
     /// The Welcome (MLS bytes) for carol.
     pub welcome: Vec<u8>,
-}
-
-fn rows(s: &MemoryStorage) -> Rows {
-    s.rows()
-        .map(|(t, k, v)| (t, k.to_vec(), Zeroizing::new(v.to_vec())))
-        .collect()
 }
 
 fn mls_of(ev: &Event, exporter: &[u8; 32]) -> Vec<u8> {
@@ -112,7 +105,7 @@ fn build() -> Fixture {
         .client
         .exporter_secret(&gid)
         .unwrap_or_else(|e| panic!("{e}"));
-    let bob_rows = rows(net.members[b].client.storage());
+    let bob_rows = stored_rows(net.members[b].client.storage());
     // A message and a commit of this epoch that bob has not seen.
     let now = net.now;
     let inner =

@@ -63,12 +63,7 @@ impl CrashStorage {
 
     /// What survives the crash: the stored rows.
     pub fn survivor(&self) -> MemoryStorage {
-        let rows: Vec<_> = self
-            .inner
-            .rows()
-            .map(|(t, k, v)| (t, k.to_vec(), Zeroizing::new(v.to_vec())))
-            .collect();
-        MemoryStorage::from_rows(rows, false)
+        crate::mem::copy_of(&self.inner)
     }
 }
 

@@ -7,7 +7,7 @@
 //! `OK true` from the relay to the publishing client (so own commits are confirmed as the
 //! driver would confirm them), unless the test asks for a lost acknowledgement.
 
-use nipee::storage::MemoryStorage;
+use nipee::storage::{MemoryStorage, Table};
 use nipee::{
     Client, ClientConfig, Effects, Error, FetchReport, FetchRequest, GroupId, NewGroup, Outcome,
     Outgoing, PendingCommit, Purpose, RelayAnswer,
@@ -15,11 +15,27 @@ use nipee::{
 use nipee_nostr::{Event, EventBuilder, Keys, PublicKey, Tag, Timestamp};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use zeroize::Zeroizing;
 
 /// The in-process relay's URL (also every test group's relay).
 pub const RELAY: &str = "wss://relay.test";
 /// The clock at the start of every scenario.
 pub const T0: u64 = 1_800_000_000;
+
+/// A store's rows (table, key, value), as a host's durable store would hand them back.
+pub type Rows = Vec<(Table, Vec<u8>, Zeroizing<Vec<u8>>)>;
+
+/// Every row of `s`: what survives a crash, or what a thief of the device copies.
+pub fn stored_rows(s: &MemoryStorage) -> Rows {
+    s.rows()
+        .map(|(t, k, v)| (t, k.to_vec(), Zeroizing::new(v.to_vec())))
+        .collect()
+}
+
+/// A new store (not recording) holding `s`'s rows.
+pub fn copy_of(s: &MemoryStorage) -> MemoryStorage {
+    MemoryStorage::from_rows(stored_rows(s), false)
+}
 
 /// One client of the scenario.
 pub struct Member {
@@ -56,6 +72,27 @@ impl Net {
             now: T0,
             rng: StdRng::seed_from_u64(seed),
         }
+    }
+
+    /// alice (0, the admin), bob (1) and carol (2) in one group, converged.
+    pub fn three(seed: u64) -> (Net, GroupId) {
+        let mut net = Net::new(seed);
+        let a = net.add("alice");
+        let b = net.add("bob");
+        let c = net.add("carol");
+        let gid = net.group(a, &[b, c]);
+        net.assert_converged(&gid, &[a, b, c]);
+        (net, gid)
+    }
+
+    /// Restarts member `who` from its stored rows (a crash: memory is gone).
+    ///
+    /// # Panics
+    /// If the client cannot be opened from them.
+    pub fn restart(&mut self, who: usize) {
+        let storage = copy_of(self.members[who].client.storage());
+        self.members[who].client = Client::open(storage, Net::config())
+            .unwrap_or_else(|e| panic!("{}: reopen: {e}", self.members[who].name));
     }
 
     /// The config every member uses.

@@ -4,30 +4,10 @@
 
 use nipee::inner::chat_message;
 use nipee::storage::{MemoryStorage, Storage, Table, group_key};
-use nipee::{Client, Error, GroupDataUpdate, GroupId, IgnoreReason, Outcome};
+use nipee::{Client, Error, GroupDataUpdate, IgnoreReason, Outcome};
 use nipee_mls::Proposal;
 use nipee_nostr::{EventBuilder, Keys, Kind, Tag, Timestamp};
-use nipee_test_support::mem::Net;
-
-fn three(seed: u64) -> (Net, GroupId) {
-    let mut net = Net::new(seed);
-    let a = net.add("alice");
-    let b = net.add("bob");
-    let c = net.add("carol");
-    let gid = net.group(a, &[b, c]);
-    (net, gid)
-}
-
-fn restart(net: &mut Net, who: usize) {
-    let rows: Vec<_> = net.members[who]
-        .client
-        .storage()
-        .rows()
-        .map(|(t, k, v)| (t, k.to_vec(), zeroize::Zeroizing::new(v.to_vec())))
-        .collect();
-    net.members[who].client =
-        Client::open(MemoryStorage::from_rows(rows, false), Net::config()).unwrap();
-}
+use nipee_test_support::mem::{Net, copy_of};
 
 #[test]
 fn three_clients_chat_invite_rotate_remove_and_converge() {
@@ -154,7 +134,7 @@ fn three_clients_chat_invite_rotate_remove_and_converge() {
 
 #[test]
 fn a_non_admin_commit_is_rejected_by_everyone_with_state_unchanged() {
-    let (mut net, gid) = three(2);
+    let (mut net, gid) = Net::three(2);
     let e = net.add("eve");
     let kp = net.key_package(e, false);
     let now = net.now;
@@ -214,18 +194,18 @@ fn a_non_admin_commit_is_rejected_by_everyone_with_state_unchanged() {
 
 #[test]
 fn state_survives_a_restart_including_a_pending_commit() {
-    let (mut net, gid) = three(3);
+    let (mut net, gid) = Net::three(3);
     let now = net.now;
     let p = net.members[0]
         .client
         .rotate(&gid, now, &mut net.rng)
         .unwrap();
-    restart(&mut net, 0);
+    net.restart(0);
     assert!(net.members[0].client.group(&gid).unwrap().pending_commit);
     net.commit(0, p);
     net.sync_all();
     net.assert_converged(&gid, &[0, 1, 2]);
-    restart(&mut net, 1);
+    net.restart(1);
     net.say(1, &gid, "after a restart");
     net.sync_all();
     assert!(net.texts(2).contains(&"after a restart".to_owned()));
@@ -233,7 +213,7 @@ fn state_survives_a_restart_including_a_pending_commit() {
 
 #[test]
 fn bad_input_is_a_typed_error_that_changes_no_state() {
-    let (mut net, gid) = three(4);
+    let (mut net, gid) = Net::three(4);
     let now = net.now;
     let h = net.members[1].client.group(&gid).unwrap().nostr_group_id;
     let auth = net.members[1].client.epoch_authenticator(&gid).unwrap();
@@ -323,7 +303,7 @@ fn bad_input_is_a_typed_error_that_changes_no_state() {
 
 #[test]
 fn late_messages_of_retained_epochs_decrypt_and_state_stays_bounded() {
-    let (mut net, gid) = three(5);
+    let (mut net, gid) = Net::three(5);
     let late = net.say(0, &gid, "late");
     net.members[1].cursor = net.relay.len(); // bob misses it for now
     for _ in 0..2 {
@@ -402,7 +382,7 @@ fn one_identity_on_two_devices_has_two_leaves_with_their_own_state() {
 
 #[test]
 fn admins_change_the_group_data_and_members_follow_the_new_public_id() {
-    let (mut net, gid) = three(7);
+    let (mut net, gid) = Net::three(7);
     let old_h = net.members[1].client.group(&gid).unwrap().nostr_group_id;
     // A message of the old epoch, delivered late (after the id moved).
     let late = net.say(2, &gid, "under the old id");
@@ -457,7 +437,7 @@ fn admins_change_the_group_data_and_members_follow_the_new_public_id() {
 
 #[test]
 fn no_commit_may_leave_the_group_without_an_admin() {
-    let (mut net, gid) = three(8);
+    let (mut net, gid) = Net::three(8);
     let now = net.now;
     let alice = net.pk(0);
     // The only admin cannot remove herself (MLS forbids a commit removing its committer)...
@@ -506,7 +486,7 @@ fn no_commit_may_leave_the_group_without_an_admin() {
 
 #[test]
 fn pruned_processed_ids_do_not_let_old_events_change_state() {
-    let (mut net, gid) = three(9);
+    let (mut net, gid) = Net::three(9);
     let m = net.say(0, &gid, "old");
     net.sync_all();
     let later = net.now + 40 * 86_400;
@@ -528,20 +508,18 @@ fn pruned_processed_ids_do_not_let_old_events_change_state() {
 fn a_store_of_another_identity_is_refused() {
     let mut net = Net::new(10);
     let a = net.add("alice");
-    let rows: Vec<_> = net.members[a]
-        .client
-        .storage()
-        .rows()
-        .map(|(t, k, v)| (t, k.to_vec(), zeroize::Zeroizing::new(v.to_vec())))
-        .collect();
     let other = Keys::generate(&mut net.rng);
-    let r = Client::new(other, MemoryStorage::from_rows(rows, false), Net::config());
+    let r = Client::new(
+        other,
+        copy_of(net.members[a].client.storage()),
+        Net::config(),
+    );
     assert!(matches!(r, Err(Error::Misuse { .. })));
 }
 
 #[test]
 fn a_message_dated_ahead_of_our_clock_is_read_once_the_clock_catches_up() {
-    let (mut net, gid) = three(11);
+    let (mut net, gid) = Net::three(11);
     // Alice's clock runs 40 minutes ahead.
     let now = net.now;
     let ahead = now + 2_400;

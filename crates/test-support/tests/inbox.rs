@@ -8,18 +8,6 @@ use nipee::{Client, Effects, InboxId, Outcome};
 use nipee_nostr::Event;
 use nipee_test_support::mem::{Net, re_sign};
 
-/// Member `who`'s client reopened from what its store holds (a restart).
-fn restart(net: &mut Net, who: usize) {
-    let rows: Vec<_> = net.members[who]
-        .client
-        .storage()
-        .rows()
-        .map(|(t, k, v)| (t, k.to_vec(), zeroize::Zeroizing::new(v.to_vec())))
-        .collect();
-    net.members[who].client =
-        Client::open(MemoryStorage::from_rows(rows, false), Net::config()).unwrap();
-}
-
 /// Hands `ev` to member `who`'s client directly: its host takes nothing from the inbox.
 fn process(net: &mut Net, who: usize, ev: &Event) -> nipee::Result<Effects> {
     let now = net.now;
@@ -65,7 +53,7 @@ fn a_received_message_waits_in_the_inbox_across_a_restart_until_acknowledged() {
     assert_eq!(event.content, "hello");
 
     // A crash before the app took it: the restarted client still holds it.
-    restart(&mut net, b);
+    net.restart(b);
     assert_eq!(texts(&net.members[b].client), ["hello"]);
     assert_eq!(net.members[b].client.inbox().unwrap()[0].id, kept[0]);
 
@@ -79,7 +67,7 @@ fn a_received_message_waits_in_the_inbox_across_a_restart_until_acknowledged() {
             .any(|(t, _, _)| t == Table::Inbox),
         "the plaintext is gone from the store"
     );
-    restart(&mut net, b);
+    net.restart(b);
     assert!(net.members[b].client.inbox().unwrap().is_empty());
 }
 
@@ -194,7 +182,7 @@ fn joins_commits_and_removals_are_kept_too() {
     for ev in &log {
         let _ = process(&mut net, b, ev);
     }
-    restart(&mut net, b);
+    net.restart(b);
     assert_eq!(kinds(&net, b), ["joined", "commit", "removed"]);
     let ids: Vec<InboxId> = net.members[b]
         .client
@@ -209,7 +197,7 @@ fn joins_commits_and_removals_are_kept_too() {
     // acknowledges what it records).
     assert!(net.members[a].client.inbox().unwrap().is_empty());
     net.members[b].client.acknowledge(&ids).unwrap();
-    restart(&mut net, b);
+    net.restart(b);
     net.sync(c);
     let ev = net.say(a, &gid, "after");
     let more = process(&mut net, c, &ev).unwrap().kept();
@@ -227,7 +215,7 @@ fn inbox_ids_keep_growing_after_everything_was_acknowledged_and_the_client_resta
     let one = net.say(a, &gid, "one");
     let first = process(&mut net, b, &one).unwrap().kept();
     net.members[b].client.acknowledge(&first).unwrap();
-    restart(&mut net, b);
+    net.restart(b);
     let two = net.say(a, &gid, "two");
     let second = process(&mut net, b, &two).unwrap().kept();
     assert!(second[0] > first[0], "{second:?} after {first:?}");

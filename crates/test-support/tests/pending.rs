@@ -3,34 +3,12 @@
 //! one epoch authenticator and nothing stuck.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use nipee::storage::MemoryStorage;
-use nipee::{Client, FetchReport, FetchRequest, GroupId, Outcome, Purpose, RelayAnswer};
+use nipee::{FetchReport, FetchRequest, Outcome, Purpose, RelayAnswer};
 use nipee_test_support::mem::{Net, RELAY};
-
-fn three(seed: u64) -> (Net, GroupId) {
-    let mut net = Net::new(seed);
-    let a = net.add("alice");
-    let b = net.add("bob");
-    let c = net.add("carol");
-    let gid = net.group(a, &[b, c]);
-    (net, gid)
-}
-
-/// Restarts member `who` from its stored rows (a crash: memory is gone).
-fn restart(net: &mut Net, who: usize) {
-    let rows: Vec<_> = net.members[who]
-        .client
-        .storage()
-        .rows()
-        .map(|(t, k, v)| (t, k.to_vec(), zeroize::Zeroizing::new(v.to_vec())))
-        .collect();
-    net.members[who].client =
-        Client::open(MemoryStorage::from_rows(rows, false), Net::config()).unwrap();
-}
 
 #[test]
 fn a_crash_before_publishing_republishes_the_same_commit_after_restart() {
-    let (mut net, gid) = three(1);
+    let (mut net, gid) = Net::three(1);
     let now = net.now;
     let carol = net.pk(2);
     let p = net.members[0]
@@ -39,7 +17,7 @@ fn a_crash_before_publishing_republishes_the_same_commit_after_restart() {
         .unwrap();
     let id = p.outgoing.event.id();
     // Crash before anything reached a relay.
-    restart(&mut net, 0);
+    net.restart(0);
     let outbox = net.members[0].client.outbox().unwrap();
     let again = outbox
         .iter()
@@ -64,7 +42,7 @@ fn a_crash_before_publishing_republishes_the_same_commit_after_restart() {
 
 #[test]
 fn a_relay_that_answers_too_slowly_leaves_the_commit_pending_until_it_is_seen() {
-    let (mut net, gid) = three(2);
+    let (mut net, gid) = Net::three(2);
     let now = net.now;
     let p = net.members[1]
         .client
@@ -99,7 +77,7 @@ fn a_relay_that_answers_too_slowly_leaves_the_commit_pending_until_it_is_seen() 
 
 #[test]
 fn a_message_of_the_new_epoch_confirms_a_commit_whose_echo_never_came() {
-    let (mut net, gid) = three(3);
+    let (mut net, gid) = Net::three(3);
     let now = net.now;
     let p = net.members[1]
         .client
@@ -129,7 +107,7 @@ fn a_message_of_the_new_epoch_confirms_a_commit_whose_echo_never_came() {
 
 #[test]
 fn a_commit_no_relay_stored_is_discarded_after_a_complete_read_back() {
-    let (mut net, gid) = three(4);
+    let (mut net, gid) = Net::three(4);
     let now = net.now;
     let p = net.members[0]
         .client
@@ -182,7 +160,7 @@ fn a_commit_no_relay_stored_is_discarded_after_a_complete_read_back() {
 
 #[test]
 fn a_competing_commit_waits_while_ours_is_unknown_and_the_race_rule_decides_after() {
-    let (mut net, gid) = three(5);
+    let (mut net, gid) = Net::three(5);
     net.now += 10;
     let t = net.now;
     // Alice's commit (earlier) is stored but unacknowledged; carol commits later.
@@ -214,7 +192,7 @@ fn a_competing_commit_waits_while_ours_is_unknown_and_the_race_rule_decides_afte
 
 #[test]
 fn an_explicit_discard_drops_the_pending_commit_and_lets_others_through() {
-    let (mut net, gid) = three(6);
+    let (mut net, gid) = Net::three(6);
     let now = net.now;
     let _p = net.members[1]
         .client
@@ -237,7 +215,7 @@ fn an_explicit_discard_drops_the_pending_commit_and_lets_others_through() {
 
 #[test]
 fn only_an_acknowledgement_from_a_group_relay_confirms_a_commit() {
-    let (mut net, gid) = three(7);
+    let (mut net, gid) = Net::three(7);
     let now = net.now;
     let p = net.members[0]
         .client
@@ -290,7 +268,7 @@ fn welcome_wraps_stay_in_the_outbox_until_a_relay_took_them() {
             .iter()
             .any(|o| matches!(o.purpose, Purpose::Welcome { .. }))
     );
-    restart(&mut net, a);
+    net.restart(a);
     let outbox = net.members[a].client.outbox().unwrap();
     let wrap = outbox
         .iter()
@@ -305,7 +283,7 @@ fn welcome_wraps_stay_in_the_outbox_until_a_relay_took_them() {
 
 #[test]
 fn the_echo_of_an_own_commit_that_lost_is_ignored_not_an_error() {
-    let (mut net, gid) = three(9);
+    let (mut net, gid) = Net::three(9);
     net.now += 10;
     let t = net.now;
     // Bob's commit is earlier; alice's is made while bob's is in flight.

@@ -4,8 +4,8 @@
 //! stored.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use nipee::storage::{MemoryStorage, Table, group_key};
-use nipee::{Client, Outcome};
+use nipee::Outcome;
+use nipee::storage::{Table, group_key};
 use nipee_test_support::mem::Net;
 
 fn rows(net: &Net, who: usize) -> Vec<(Table, Vec<u8>, Vec<u8>)> {
@@ -15,14 +15,6 @@ fn rows(net: &Net, who: usize) -> Vec<(Table, Vec<u8>, Vec<u8>)> {
         .rows()
         .map(|(t, k, v)| (t, k.to_vec(), v.to_vec()))
         .collect()
-}
-
-fn restart(net: &mut Net, who: usize) {
-    let rows = rows(net, who)
-        .into_iter()
-        .map(|(t, k, v)| (t, k, zeroize::Zeroizing::new(v)));
-    net.members[who].client =
-        Client::open(MemoryStorage::from_rows(rows, false), Net::config()).unwrap();
 }
 
 #[test]
@@ -71,10 +63,10 @@ fn an_application_message_rewrites_only_its_senders_ratchet_and_a_reload_continu
 
     // Reloaded from these writes, bob continues: he reads what follows, and the others
     // read him.
-    restart(&mut net, b);
+    net.restart(b);
     net.say(a, &gid, "four");
     net.sync_all();
-    restart(&mut net, b);
+    net.restart(b);
     net.say(b, &gid, "five");
     net.sync_all();
     assert_eq!(net.texts(b), vec!["one", "two", "four"]);
@@ -85,7 +77,7 @@ fn an_application_message_rewrites_only_its_senders_ratchet_and_a_reload_continu
     // processed marks forgotten, the message is still refused.
     let later = net.now + 40 * 86_400;
     net.members[b].client.prune_processed(later).unwrap();
-    restart(&mut net, b);
+    net.restart(b);
     let r = net.members[b].client.process(&first, net.now, &mut net.rng);
     assert!(
         r.is_err() || matches!(r.unwrap().outcome(), Outcome::Ignored(_)),
@@ -102,7 +94,7 @@ fn an_application_message_rewrites_only_its_senders_ratchet_and_a_reload_continu
     net.sync_all();
     net.say(a, &gid, "six");
     net.sync_all();
-    restart(&mut net, b);
+    net.restart(b);
     net.say(c, &gid, "seven");
     net.sync_all();
     net.assert_converged(&gid, &[a, b, c]);

@@ -6,28 +6,11 @@
 use nipee::storage::MemoryStorage;
 use nipee::{Client, GroupDataUpdate, GroupId, IgnoreReason, Outcome};
 use nipee_nostr::{Event, EventBuilder, Keys, Tag, Timestamp};
-use nipee_test_support::mem::{Net, is_commit_to, re_sign};
-
-/// alice (admin), bob and carol in one group.
-fn three(seed: u64) -> (Net, GroupId) {
-    let mut net = Net::new(seed);
-    let a = net.add("alice");
-    let b = net.add("bob");
-    let c = net.add("carol");
-    let gid = net.group(a, &[b, c]);
-    net.assert_converged(&gid, &[a, b, c]);
-    (net, gid)
-}
+use nipee_test_support::mem::{Net, copy_of, is_commit_to, re_sign};
 
 /// A copy of member `who`'s storage: what a member (or an evicted device) still holds.
 fn stolen_state(net: &Net, who: usize) -> MemoryStorage {
-    let rows = net.members[who]
-        .client
-        .storage()
-        .rows()
-        .map(|(t, k, v)| (t, k.to_vec(), zeroize::Zeroizing::new(v.to_vec())))
-        .collect::<Vec<_>>();
-    MemoryStorage::from_rows(rows, false)
+    copy_of(net.members[who].client.storage())
 }
 
 /// A re-encryption of a group event under the epoch key `exporter` (what any member of
@@ -79,7 +62,7 @@ fn rotate(net: &mut Net, who: usize, gid: &GroupId) -> Event {
 
 #[test]
 fn a_replayed_backdated_commit_changes_nobodys_epoch_authenticator() {
-    let (mut net, gid) = three(1);
+    let (mut net, gid) = Net::three(1);
     net.now += 10;
     let c = rotate(&mut net, 1, &gid);
     net.sync_all();
@@ -104,7 +87,7 @@ fn a_replayed_backdated_commit_changes_nobodys_epoch_authenticator() {
 
 #[test]
 fn a_removed_members_backdated_self_update_does_not_undo_the_removal() {
-    let (mut net, gid) = three(2);
+    let (mut net, gid) = Net::three(2);
     // Carol keeps a copy of her state before the removal (a malicious client would).
     let evil_storage = stolen_state(&net, 2);
     net.now += 60;
@@ -213,7 +196,7 @@ fn attack_1_an_outsider_re_signing_a_lost_commit_earlier_changes_nothing() {
 
 #[test]
 fn attack_2_a_member_re_encrypting_the_applied_commit_is_a_duplicate() {
-    let (mut net, gid) = three(20);
+    let (mut net, gid) = Net::three(20);
     let exporter = *net.members[2].client.exporter_secret(&gid).unwrap();
     net.now += 10;
     let c = rotate(&mut net, 1, &gid);
@@ -269,7 +252,7 @@ fn attack_2_without_bindings_the_copy_is_recognised_by_its_mls_content() {
 
 #[test]
 fn attack_3_a_forged_commit_header_from_a_removed_member_rolls_nothing_back() {
-    let (mut net, gid) = three(30);
+    let (mut net, gid) = Net::three(30);
     let old_exporter = *net.members[2].client.exporter_secret(&gid).unwrap();
     net.now += 60;
     let now = net.now;
@@ -309,7 +292,7 @@ fn attack_3_a_forged_commit_header_from_a_removed_member_rolls_nothing_back() {
 
 #[test]
 fn attacks_4_and_5_a_timestamp_lowering_replay_does_not_stop_a_genuinely_earlier_commit() {
-    let (mut net, gid) = three(40);
+    let (mut net, gid) = Net::three(40);
     net.now += 100;
     let t = net.now;
     // Bob commits at t-10 but publishes late; alice commits at t and publishes at once.
@@ -346,7 +329,7 @@ fn attacks_4_and_5_a_timestamp_lowering_replay_does_not_stop_a_genuinely_earlier
 #[test]
 fn a_genuine_race_converges_on_the_lowest_created_at_then_id() {
     for seed in 0..6 {
-        let (mut net, gid) = three(100 + seed);
+        let (mut net, gid) = Net::three(100 + seed);
         net.now += 50;
         let t = net.now;
         let p0 = net.members[0].client.rotate(&gid, t, &mut net.rng).unwrap();
@@ -382,7 +365,7 @@ fn a_genuine_race_converges_on_the_lowest_created_at_then_id() {
 
 #[test]
 fn a_non_admin_commit_of_admin_proposals_is_refused_before_publishing() {
-    let (mut net, gid) = three(50);
+    let (mut net, gid) = Net::three(50);
     let now = net.now;
     let carol = net.pk(2);
     let outbox_before = net.members[1].client.outbox().unwrap().len();
@@ -406,7 +389,7 @@ fn a_non_admin_commit_of_admin_proposals_is_refused_before_publishing() {
 
 #[test]
 fn a_removed_member_is_re_added_and_reads_new_messages() {
-    let (mut net, gid) = three(60);
+    let (mut net, gid) = Net::three(60);
     let now = net.now;
     let carol = net.pk(2);
     let p = net.members[0]
@@ -434,7 +417,7 @@ fn a_removed_member_is_re_added_and_reads_new_messages() {
 
 #[test]
 fn rotate_changes_the_leaf_signature_key_for_everyone() {
-    let (mut net, gid) = three(70);
+    let (mut net, gid) = Net::three(70);
     let leaf = net.members[1].client.mls_group(&gid).unwrap().own_leaf();
     let before = net.members[0]
         .client
@@ -467,7 +450,7 @@ fn rotate_changes_the_leaf_signature_key_for_everyone() {
 
 #[test]
 fn a_fake_group_copying_the_public_id_cannot_block_the_real_invite() {
-    let (mut net, gid) = three(80);
+    let (mut net, gid) = Net::three(80);
     let m = net.add("mallory");
     let d = net.add("dave");
     let h = net.members[0].client.group(&gid).unwrap().nostr_group_id;
@@ -542,7 +525,7 @@ fn a_welcome_re_sealed_by_someone_else_is_refused() {
 
 #[test]
 fn a_commit_copy_under_another_signer_is_refused_not_applied() {
-    let (mut net, gid) = three(95);
+    let (mut net, gid) = Net::three(95);
     net.now += 10;
     let now = net.now;
     let p = net.members[1]

@@ -12,6 +12,7 @@ use nipee_driver::{CommitResult, Driver, unix_now};
 use nipee_nostr::{Keys, Timestamp};
 use nipee_relay::test_relay::TestRelay;
 use nipee_relay::{Pool, PoolConfig};
+use nipee_test_support::mem::stored_rows;
 
 async fn pool(url: &str, ok_timeout: Duration) -> Pool {
     let mut pc = PoolConfig::default();
@@ -307,12 +308,7 @@ async fn the_driver_hands_over_what_the_inbox_kept_after_a_restart() {
     assert_eq!(texts(&live), ["kept"]);
     let held = bob.inbox().unwrap();
     assert_eq!(held.len(), 1);
-    let rows: Vec<_> = bob
-        .into_client()
-        .into_storage()
-        .rows()
-        .map(|(t, k, v)| (t, k.to_vec(), zeroize::Zeroizing::new(v.to_vec())))
-        .collect();
+    let rows = stored_rows(&bob.into_client().into_storage());
 
     // Restarted with the default (acknowledge on return): the first sync returns it first.
     let mut bob = driver(&url, kb, MemoryStorage::from_rows(rows, false)).await;

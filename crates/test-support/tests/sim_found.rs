@@ -1,17 +1,8 @@
 //! Bugs the convergence simulation found, each reduced to a scenario of its own.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use nipee::{GroupDataUpdate, GroupId, Outcome};
-use nipee_test_support::mem::Net;
-
-fn three(seed: u64) -> (Net, GroupId) {
-    let mut net = Net::new(seed);
-    let a = net.add("alice");
-    let b = net.add("bob");
-    let c = net.add("carol");
-    let gid = net.group(a, &[b, c]);
-    (net, gid)
-}
+use nipee::{GroupDataUpdate, Outcome};
+use nipee_test_support::mem::{Net, stored_rows};
 
 /// Simulation seed 0: alice removes carol while another commit for the same epoch comes
 /// first in the race order, and carol receives alice's removal first. The removal lost the
@@ -89,7 +80,7 @@ fn a_member_whose_removal_lost_a_race_stays_in_the_group() {
 /// the group forked. An honest skew must be decided by the order key alone.
 #[test]
 fn a_commit_dated_slightly_before_its_epoch_began_is_decided_by_the_order_key_everywhere() {
-    let (mut net, gid) = three(1001);
+    let (mut net, gid) = Net::three(1001);
     net.now += 100;
     let t = net.now;
     // Alice opens the epoch at t.
@@ -120,7 +111,7 @@ fn a_commit_dated_slightly_before_its_epoch_began_is_decided_by_the_order_key_ev
 /// references. Relays do not keep order: the commit must wait for the proposal.
 #[test]
 fn a_commit_that_arrives_before_the_proposal_it_commits_waits_for_it() {
-    let (mut net, gid) = three(1002);
+    let (mut net, gid) = Net::three(1002);
     let now = net.now;
     let leave = net.members[2]
         .client
@@ -208,16 +199,11 @@ fn a_late_commit_finds_a_proposal_received_after_its_epoch_was_left() {
 /// from it: rolling back to that epoch would abandon the branch that removed it.
 #[test]
 fn a_removed_member_cannot_undo_its_removal_from_an_earlier_epoch() {
-    let (mut net, gid) = three(1004);
+    let (mut net, gid) = Net::three(1004);
     net.now += 60;
     let t = net.now;
     // Carol's device keeps its state of this epoch.
-    let rows: Vec<_> = net.members[2]
-        .client
-        .storage()
-        .rows()
-        .map(|(t, k, v)| (t, k.to_vec(), zeroize::Zeroizing::new(v.to_vec())))
-        .collect();
+    let rows = stored_rows(net.members[2].client.storage());
     let p = net.members[0].client.rotate(&gid, t, &mut net.rng).unwrap();
     net.commit(0, p);
     net.sync_all();

@@ -10,9 +10,10 @@ use nipee_nostr::{Event, EventBuilder, Keys, Kind, Tag, Timestamp};
 use zeroize::Zeroizing;
 
 use super::Sim;
+use crate::mem::stored_rows;
 
 /// A client's stored rows (table, key, value).
-pub type Rows = Vec<(nipee::storage::Table, Vec<u8>, Zeroizing<Vec<u8>>)>;
+pub use crate::mem::Rows;
 
 /// What the attacker holds.
 #[derive(Default)]
@@ -31,12 +32,7 @@ impl Sim {
         if self.attacker.is_none() || !self.chance(500) {
             return;
         }
-        let rows: Vec<_> = self.nodes[j]
-            .client
-            .storage()
-            .rows()
-            .map(|(t, k, v)| (t, k.to_vec(), Zeroizing::new(v.to_vec())))
-            .collect();
+        let rows = stored_rows(self.nodes[j].client.storage());
         if let Some(a) = &mut self.attacker
             && a.states.len() < MAX_STOLEN
         {
@@ -105,12 +101,7 @@ impl Sim {
                 }
                 // The whole state too: if that member is removed later, its copy will try
                 // to undo the removal from this epoch.
-                let rows: Rows = self.nodes[i]
-                    .client
-                    .storage()
-                    .rows()
-                    .map(|(t, k, v)| (t, k.to_vec(), Zeroizing::new(v.to_vec())))
-                    .collect();
+                let rows = stored_rows(self.nodes[i].client.storage());
                 if let Some(a) = self.attacker.as_mut()
                     && a.states.len() < MAX_STOLEN
                 {

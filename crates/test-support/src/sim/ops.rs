@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use nipee::storage::MemoryStorage;
+use crate::mem::copy_of;
 use nipee::{Client, GroupDataUpdate, PendingCommit};
 use nipee_nostr::{PublicKey, Timestamp, UnsignedEvent};
 
@@ -405,14 +405,8 @@ impl Sim {
     /// Node `i`'s process dies: its client is rebuilt from storage, and its host republishes
     /// the outbox and polls.
     pub fn restart(&mut self, i: usize) {
-        let rows: Vec<_> = self.nodes[i]
-            .client
-            .storage()
-            .rows()
-            .map(|(t, k, v)| (t, k.to_vec(), zeroize::Zeroizing::new(v.to_vec())))
-            .collect();
         let config = self.config();
-        self.nodes[i].client = Client::open(MemoryStorage::from_rows(rows, false), config)
+        self.nodes[i].client = Client::open(copy_of(self.nodes[i].client.storage()), config)
             .unwrap_or_else(|e| panic!("{}: reopen: {e}", self.nodes[i].name));
         self.nodes[i].fetches.clear();
         self.check_inbox(i, "after a restart");
