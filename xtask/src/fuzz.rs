@@ -1,9 +1,10 @@
-//! `cargo xtask fuzz [--smoke] [--runs N | --seconds N] [TARGET]`: the cargo-fuzz targets
+//! `cargo xtask fuzz [--smoke] [--runs N | --seconds N] [--jobs N] [TARGET]`: the cargo-fuzz targets
 //! of `fuzz/` (its own workspace, built with the nightly toolchain), each started from a
 //! corpus seeded from the vector files. `--smoke` runs every target for a few seconds (a
 //! stage of `test-all`); without it each target runs for `--runs` executions (default ten
-//! million), one at a time, at the lowest CPU priority, and a table of executions, rate
-//! and crashes is printed at the end.
+//! million), one at a time, at the lowest CPU priority (`--jobs N`: in N processes that
+//! share the corpus and split the count), and a table of executions, rate and crashes is
+//! printed at the end.
 
 use crate::util::{have, output, run, tools_dir};
 use std::path::{Path, PathBuf};
@@ -91,6 +92,9 @@ pub struct Options {
     pub seconds: Option<u64>,
     /// One target, or all.
     pub target: Option<String>,
+    /// Processes per target, sharing its corpus (libFuzzer reloads the corpus directory,
+    /// so each finds what the others add); `--runs` is split between them.
+    pub jobs: u64,
 }
 
 /// Parses the command's arguments.
@@ -100,6 +104,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         runs: 10_000_000,
         seconds: None,
         target: None,
+        jobs: 1,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -112,6 +117,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--smoke" => o.smoke = true,
             "--runs" => o.runs = number()?,
             "--seconds" => o.seconds = Some(number()?),
+            "--jobs" => o.jobs = number()?.max(1),
             t if TARGETS.contains(&t) => o.target = Some(t.to_owned()),
             other => {
                 return Err(format!(
@@ -228,22 +234,42 @@ pub fn command(root: &Path, o: &Options) -> Result<(), String> {
             format!("-runs={}", o.runs)
         };
         let before = artifacts(root, t);
-        let log_path = root.join("fuzz/artifacts").join(format!("{t}.log"));
         std::fs::create_dir_all(root.join("fuzz/artifacts")).map_err(|e| e.to_string())?;
-        let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
         let started = Instant::now();
-        let mut c = cargo_fuzz(root, toolchain, "run", !o.smoke);
-        c.arg(t)
-            .arg(&corpus)
-            .args(["--", &limit, "-print_final_stats=1"])
-            .stderr(log.try_clone().map_err(|e| e.to_string())?)
-            .stdout(log);
-        eprintln!("==> fuzz {t} ({limit})");
-        let status = c.status().map_err(|e| format!("cargo-fuzz: {e}"))?;
+        let mut children = Vec::new();
+        for job in 0..o.jobs {
+            let limit = match (&o.seconds, o.smoke) {
+                (None, false) => format!("-runs={}", o.runs.div_ceil(o.jobs)),
+                _ => limit.clone(),
+            };
+            let log_path = root.join("fuzz/artifacts").join(if o.jobs == 1 {
+                format!("{t}.log")
+            } else {
+                format!("{t}.job{job}.log")
+            });
+            let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
+            let mut c = cargo_fuzz(root, toolchain, "run", !o.smoke);
+            c.arg(t)
+                .arg(&corpus)
+                .args(["--", &limit, "-print_final_stats=1"])
+                .stderr(log.try_clone().map_err(|e| e.to_string())?)
+                .stdout(log);
+            eprintln!("==> fuzz {t} ({limit}, job {} of {})", job + 1, o.jobs);
+            children.push((c.spawn().map_err(|e| format!("cargo-fuzz: {e}"))?, log_path));
+        }
+        let mut runs = 0;
+        let mut failed = None;
+        for (mut child, log_path) in children {
+            let status = child.wait().map_err(|e| format!("cargo-fuzz: {e}"))?;
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            runs += runs_done(&text).unwrap_or(0);
+            if !status.success() {
+                failed = Some(log_path);
+            }
+        }
         let seconds = started.elapsed().as_secs_f64();
-        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
         let crashes = artifacts(root, t).saturating_sub(before);
-        if !status.success() && crashes == 0 {
+        if let Some(log_path) = failed.filter(|_| crashes == 0) {
             return Err(format!(
                 "fuzz {t} failed without a crash artifact; see {}",
                 log_path.display()
@@ -251,7 +277,7 @@ pub fn command(root: &Path, o: &Options) -> Result<(), String> {
         }
         results.push(Ran {
             target: t.clone(),
-            runs: runs_done(&text).unwrap_or(0),
+            runs,
             seconds,
             crashes,
         });
@@ -298,7 +324,10 @@ mod tests {
         let o = parse(&args(&["--smoke", "group_data"])).unwrap_or_else(|e| panic!("{e}"));
         assert!(o.smoke);
         assert_eq!(o.target.as_deref(), Some("group_data"));
+        let o = parse(&args(&["--jobs", "2", "client_process"])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((o.jobs, o.target.as_deref()), (2, Some("client_process")));
         let o = parse(&args(&["--runs", "5"])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(o.jobs, 1);
         assert_eq!((o.runs, o.target), (5, None));
         assert!(parse(&args(&["nope"])).is_err());
     }

@@ -237,6 +237,7 @@ fn test_all(stress: bool) -> ExitCode {
                 runs: 0,
                 seconds: None,
                 target: None,
+                jobs: 1,
             },
         )
     });
