@@ -218,3 +218,38 @@ pub fn group_event_group_id(event: &Event) -> Result<[u8; 32]> {
     hex::decode_to_slice(value, &mut id).map_err(|_| bad())?;
     Ok(id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn the_key_is_derived_on_first_use_only_and_as_before() {
+        let secret = [7u8; 32];
+        let key = GroupEventKey::from_exporter_secret(&secret).expect("a valid scalar");
+        assert!(
+            key.derived.get().is_none(),
+            "nothing derived on construction"
+        );
+        let content = key
+            .encrypt(b"mls bytes", &mut rand::rngs::StdRng::seed_from_u64(1))
+            .expect("encrypts");
+        assert!(key.derived.get().is_some(), "derived by the first use");
+        // The same key as the eager derivation.
+        let sk = SecretKey::from_bytes(&secret).expect("a valid scalar");
+        assert_eq!(key.public_key(), sk.public_key());
+        let eager = ConversationKey::derive(&sk, &sk.public_key());
+        assert_eq!(
+            nip44::decrypt(&eager, &content).expect("opens"),
+            b"mls bytes".to_vec()
+        );
+        // A fresh key opens it too (deriving on decrypt).
+        let again = GroupEventKey::from_exporter_secret(&secret).expect("a valid scalar");
+        assert_eq!(
+            again.decrypt(&content).expect("opens"),
+            b"mls bytes".to_vec()
+        );
+        assert!(GroupEventKey::from_exporter_secret(&[0u8; 32]).is_err());
+    }
+}
