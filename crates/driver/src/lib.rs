@@ -43,9 +43,14 @@
 
 mod error;
 mod listen;
+mod publish;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use publish::{Publisher, in_pool, kind_runs};
+
+use futures_util::StreamExt;
 
 use nipee::inner::{chat_message, reaction};
 use nipee::storage::Storage;
@@ -107,6 +112,14 @@ pub struct Driver<S: Storage> {
     /// Whether the outcomes the driver's methods return are acknowledged in the core's
     /// inbox as they are returned (default `true`; see "Delivery" in the crate docs).
     pub auto_acknowledge: bool,
+    /// How many events of one batch the driver has in flight at once (default 16; at
+    /// least 1). The core hands out events in batches (a batch of Welcome gift wraps, the
+    /// chunks of a ratchet tree); the driver sends the events of a run of one kind without
+    /// waiting for each `OK` before the next, then reports every answer to the core in the
+    /// order the core gave the events. A change of kind waits for the earlier run's answers,
+    /// so a tree's chunks are stored before the Welcomes that point to them go out. One
+    /// relay connection keeps the order of what is sent on it.
+    pub publish_in_flight: usize,
 }
 
 /// Outcomes with the inbox entries that keep them (`None`: the inbox does not keep it).
@@ -120,11 +133,6 @@ impl<S: Storage> core::fmt::Debug for Driver<S> {
     }
 }
 
-fn same_relay(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/')
-        .eq_ignore_ascii_case(b.trim_end_matches('/'))
-}
-
 impl<S: Storage> Driver<S> {
     /// Wraps a client and a pool (holding at least our own relays).
     pub fn new(client: Client<S>, pool: Pool) -> Self {
@@ -136,6 +144,7 @@ impl<S: Storage> Driver<S> {
             discovery: DiscoveryConfig::default(),
             allow_private_group_relays: false,
             auto_acknowledge: true,
+            publish_in_flight: 16,
         }
     }
 
@@ -204,10 +213,7 @@ impl<S: Storage> Driver<S> {
     }
 
     fn in_pool(&self, url: &str) -> Option<RelayUrl> {
-        self.pool
-            .relays()
-            .into_iter()
-            .find(|r| same_relay(r.as_str(), url))
+        in_pool(&self.pool, url)
     }
 
     /// Adds the relays of our groups and of our config to the pool (filtered by the URL
@@ -232,83 +238,13 @@ impl<S: Storage> Driver<S> {
 
     /// Publishes one outgoing event where the core says, and returns every relay's answer:
     /// relays in the pool directly, others on a short-lived filtered connection.
-    pub async fn publish_outgoing(&mut self, o: &Outgoing) -> Vec<RelayAnswer> {
-        let mut answers = Vec::new();
-        let (mut pooled, mut foreign) = (Vec::new(), Vec::new());
-        for url in &o.relays {
-            match self.in_pool(url) {
-                Some(u) => pooled.push(u),
-                None => foreign.push(url.clone()),
-            }
+    pub async fn publish_outgoing(&self, o: &Outgoing) -> Vec<RelayAnswer> {
+        Publisher {
+            pool: &self.pool,
+            discovery: &self.discovery,
         }
-        if !pooled.is_empty() {
-            let outcome = self.pool.publish_to(&o.event, Some(&pooled)).await;
-            for u in &pooled {
-                answers.push(match outcome.result(u) {
-                    Some(Ok(s)) if s.accepted => RelayAnswer::Accepted {
-                        relay: u.to_string(),
-                    },
-                    Some(Ok(s)) => RelayAnswer::Rejected {
-                        relay: u.to_string(),
-                        message: s.reason.message().to_owned(),
-                    },
-                    _ => RelayAnswer::NoAnswer {
-                        relay: u.to_string(),
-                    },
-                });
-            }
-        }
-        if !foreign.is_empty() {
-            answers.extend(self.publish_elsewhere(&foreign, &o.event).await);
-        }
-        answers
-    }
-
-    /// Publishes on short-lived connections to relays other users named (their
-    /// KeyPackage relays), after the discovery URL policy; closed afterwards.
-    async fn publish_elsewhere(&self, urls: &[String], event: &Event) -> Vec<RelayAnswer> {
-        let allowed: Vec<String> = urls
-            .iter()
-            .filter(|u| check_relay_url(u, self.discovery.allow_private).is_ok())
-            .take(self.discovery.max_relays)
-            .cloned()
-            .collect();
-        let mut answers: Vec<RelayAnswer> = urls
-            .iter()
-            .filter(|u| !allowed.contains(u))
-            .map(|u| RelayAnswer::NoAnswer { relay: u.clone() })
-            .collect();
-        if allowed.is_empty() {
-            return answers;
-        }
-        let Ok(pool) = Pool::connect(self.discovery.pool.clone(), allowed.iter()) else {
-            answers.extend(
-                allowed
-                    .iter()
-                    .map(|u| RelayAnswer::NoAnswer { relay: u.clone() }),
-            );
-            return answers;
-        };
-        let _ = pool
-            .wait_connected(allowed.len(), self.discovery.timeout)
-            .await;
-        let outcome = pool.publish(event).await;
-        for u in pool.relays() {
-            answers.push(match outcome.result(&u) {
-                Some(Ok(s)) if s.accepted => RelayAnswer::Accepted {
-                    relay: u.to_string(),
-                },
-                Some(Ok(s)) => RelayAnswer::Rejected {
-                    relay: u.to_string(),
-                    message: s.reason.message().to_owned(),
-                },
-                _ => RelayAnswer::NoAnswer {
-                    relay: u.to_string(),
-                },
-            });
-        }
-        pool.close().await;
-        answers
+        .publish(o)
+        .await
     }
 
     /// Performs a read the core asked for.
@@ -375,12 +311,25 @@ impl<S: Storage> Driver<S> {
             }
             let ids = (0..e.outcomes.len()).map(|i| e.inbox.get(i).copied().flatten());
             outcomes.extend(e.outcomes.iter().cloned().zip(ids));
-            for o in &e.publish {
-                let answers = self.publish_outgoing(o).await;
-                let next =
-                    self.client
-                        .published(&o.event.id(), &answers, unix_now(), &mut rand::rng())?;
-                queue.push(next);
+            let publisher = Publisher {
+                pool: &self.pool,
+                discovery: &self.discovery,
+            };
+            for run in kind_runs(&e.publish) {
+                let answers: Vec<Vec<RelayAnswer>> = futures_util::stream::iter(run)
+                    .map(|o| publisher.publish(o))
+                    .buffered(self.publish_in_flight.max(1))
+                    .collect()
+                    .await;
+                for (o, answers) in run.iter().zip(answers) {
+                    let next = self.client.published(
+                        &o.event.id(),
+                        &answers,
+                        unix_now(),
+                        &mut rand::rng(),
+                    )?;
+                    queue.push(next);
+                }
             }
             for f in &e.fetch {
                 let report = self.perform_fetch(f).await;

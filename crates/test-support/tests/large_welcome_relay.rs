@@ -10,14 +10,17 @@
 
 use std::time::{Duration, Instant};
 
+#[path = "support/latency.rs"]
+mod latency;
+
 use nipee::storage::MemoryStorage;
 use nipee::{
     Client, ClientConfig, NewGroup, Outcome, Profile, Purpose, RelayAnswer, tree_transfer,
 };
 use nipee_driver::{Driver, unix_now};
-use nipee_nostr::{Keys, Kind};
+use nipee_nostr::{Filter, Keys, Kind};
 use nipee_relay::test_relay::{TestRelay, TestRelayOptions};
-use nipee_relay::{Pool, PoolConfig};
+use nipee_relay::{FetchOptions, Pool, PoolConfig};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -237,11 +240,22 @@ async fn measure_the_largest_group_joined_through_the_relay_with_raised_limits()
     largest(Profile::Marmot, RAISED_MAX_BYTES, 15_600, 17_200, 50).await;
 }
 
+/// Who publishes what the creator's client hands out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Host {
+    /// Nobody: the events are only counted (no relay's answer reported).
+    Count,
+    /// The test's own loop: one event after the other, each `OK` awaited.
+    OneAtATime,
+    /// `Driver::run`, with this many events in flight (`Driver::publish_in_flight`).
+    Driver(usize),
+}
+
 /// What creating a whole group through the relay cost.
 struct Creation {
     /// `Client::create_group` (the commit, every Welcome wrap and tree chunk).
     create: Duration,
-    /// Publishing everything it returned through the relay, one event after the other.
+    /// Publishing everything it returned through the relay.
     publish: Option<Duration>,
     /// Events to publish and their JSON bytes in all; the largest event.
     events: usize,
@@ -261,19 +275,70 @@ impl core::fmt::Display for Creation {
     }
 }
 
-/// `alice` creates a group of `members` in `profile`, inviting everyone else at once; with
-/// `publish`, everything goes through a relay with its default limits and three
-/// invitees (first, middle, last) join and read a message.
+/// The test's own host loop: publish what the client hands out and report each answer; the
+/// report on a batch's last wrap hands out the next batch.
+async fn one_at_a_time(
+    alice: &mut Client<MemoryStorage>,
+    effects: nipee::Effects,
+    url: &str,
+    c: &mut Creation,
+    rng: &mut StdRng,
+) {
+    let batch = alice.config().welcome_batch;
+    let publisher = pool(url, 0).await;
+    let start = Instant::now();
+    let mut queue: std::collections::VecDeque<nipee::Outgoing> = effects.publish.into();
+    let mut most_at_once = queue.len();
+    while let Some(o) = queue.pop_front() {
+        let n = o.event.to_json().len();
+        c.events += 1;
+        c.bytes += n;
+        c.largest = c.largest.max(n);
+        assert_eq!(
+            publisher.publish(&o.event).await.accepted(),
+            1,
+            "the relay took it"
+        );
+        let next = alice
+            .published(
+                &o.event.id(),
+                &[RelayAnswer::Accepted {
+                    relay: url.to_owned(),
+                }],
+                unix_now(),
+                rng,
+            )
+            .unwrap();
+        queue.extend(next.publish);
+        most_at_once = most_at_once.max(queue.len());
+    }
+    c.publish = Some(start.elapsed());
+    publisher.close().await;
+    assert!(
+        most_at_once <= batch + tree_transfer::MAX_CHUNKS as usize,
+        "never more than a batch at once: {most_at_once}"
+    );
+}
+
+/// `alice` creates a group of `members` in `profile`, inviting everyone else at once; unless
+/// `host` only counts, everything goes through a relay with its default limits and three
+/// invitees (first, middle, last) join and read a message. The events and bytes are
+/// counted by the hosts that see each event (not by the driver). Everyone reaches the relay
+/// through a proxy that delays what it forwards by `one_way` each way.
 async fn create_whole_group(
     profile: Profile,
     tree: Tree,
     members: usize,
-    publish: bool,
+    host: Host,
+    one_way: Duration,
 ) -> Creation {
     let relay = TestRelay::start_async()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let url = relay.url();
+    let proxy = latency::LatencyProxy::start(([127, 0, 0, 1], relay.port()).into(), one_way)
+        .await
+        .unwrap();
+    let url = format!("ws://{}", proxy.addr());
     let mut rng = StdRng::seed_from_u64(members as u64 + 7);
     let now = unix_now();
     let mut invitees = Vec::with_capacity(members - 1);
@@ -311,7 +376,7 @@ async fn create_whole_group(
         c.bytes += n;
         c.largest = c.largest.max(n);
     };
-    if !publish {
+    if host == Host::Count {
         // Only what it weighs: hand every batch out, reporting no relay's answer.
         let mut queue: std::collections::VecDeque<nipee::Outgoing> = effects.publish.into();
         while let Some(o) = queue.pop_front() {
@@ -328,42 +393,41 @@ async fn create_whole_group(
         }
         return c;
     }
-    // The host's loop: publish what the client hands out and report each answer; the
-    // report on a batch's last wrap hands out the next batch.
-    let publisher = pool(&url, 0).await;
-    let start = Instant::now();
-    let mut queue: std::collections::VecDeque<nipee::Outgoing> = effects.publish.into();
-    let mut wraps = 0;
-    let mut most_at_once = queue.len();
-    while let Some(o) = queue.pop_front() {
-        count(&o, &mut c);
-        wraps += usize::from(o.event.kind() == Kind::GIFT_WRAP);
-        assert_eq!(
-            publisher.publish(&o.event).await.accepted(),
-            1,
-            "the relay took it"
-        );
-        let next = alice
-            .published(
-                &o.event.id(),
-                &[RelayAnswer::Accepted { relay: url.clone() }],
-                now,
-                &mut rng,
-            )
-            .unwrap();
-        queue.extend(next.publish);
-        most_at_once = most_at_once.max(queue.len());
-    }
-    c.publish = Some(start.elapsed());
-    publisher.close().await;
+    let mut alice = match host {
+        Host::Driver(in_flight) => {
+            let mut d = Driver::new(alice, pool(&url, 0).await);
+            d.allow_private_relays();
+            d.publish_in_flight = in_flight;
+            let start = Instant::now();
+            let outcomes = d.run(effects).await.unwrap();
+            c.publish = Some(start.elapsed());
+            // Every event reported published (the bytes are not counted here).
+            c.events = outcomes
+                .iter()
+                .filter(|o| matches!(o, Outcome::Published { .. }))
+                .count();
+            assert_eq!(c.events, outcomes.len(), "{outcomes:?}");
+            d
+        }
+        _ => {
+            one_at_a_time(&mut alice, effects, &url, &mut c, &mut rng).await;
+            let mut d = Driver::new(alice, pool(&url, 0).await);
+            d.allow_private_relays();
+            d
+        }
+    };
+    assert!(alice.client().outbox().unwrap().is_empty());
+    // Every invitee's wrap is on the relay.
+    let mut options = FetchOptions::default();
+    options.max_events = members * 2;
+    let wraps = alice
+        .pool()
+        .fetch(vec![Filter::new().kind(Kind::GIFT_WRAP)], options)
+        .await
+        .unwrap()
+        .events
+        .len();
     assert_eq!(wraps, members - 1, "every invitee got a wrap");
-    assert!(alice.outbox().unwrap().is_empty());
-    assert!(
-        most_at_once <= alice.config().welcome_batch + tree_transfer::MAX_CHUNKS as usize,
-        "never more than a batch at once: {most_at_once}"
-    );
-    let mut alice = Driver::new(alice, pool(&url, 0).await);
-    alice.allow_private_relays();
     let start = Instant::now();
     let mut joined = Vec::new();
     for i in [0, (members - 1) / 2, members - 2] {
@@ -391,22 +455,69 @@ async fn create_whole_group(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_1024_member_group_reaches_every_invitee_through_a_relay_with_its_default_limits() {
-    let c = create_whole_group(Profile::NipEe, Tree::OutOfBand, 1024, true).await;
+    let c = create_whole_group(
+        Profile::NipEe,
+        Tree::OutOfBand,
+        1024,
+        Host::OneAtATime,
+        Duration::ZERO,
+    )
+    .await;
     println!("1024 members, tree out of band, whole group through the relay: {c}");
     // O(n) bytes: a few kilobytes per invitee plus one tree.
     assert!(c.bytes < 1024 * 8_000 + 400_000, "{c}");
     assert!(c.largest < RELAY_DEFAULT_MAX_BYTES, "{c}");
 }
 
+/// The driver publishes the same group's events several at a time (the tree's chunks
+/// before the wraps that point to them): every invitee gets its wrap, three join.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_driver_publishes_a_new_1024_member_groups_welcomes_several_in_flight() {
+    let c = create_whole_group(
+        Profile::NipEe,
+        Tree::OutOfBand,
+        1024,
+        Host::Driver(16),
+        Duration::ZERO,
+    )
+    .await;
+    println!("1024 members, tree out of band, published by the driver, 16 in flight: {c}");
+    assert!(c.joins.is_some(), "{c}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement (minutes, release build advised): creating whole groups"]
 async fn measure_creating_whole_groups() {
     for profile in [Profile::NipEe, Profile::Marmot] {
-        let c = create_whole_group(profile, Tree::InWelcome, 1024, false).await;
+        let c =
+            create_whole_group(profile, Tree::InWelcome, 1024, Host::Count, Duration::ZERO).await;
         println!("{profile:?} 1024 members, tree in every Welcome (not published): {c}");
         for members in [1024, 10_000] {
-            let c = create_whole_group(profile, Tree::OutOfBand, members, true).await;
-            println!("{profile:?} {members} members, tree out of band, through the relay: {c}");
+            for host in [Host::OneAtATime, Host::Driver(16)] {
+                let c = create_whole_group(profile, Tree::OutOfBand, members, host, Duration::ZERO)
+                    .await;
+                println!(
+                    "{profile:?} {members} members, tree out of band, through the relay, \
+                     {host:?}: {c}"
+                );
+            }
         }
+    }
+}
+
+/// Publishing a new group's events through a relay 25 ms away (50 ms from a request to its
+/// answer, through the proxy): the driver one event at a time against several in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement (about a minute): publishing at a distance"]
+async fn measure_publishing_a_new_groups_welcomes_at_a_distance() {
+    let one_way = Duration::from_millis(25);
+    for host in [
+        Host::Driver(1),
+        Host::Driver(4),
+        Host::Driver(16),
+        Host::Driver(64),
+    ] {
+        let c = create_whole_group(Profile::NipEe, Tree::OutOfBand, 256, host, one_way).await;
+        println!("256 members, tree out of band, relay 25 ms away, {host:?}: {c}");
     }
 }
