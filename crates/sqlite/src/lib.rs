@@ -34,6 +34,37 @@ fn db_err(e: rusqlite::Error) -> Error {
     }
 }
 
+/// How SQLite keeps a transaction recoverable until it is complete. Either way
+/// `synchronous=FULL`: a batch that [`Storage::apply`] returned from survives a power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Journal {
+    /// Write-ahead log (the default): a commit appends to `<file>-wal` and syncs once;
+    /// readers do not wait for writers. Two more files beside the database, same mode.
+    #[default]
+    Wal,
+    /// SQLite's rollback journal (`journal_mode=DELETE`, what MDK's SQLCipher storage
+    /// keeps): the database stays one file between transactions, and filesystems without
+    /// shared memory for the WAL index work; each commit costs more syncs.
+    Delete,
+}
+
+/// Options of [`SqliteStorage::open_with`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SqliteOptions {
+    /// The journal mode (default [`Journal::Wal`]).
+    pub journal: Journal,
+}
+
+impl SqliteOptions {
+    /// These options with `journal`.
+    pub fn journal(mut self, journal: Journal) -> Self {
+        self.journal = journal;
+        self
+    }
+}
+
 /// A [`Storage`] in an SQLite database file.
 pub struct SqliteStorage {
     conn: Connection,
@@ -68,10 +99,31 @@ impl SqliteStorage {
     /// # Errors
     /// [`Error::Storage`] when the file cannot be created or opened or has a newer schema.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    /// [`SqliteStorage::open`] with `options` (the journal mode). A database keeps the mode
+    /// it was last opened with until it is opened with another; changing it needs no other
+    /// connection open.
+    ///
+    /// # Errors
+    /// As [`SqliteStorage::open`]; [`Error::Storage`] when SQLite does not take the mode.
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
         let path = path.as_ref();
         create_private(path)?;
         let conn = Connection::open(path).map_err(db_err)?;
-        Self::init(conn)
+        Self::init(conn, options.journal)
+    }
+
+    /// The journal mode SQLite reports for the open database (`wal`, `delete`, or `memory`
+    /// for an in-memory database).
+    ///
+    /// # Errors
+    /// [`Error::Storage`].
+    pub fn journal_mode(&self) -> Result<String> {
+        self.conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(db_err)
     }
 
     /// An in-memory SQLite database (tests).
@@ -79,16 +131,28 @@ impl SqliteStorage {
     /// # Errors
     /// [`Error::Storage`].
     pub fn open_in_memory() -> Result<Self> {
-        Self::init(Connection::open_in_memory().map_err(db_err)?)
+        Self::init(
+            Connection::open_in_memory().map_err(db_err)?,
+            Journal::default(),
+        )
     }
 
-    fn init(conn: Connection) -> Result<Self> {
+    fn init(conn: Connection, journal: Journal) -> Result<Self> {
         conn.pragma_update(None, "secure_delete", "ON")
             .map_err(db_err)?;
-        // WAL where the medium supports it (an in-memory database keeps "memory").
-        let _mode: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        // The mode asked for; an in-memory database keeps "memory" whatever is asked.
+        let asked = match journal {
+            Journal::Wal => "wal",
+            Journal::Delete => "delete",
+        };
+        let mode: String = conn
+            .query_row(&format!("PRAGMA journal_mode={asked}"), [], |r| r.get(0))
             .map_err(db_err)?;
+        if mode != asked && mode != "memory" {
+            return Err(Error::Storage {
+                reason: format!("SQLite kept journal mode {mode}, not {asked}"),
+            });
+        }
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(db_err)?;
         let version: i64 = conn
@@ -236,6 +300,45 @@ mod tests {
     #[test]
     fn sqlite_storage_passes_the_conformance_suite() {
         nipee::storage::conformance::run(&mut SqliteStorage::open_in_memory().unwrap());
+    }
+
+    #[test]
+    fn the_journal_mode_is_wal_unless_asked_otherwise_and_data_survives_a_change() {
+        let dir = std::env::temp_dir().join(format!(
+            "nipee-sqlite-journal-{}-{}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.db");
+        {
+            let mut s = SqliteStorage::open(&path).unwrap();
+            assert_eq!(s.journal_mode().unwrap(), "wal");
+            let mut b = WriteBatch::new();
+            b.put(Table::Meta, b"k".to_vec(), Zeroizing::new(b"v".to_vec()));
+            s.apply(b).unwrap();
+        }
+        {
+            let opts = SqliteOptions::default().journal(Journal::Delete);
+            let mut s = SqliteStorage::open_with(&path, opts).unwrap();
+            assert_eq!(s.journal_mode().unwrap(), "delete");
+            assert_eq!(s.get(Table::Meta, b"k").unwrap().unwrap().as_slice(), b"v");
+            let mut b = WriteBatch::new();
+            b.delete(Table::Meta, b"k".to_vec());
+            s.apply(b).unwrap();
+            // An empty store in this mode keeps the storage contract.
+            nipee::storage::conformance::run(&mut s);
+            let mut b = WriteBatch::new();
+            b.put(Table::Meta, b"k".to_vec(), Zeroizing::new(b"v".to_vec()));
+            s.apply(b).unwrap();
+        }
+        // The rollback journal leaves one file between transactions.
+        assert!(!dir.join("state.db-wal").exists());
+        let s = SqliteStorage::open(&path).unwrap();
+        assert_eq!(s.journal_mode().unwrap(), "wal");
+        assert_eq!(s.get(Table::Meta, b"k").unwrap().unwrap().as_slice(), b"v");
+        drop(s);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

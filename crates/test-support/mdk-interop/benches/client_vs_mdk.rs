@@ -9,9 +9,9 @@
 //!
 //! Switches: `NIPEE_BENCH_MDK_DB=plain` opens MDK's files without encryption
 //! (`new_unencrypted`, MDK's `test-utils` feature); `NIPEE_BENCH_NIPEE_JOURNAL=delete` puts
-//! the measured nipee members on [`Journaled`], nipee's storage layout with MDK's rollback
-//! journal (the same durability); `NIPEE_BENCH_DB=memory` puts the measured members of both
-//! sides on in-memory SQLite (no disk, no SQLCipher; startup still uses files);
+//! the measured nipee members on `nipee-sqlite` with SQLite's rollback journal
+//! (`Journal::Delete`, MDK's durability: the same `synchronous=FULL`, no WAL);
+//! `NIPEE_BENCH_DB=memory` puts the measured members of both sides on in-memory SQLite (no disk, no SQLCipher; startup still uses files);
 //! `NIPEE_BENCH_SIZES=16,1024,4096` chooses the group sizes (default 16 and 1 024);
 //! `NIPEE_BENCH_PROBE=<members>` runs every operation 10 times per side between markers on
 //! stderr instead of benchmarking, to count disk syncs under `strace`.
@@ -63,14 +63,13 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, SamplingMode};
 use mdk_core::prelude::{GroupId as MdkGroupId, MDK, MessageProcessingResult};
 use mdk_sqlite_storage::{EncryptionConfig, MdkSqliteStorage};
-use nipee::storage::{Entry, MemoryStorage, Storage, Table, Write, WriteBatch};
+use nipee::storage::MemoryStorage;
 use nipee::{Client, ClientConfig, GroupId, NewGroup, Outcome, Profile, RelayAnswer};
 use nipee_mdk_interop::{block_on, now, pk_to_nipee};
-use nipee_sqlite::SqliteStorage;
+use nipee_sqlite::{Journal, SqliteOptions, SqliteStorage};
 use nostr::JsonUtil;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use zeroize::Zeroizing;
 
 const RELAY: &str = "wss://relay.bench";
 const TEXT: &str = "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789";
@@ -231,172 +230,23 @@ impl MdkPerson {
 }
 
 /// `NIPEE_BENCH_NIPEE_JOURNAL=delete`: the measured nipee members of the group and the
-/// joins on [`Journaled`] (MDK's durability) instead of `nipee-sqlite`.
-fn nipee_journaled() -> bool {
-    std::env::var("NIPEE_BENCH_NIPEE_JOURNAL").as_deref() == Ok("delete")
-}
-
-/// nipee's storage as measured: `nipee-sqlite`, or [`Journaled`].
-enum NipeeDb {
-    Wal(SqliteStorage),
-    Journal(Journaled),
-}
-
-impl Storage for NipeeDb {
-    fn get(&self, table: Table, key: &[u8]) -> nipee::Result<Option<Zeroizing<Vec<u8>>>> {
-        match self {
-            NipeeDb::Wal(s) => s.get(table, key),
-            NipeeDb::Journal(s) => s.get(table, key),
-        }
-    }
-
-    fn scan(&self, table: Table, prefix: &[u8]) -> nipee::Result<Vec<Entry>> {
-        match self {
-            NipeeDb::Wal(s) => s.scan(table, prefix),
-            NipeeDb::Journal(s) => s.scan(table, prefix),
-        }
-    }
-
-    fn apply(&mut self, batch: WriteBatch) -> nipee::Result<()> {
-        match self {
-            NipeeDb::Wal(s) => s.apply(batch),
-            NipeeDb::Journal(s) => s.apply(batch),
-        }
-    }
-}
-
-/// nipee's storage layout (one table of blobs, one transaction per batch, as `nipee-sqlite`
-/// keeps it) on a connection with MDK's durability: the rollback journal (`DELETE`) and
-/// `synchronous=FULL`, instead of `nipee-sqlite`'s WAL. `nipee-sqlite` has no option for
-/// the journal mode, so the bench brings its own.
-struct Journaled {
-    conn: rusqlite::Connection,
-}
-
-fn sql_err(e: rusqlite::Error) -> nipee::Error {
-    nipee::Error::Storage {
-        reason: e.to_string(),
-    }
-}
-
-impl Journaled {
-    fn open(path: &Path) -> Self {
-        let conn = rusqlite::Connection::open(path).unwrap();
-        conn.execute_batch(
-            "PRAGMA secure_delete=ON; PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;
-             CREATE TABLE IF NOT EXISTS blobs (tbl INTEGER NOT NULL, key BLOB NOT NULL,
-                 value BLOB NOT NULL, PRIMARY KEY (tbl, key)) WITHOUT ROWID;",
-        )
-        .unwrap();
-        Journaled { conn }
-    }
-
-    /// Rows of `table` whose key starts with `prefix`.
-    fn rows(&self, table: Table, prefix: &[u8]) -> nipee::Result<Vec<Entry>> {
-        let mut st = self
-            .conn
-            .prepare_cached(
-                "SELECT key, value FROM blobs WHERE tbl = ?1 AND key >= ?2 ORDER BY key",
-            )
-            .map_err(sql_err)?;
-        let mut rows = st
-            .query(rusqlite::params![table.id(), prefix])
-            .map_err(sql_err)?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next().map_err(sql_err)? {
-            let key: Vec<u8> = r.get(0).map_err(sql_err)?;
-            if !key.starts_with(prefix) {
-                break;
-            }
-            out.push((key, Zeroizing::new(r.get(1).map_err(sql_err)?)));
-        }
-        Ok(out)
-    }
-}
-
-impl Storage for Journaled {
-    fn get(&self, table: Table, key: &[u8]) -> nipee::Result<Option<Zeroizing<Vec<u8>>>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT value FROM blobs WHERE tbl = ?1 AND key = ?2")
-            .map_err(sql_err)?;
-        let mut rows = st
-            .query(rusqlite::params![table.id(), key])
-            .map_err(sql_err)?;
-        match rows.next().map_err(sql_err)? {
-            Some(r) => Ok(Some(Zeroizing::new(r.get(0).map_err(sql_err)?))),
-            None => Ok(None),
-        }
-    }
-
-    fn scan(&self, table: Table, prefix: &[u8]) -> nipee::Result<Vec<Entry>> {
-        self.rows(table, prefix)
-    }
-
-    fn apply(&mut self, batch: WriteBatch) -> nipee::Result<()> {
-        let tx = self.conn.transaction().map_err(sql_err)?;
-        for w in batch.writes() {
-            match w {
-                Write::Put { table, key, value } => {
-                    tx.prepare_cached("INSERT OR REPLACE INTO blobs VALUES (?1, ?2, ?3)")
-                        .and_then(|mut st| {
-                            st.execute(rusqlite::params![table.id(), key, value.as_slice()])
-                        })
-                        .map_err(sql_err)?;
-                }
-                Write::Delete { table, key } => {
-                    tx.prepare_cached("DELETE FROM blobs WHERE tbl = ?1 AND key = ?2")
-                        .and_then(|mut st| st.execute(rusqlite::params![table.id(), key]))
-                        .map_err(sql_err)?;
-                }
-                Write::DeletePrefix { table, prefix } => {
-                    // The keys under the prefix, then each deleted (a bench needs no range
-                    // arithmetic).
-                    let keys: Vec<Vec<u8>> = {
-                        let mut st = tx
-                            .prepare_cached(
-                                "SELECT key FROM blobs WHERE tbl = ?1 AND key >= ?2 ORDER BY key",
-                            )
-                            .map_err(sql_err)?;
-                        let mut rows = st
-                            .query(rusqlite::params![table.id(), prefix])
-                            .map_err(sql_err)?;
-                        let mut keys = Vec::new();
-                        while let Some(r) = rows.next().map_err(sql_err)? {
-                            let k: Vec<u8> = r.get(0).map_err(sql_err)?;
-                            if !k.starts_with(prefix) {
-                                break;
-                            }
-                            keys.push(k);
-                        }
-                        keys
-                    };
-                    for k in keys {
-                        tx.prepare_cached("DELETE FROM blobs WHERE tbl = ?1 AND key = ?2")
-                            .and_then(|mut st| st.execute(rusqlite::params![table.id(), k]))
-                            .map_err(sql_err)?;
-                    }
-                }
-                _ => {
-                    return Err(nipee::Error::Storage {
-                        reason: "an unknown kind of write".to_owned(),
-                    });
-                }
-            }
-        }
-        tx.commit().map_err(sql_err)
-    }
-}
-
-/// A nipee client on a fresh database, with its identity stored: `nipee-sqlite` (a file,
-/// or in memory), or with `NIPEE_BENCH_NIPEE_JOURNAL=delete` [`Journaled`] (a file).
-fn nipee_person(path: &Path, memory: bool, rng: &mut StdRng) -> Client<NipeeDb> {
-    let db = if memory {
-        NipeeDb::Wal(SqliteStorage::open_in_memory().unwrap())
-    } else if nipee_journaled() {
-        NipeeDb::Journal(Journaled::open(path))
+/// joins on `nipee-sqlite` with SQLite's rollback journal (`Journal::Delete`, MDK's
+/// durability) instead of its default WAL.
+fn nipee_journal() -> Journal {
+    if std::env::var("NIPEE_BENCH_NIPEE_JOURNAL").as_deref() == Ok("delete") {
+        Journal::Delete
     } else {
-        NipeeDb::Wal(SqliteStorage::open(path).unwrap())
+        Journal::Wal
+    }
+}
+
+/// A nipee client on a fresh `nipee-sqlite` database (a file in the journal mode of
+/// [`nipee_journal`], or in memory), with its identity stored.
+fn nipee_person(path: &Path, memory: bool, rng: &mut StdRng) -> Client<SqliteStorage> {
+    let db = if memory {
+        SqliteStorage::open_in_memory().unwrap()
+    } else {
+        SqliteStorage::open_with(path, SqliteOptions::default().journal(nipee_journal())).unwrap()
     };
     Client::new(nipee_nostr::Keys::generate(rng), db, config()).unwrap()
 }
@@ -450,7 +300,7 @@ struct Fixture {
     /// The third member, who sends what is received (in memory, not measured).
     alice: Client<MemoryStorage>,
     /// nipee, measured.
-    bob: Client<NipeeDb>,
+    bob: Client<SqliteStorage>,
     /// MDK, measured.
     carol: MdkPerson,
     gid: GroupId,
@@ -795,7 +645,7 @@ impl Joins {
         gift_wrap_to(&created, to)
     }
 
-    fn nipee_input(&mut self) -> (Client<NipeeDb>, String) {
+    fn nipee_input(&mut self) -> (Client<SqliteStorage>, String) {
         let path = self.next_path("nipee");
         let mut joiner = nipee_person(&path, in_memory(), &mut self.rng);
         let kp = joiner
