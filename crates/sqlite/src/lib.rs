@@ -297,6 +297,17 @@ impl Storage for SqliteStorage {
 mod tests {
     use super::*;
 
+    /// A fresh directory in the system's temporary directory.
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "{name}-{}-{}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     #[test]
     fn sqlite_storage_passes_the_conformance_suite() {
         nipee::storage::conformance::run(&mut SqliteStorage::open_in_memory().unwrap());
@@ -304,12 +315,7 @@ mod tests {
 
     #[test]
     fn the_journal_mode_is_wal_unless_asked_otherwise_and_data_survives_a_change() {
-        let dir = std::env::temp_dir().join(format!(
-            "nipee-sqlite-journal-{}-{}",
-            std::process::id(),
-            rand::random::<u64>()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = temp_dir("nipee-sqlite-journal");
         let path = dir.join("state.db");
         {
             let mut s = SqliteStorage::open(&path).unwrap();
@@ -351,12 +357,7 @@ mod tests {
 
     #[test]
     fn sqlite_state_survives_reopen_and_failed_batches_change_nothing() {
-        let dir = std::env::temp_dir().join(format!(
-            "nipee-sqlite-{}-{}",
-            std::process::id(),
-            rand::random::<u64>()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = temp_dir("nipee-sqlite");
         let path = dir.join("state.db");
         {
             let mut s = SqliteStorage::open(&path).unwrap();
