@@ -56,8 +56,35 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, value_name = "on|off")]
     pub tree_out_of_band: Option<Switch>,
 
+    /// How the database keeps a transaction recoverable: `wal` (the default: SQLite's
+    /// write-ahead log, two more files beside nipee.db) or `delete` (SQLite's rollback
+    /// journal: one file between commands, for filesystems where the WAL does not work,
+    /// such as network shares). Both are durable once a command returns. Given once, it
+    /// is remembered in config.json.
+    #[arg(long, global = true, value_enum, value_name = "wal|delete")]
+    pub journal: Option<JournalArg>,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The database's journal mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JournalArg {
+    /// SQLite's write-ahead log.
+    Wal,
+    /// SQLite's rollback journal.
+    Delete,
+}
+
+impl JournalArg {
+    /// Its name in config.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            JournalArg::Wal => "wal",
+            JournalArg::Delete => "delete",
+        }
+    }
 }
 
 /// A remembered on/off setting.
@@ -560,6 +587,12 @@ mod tests {
     #[test]
     fn the_out_of_band_tree_is_a_global_switch() {
         assert_eq!(parse(&["groups"]).unwrap().tree_out_of_band, None);
+        assert_eq!(parse(&["groups"]).unwrap().journal, None);
+        assert_eq!(
+            parse(&["--journal", "delete", "groups"]).unwrap().journal,
+            Some(JournalArg::Delete)
+        );
+        assert!(parse(&["--journal", "truncate", "groups"]).is_err());
         assert_eq!(
             parse(&["--tree-out-of-band", "on", "groups"])
                 .unwrap()

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use nipee_sqlite::SqliteStorage;
+use nipee_sqlite::{Journal, SqliteOptions, SqliteStorage};
 use serde::{Deserialize, Serialize};
 
 use crate::output::Fail;
@@ -33,6 +33,25 @@ pub struct Config {
     /// Our invitations send the ratchet tree out of band (off when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tree_out_of_band: Option<bool>,
+    /// The database's journal mode: `wal` (when absent) or `delete`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<String>,
+}
+
+impl Config {
+    /// The journal mode this config asks for.
+    ///
+    /// # Errors
+    /// A name other than `wal` and `delete`.
+    pub fn journal(&self) -> Result<Journal, Fail> {
+        match self.journal.as_deref() {
+            None | Some("wal") => Ok(Journal::Wal),
+            Some("delete") => Ok(Journal::Delete),
+            Some(other) => Err(Fail::storage(format!(
+                "config.json names the journal mode {other:?}; the modes are wal and delete (fix or delete it)"
+            ))),
+        }
+    }
 }
 
 /// The data directory in use.
@@ -102,15 +121,17 @@ impl DataDir {
         None
     }
 
-    /// Opens the database, creating the directory and the file when `create` is set.
-    pub fn open_storage(&self, create: bool) -> Result<SqliteStorage, Fail> {
+    /// Opens the database in `journal` mode, creating the directory and the file when
+    /// `create` is set.
+    pub fn open_storage(&self, create: bool, journal: Journal) -> Result<SqliteStorage, Fail> {
         if !create && !self.has_db() {
             return Err(no_identity(&self.path));
         }
         if create {
             self.create()?;
         }
-        SqliteStorage::open(self.db()).map_err(|e| Fail::storage(e.to_string()))
+        SqliteStorage::open_with(self.db(), SqliteOptions::default().journal(journal))
+            .map_err(|e| Fail::storage(e.to_string()))
     }
 
     /// The config (default when the file does not exist).
@@ -201,7 +222,7 @@ mod tests {
     #[test]
     fn opening_without_create_does_not_make_the_directory() {
         let d = tmp();
-        let e = d.open_storage(false).unwrap_err();
+        let e = d.open_storage(false, Journal::Wal).unwrap_err();
         assert!(e.message.contains("identity new"), "{}", e.message);
         assert!(!d.path.exists());
     }

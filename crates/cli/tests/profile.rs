@@ -129,3 +129,45 @@ fn an_invitation_with_the_tree_out_of_band_is_joined_through_the_relay() {
         std::fs::remove_dir_all(d).ok();
     }
 }
+
+/// `--journal delete`: remembered in config.json, SQLite reports it, the database stays one
+/// file between commands, and the identity and a published KeyPackage are still there
+/// after going back to `wal`.
+#[test]
+fn the_journal_mode_is_remembered_and_the_database_survives_a_change() {
+    let relay = TestRelay::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = relay.url();
+    let a = tmp("alice-journal");
+    let npub = ok(nipee(&a, &url, &["--journal", "delete", "identity", "new"]))[0]["npub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let config = std::fs::read_to_string(a.join("config.json")).unwrap();
+    assert!(config.contains("\"journal\": \"delete\""), "{config}");
+    ok(nipee(&a, &url, &["keypackage", "publish"]));
+    let status = ok(nipee(&a, &url, &["status", "--offline"]));
+    assert_eq!(status[0]["journal"], "delete");
+    assert!(
+        !a.join("nipee.db-wal").exists(),
+        "one file between commands"
+    );
+    let status = ok(nipee(
+        &a,
+        &url,
+        &["--journal", "wal", "status", "--offline"],
+    ));
+    assert_eq!(status[0]["journal"], "wal");
+    assert_eq!(status[0]["npub"], npub.as_str());
+    let config = std::fs::read_to_string(a.join("config.json")).unwrap();
+    assert!(config.contains("\"journal\": \"wal\""), "{config}");
+    // A name the CLI does not know is refused with a clear error.
+    std::fs::write(
+        a.join("config.json"),
+        config.replace("\"wal\"", "\"truncate\""),
+    )
+    .unwrap();
+    let out = nipee(&a, &url, &["status", "--offline"]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("journal mode"), "{}", out.stderr);
+    std::fs::remove_dir_all(a).ok();
+}

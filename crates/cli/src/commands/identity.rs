@@ -42,7 +42,7 @@ fn show(ctx: &mut Ctx, pk: &PublicKey) {
 
 /// Stores `keys` as this directory's identity, through the client core.
 fn create(ctx: &mut Ctx, keys: Keys) -> Result<(), Fail> {
-    let storage = ctx.dir.open_storage(true)?;
+    let storage = ctx.dir.open_storage(true, ctx.config.journal()?)?;
     if let Some(existing) = Client::stored_identity(&storage)? {
         return Err(Fail::input(format!(
             "{} already holds the identity {}: use another --data-dir for a second one",

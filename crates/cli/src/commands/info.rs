@@ -112,16 +112,18 @@ pub async fn members(ctx: &mut Ctx, group: &str, sync: bool) -> Result<(), Fail>
 pub async fn status(ctx: &mut Ctx, offline: bool) -> Result<(), Fail> {
     let client = ctx.client()?;
     let pk = client.public_key();
+    // What SQLite reports for the open database (the mode asked for, or a failure above).
+    let journal = client.storage().journal_mode()?;
     ctx.out.emit(
         format!(
-            "identity  {}\ndata      {}\nprofile   {} (new groups and KeyPackages)",
+            "identity  {}\ndata      {}\nprofile   {} (new groups and KeyPackages)\njournal   {journal}",
             pk.to_bech32(),
             ctx.dir.path.display(),
             ctx.profile()
         ),
         json!({"type": "identity", "npub": pk.to_bech32(), "pubkey": pk.to_hex(),
                "data_dir": ctx.dir.path.display().to_string(),
-               "profile": ctx.profile().name()}),
+               "profile": ctx.profile().name(), "journal": journal}),
     );
     let client = match relay_states(ctx, offline).await? {
         Some(pool) => {

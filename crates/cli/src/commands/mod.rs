@@ -35,7 +35,7 @@ pub struct Ctx {
 impl Ctx {
     /// The client of this data directory's identity.
     pub fn client(&self) -> Result<Client<SqliteStorage>, Fail> {
-        let storage = self.dir.open_storage(false)?;
+        let storage = self.dir.open_storage(false, self.config.journal()?)?;
         if Client::stored_identity(&storage)?.is_none() {
             return Err(no_identity(&self.dir.path));
         }
@@ -247,6 +247,13 @@ pub async fn run(cli: Cli) -> Result<(), Fail> {
             config.profile = Some(name);
             dir.save_config(&config)?;
         }
+    }
+    config.journal()?;
+    if let Some(j) = cli.journal
+        && config.journal.as_deref().unwrap_or("wal") != j.name()
+    {
+        config.journal = Some(j.name().to_owned());
+        dir.save_config(&config)?;
     }
     if let Some(s) = cli.tree_out_of_band {
         let on = s == crate::args::Switch::On;
