@@ -33,10 +33,10 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>nipee interop</title>
   await init();
   window.n = n;
   window.log = { outcomes: [], errors: [] };
-  window.start = async (name, relay) => {
+  window.start = async (name, relay, extra) => {
     const store = await n.IndexedDbStore.open("interop-" + name);
     const rows = await store.load();
-    const config = { relays: [relay] };
+    const config = { relays: [relay], ...(extra ?? {}) };
     const client = rows.length ? n.NipeeClient.open(rows, config) : n.NipeeClient.create(n.Identity.generate(), [], config);
     const host = new n.RelayHost(client, store, {
       onOutcome: (o) => window.log.outcomes.push(o),
@@ -104,7 +104,11 @@ async function startRelay() {
 let server, browser, relay, cliDir;
 
 async function cli(...args) {
-  const { stdout } = await exec(CLI, ["--data-dir", cliDir, "--relay", relay.url, ...args], { timeout: 60000 });
+  return cliIn(cliDir, ...args);
+}
+
+async function cliIn(dir, ...args) {
+  const { stdout } = await exec(CLI, ["--data-dir", dir, "--relay", relay.url, ...args], { timeout: 60000 });
   return stdout.trim();
 }
 
@@ -209,4 +213,41 @@ test("a browser and the nipee CLI share a group through nostr-rs-relay", { timeo
   }
   await ctxA.close();
   await ctxB.close();
+});
+
+test("a browser invites the CLI user with the ratchet tree out of band", { timeout: 120000 }, async () => {
+  const { port } = server.address();
+  const ctx = await browser.newContext();
+  const dave = await ctx.newPage();
+  const consoleErrors = [];
+  dave.on("pageerror", (e) => consoleErrors.push(String(e)));
+  await dave.goto(`http://127.0.0.1:${port}/`);
+  await dave.waitForFunction(() => window.ready === true);
+  await dave.evaluate((r) => window.start("dave", r, { ratchetTreeOutOfBand: true }), relay.url);
+  const erinDir = fs.mkdtempSync(path.join(os.tmpdir(), "nipee-interop-erin-"));
+  try {
+    const erinNpub = await cliIn(erinDir, "identity", "new");
+    await cliIn(erinDir, "keypackage", "publish");
+    const erinHex = await dave.evaluate((npub) => window.n.nip19Decode(npub).value, erinNpub);
+    // Dave's host publishes the tree's chunks (kind 447) and the wrap pointing to them.
+    const gid = await dave.evaluate(async (erin) => {
+      const { events } = await window.host.query({ kinds: [443], authors: [erin] }, [window.relay]);
+      if (events.length === 0) throw new Error("no KeyPackage of the CLI user on the relay");
+      const r = await window.host.run(window.client.createGroup({ name: "oob", invitees: [events[0]] }, window.host.now()));
+      return r.value.groupId;
+    }, erinHex);
+    const chunks = await dave.evaluate(async () => (await window.host.query({ kinds: [447] }, [window.relay])).events.length);
+    assert.ok(chunks >= 1, "the tree went out of band");
+    assert.deepEqual(await dave.evaluate(() => window.client.outbox()), [], "everything published");
+    // The CLI user fetches the tree and joins.
+    await cliIn(erinDir, "sync");
+    const groups = await cliIn(erinDir, "--json", "groups");
+    assert.ok(groups.includes(gid.slice(0, 8)), `the CLI joined: ${groups}`);
+    await cliIn(erinDir, "send", "oob", "joined from the tree out of band");
+    await waitFor(dave, () => window.texts().includes("joined from the tree out of band"), null, "dave reads the CLI");
+    assert.deepEqual(consoleErrors, []);
+  } finally {
+    fs.rmSync(erinDir, { recursive: true, force: true });
+    await ctx.close();
+  }
 });

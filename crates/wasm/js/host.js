@@ -260,10 +260,19 @@ export class RelayHost {
     // The client decides what to hold; an operation may have changed it (a new group, a
     // join, a removal, a new public id).
     this.resubscribe();
-    const follow = [];
-    for (const o of result.publish ?? []) follow.push(this.publishOne(o));
-    for (const f of result.fetch ?? []) follow.push(this.fetchOne(f));
-    await Promise.all(follow);
+    // The events of one kind go out together; a change of kind waits for the earlier
+    // run's answers, so a ratchet tree's chunks are stored before the Welcomes that point
+    // to them (as the native driver does).
+    const runs = [];
+    for (const o of result.publish ?? []) {
+      const last = runs[runs.length - 1];
+      if (last && last[0].event.kind === o.event.kind) last.push(o);
+      else runs.push([o]);
+    }
+    const publishing = (async () => {
+      for (const run of runs) await Promise.all(run.map((o) => this.publishOne(o)));
+    })();
+    await Promise.all([publishing, ...(result.fetch ?? []).map((f) => this.fetchOne(f))]);
     return result;
   }
 
