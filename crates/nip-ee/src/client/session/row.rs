@@ -421,17 +421,21 @@ mod tests {
         }
     }
 
+    const T: u64 = 1_800_000_000;
+
+    fn config() -> ClientConfig {
+        ClientConfig::with_relays(["wss://relay.test"])
+    }
+
+    /// A client with fresh keys in memory.
+    fn client(config: &ClientConfig, rng: &mut StdRng) -> Client<MemoryStorage> {
+        Client::new(Keys::generate(rng), MemoryStorage::new(), config.clone()).unwrap()
+    }
+
     #[test]
     fn a_row_of_the_previous_format_loads_and_is_rewritten_split() {
-        let mut rng = StdRng::seed_from_u64(3);
-        let config = ClientConfig::with_relays(["wss://relay.test"]);
-        let now = 1_800_000_000;
-        let mut c = Client::new(
-            Keys::generate(&mut rng),
-            MemoryStorage::new(),
-            config.clone(),
-        )
-        .unwrap();
+        let (mut rng, config, now) = (StdRng::seed_from_u64(3), config(), T);
+        let mut c = client(&config, &mut rng);
         let (gid, _) = c
             .create_group(NewGroup::new("g", vec![]), now, &mut rng)
             .unwrap();
@@ -468,27 +472,10 @@ mod tests {
     /// KeyPackageRefs) still sends its Welcome once confirmed: the whole Welcome.
     #[test]
     fn a_pending_invite_of_a_version_3_row_sends_the_whole_welcome() {
-        let mut rng = StdRng::seed_from_u64(4);
-        let config = ClientConfig::with_relays(["wss://relay.test"]);
-        let now = 1_800_000_000;
-        let mut c = Client::new(
-            Keys::generate(&mut rng),
-            MemoryStorage::new(),
-            config.clone(),
-        )
-        .unwrap();
-        let mut bob = Client::new(
-            Keys::generate(&mut rng),
-            MemoryStorage::new(),
-            config.clone(),
-        )
-        .unwrap();
-        let mut carol = Client::new(
-            Keys::generate(&mut rng),
-            MemoryStorage::new(),
-            config.clone(),
-        )
-        .unwrap();
+        let (mut rng, config, now) = (StdRng::seed_from_u64(4), config(), T);
+        let mut c = client(&config, &mut rng);
+        let mut bob = client(&config, &mut rng);
+        let mut carol = client(&config, &mut rng);
         let kps = vec![
             bob.create_key_package(false, now, &mut rng).unwrap().event,
             carol
