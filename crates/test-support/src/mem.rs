@@ -359,6 +359,25 @@ pub fn purpose(o: &Outgoing) -> &Purpose {
     &o.purpose
 }
 
+/// Client `c` sends a chat message in `gid` at [`T0`]; the group event.
+pub fn say(c: &mut Client<MemoryStorage>, gid: &GroupId, text: &str, rng: &mut StdRng) -> Event {
+    let inner = nipee::inner::chat_message(c.public_key(), text, Timestamp::from_secs(T0));
+    c.send(gid, &inner, T0, rng).unwrap().event
+}
+
+/// The texts of the messages client `c` reads from `ev`, processed at [`T0`].
+pub fn received(c: &mut Client<MemoryStorage>, ev: &Event, rng: &mut StdRng) -> Vec<String> {
+    c.process(ev, T0, rng)
+        .unwrap()
+        .outcomes
+        .into_iter()
+        .filter_map(|o| match o {
+            Outcome::Message { event, .. } => Some(event.content),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The error text of a result, for assertions.
 pub fn err_text<T: core::fmt::Debug>(r: Result<T, Error>) -> String {
     match r {

@@ -9,7 +9,8 @@ use nipee::{
     RelayAnswer,
 };
 use nipee_nostr::nip44::{self, ConversationKey};
-use nipee_nostr::{Event, Keys, Kind, Timestamp};
+use nipee_nostr::{Event, Keys, Kind};
+use nipee_test_support::mem::{received, say};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -56,23 +57,6 @@ fn wraps(publish: &[nipee::Outgoing]) -> Vec<Event> {
         .iter()
         .filter(|o| o.event.kind() == Kind::GIFT_WRAP)
         .map(|o| o.event.clone())
-        .collect()
-}
-
-fn say(c: &mut Client<MemoryStorage>, gid: &GroupId, text: &str, rng: &mut StdRng) -> Event {
-    let inner = nipee::inner::chat_message(c.public_key(), text, Timestamp::from_secs(T0));
-    c.send(gid, &inner, T0, rng).unwrap().event
-}
-
-fn received(c: &mut Client<MemoryStorage>, ev: &Event, rng: &mut StdRng) -> Vec<String> {
-    c.process(ev, T0, rng)
-        .unwrap()
-        .outcomes
-        .into_iter()
-        .filter_map(|o| match o {
-            Outcome::Message { event, .. } => Some(event.content),
-            _ => None,
-        })
         .collect()
 }
 

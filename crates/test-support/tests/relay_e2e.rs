@@ -32,6 +32,44 @@ async fn driver(url: &str, keys: Keys, storage: MemoryStorage) -> Driver<MemoryS
     d
 }
 
+/// A relay, alice and bob (with their keys) in a group alice created.
+struct Pair {
+    relay: TestRelay,
+    url: String,
+    ka: Keys,
+    kb: Keys,
+    alice: Driver<MemoryStorage>,
+    bob: Driver<MemoryStorage>,
+    gid: GroupId,
+}
+
+/// Alice creates group `name` with bob (who published a KeyPackage); bob joins.
+async fn pair(name: &str, description: &str) -> Pair {
+    let relay = TestRelay::start_async()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let url = relay.url();
+    let mut rng = rand::rng();
+    let (ka, kb) = (Keys::generate(&mut rng), Keys::generate(&mut rng));
+    let mut alice = driver(&url, ka.clone(), MemoryStorage::new()).await;
+    let mut bob = driver(&url, kb.clone(), MemoryStorage::new()).await;
+    bob.publish_key_package(false).await.unwrap();
+    let gid = alice
+        .create_group(name, description, &[kb.public_key()])
+        .await
+        .unwrap();
+    bob.sync().await.unwrap();
+    Pair {
+        relay,
+        url,
+        ka,
+        kb,
+        alice,
+        bob,
+        gid,
+    }
+}
+
 fn texts(outcomes: &[Outcome]) -> Vec<String> {
     outcomes
         .iter()
@@ -150,20 +188,14 @@ async fn three_clients_through_a_real_relay() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_stored_by_the_relay_whose_ok_was_lost_is_confirmed_not_discarded() {
-    let relay = TestRelay::start_async()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let url = relay.url();
-    let mut rng = rand::rng();
-    let (ka, kb) = (Keys::generate(&mut rng), Keys::generate(&mut rng));
-    let mut alice = driver(&url, ka, MemoryStorage::new()).await;
-    let mut bob = driver(&url, kb.clone(), MemoryStorage::new()).await;
-    bob.publish_key_package(false).await.unwrap();
-    let gid = alice
-        .create_group("ack", "lost OK", &[kb.public_key()])
-        .await
-        .unwrap();
-    bob.sync().await.unwrap();
+    let Pair {
+        relay: _relay,
+        url,
+        alice,
+        mut bob,
+        gid,
+        ..
+    } = pair("ack", "lost OK").await;
     let epoch_before = alice.client().epoch(&gid).unwrap();
 
     // Alice's next commit goes through a pool that gives up waiting for OK at once: the
@@ -188,20 +220,15 @@ async fn a_commit_stored_by_the_relay_whose_ok_was_lost_is_confirmed_not_discard
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_before_publishing_ends_with_every_member_on_one_epoch() {
-    let relay = TestRelay::start_async()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let url = relay.url();
-    let mut rng = rand::rng();
-    let (ka, kb) = (Keys::generate(&mut rng), Keys::generate(&mut rng));
-    let mut alice = driver(&url, ka.clone(), MemoryStorage::new()).await;
-    let mut bob = driver(&url, kb.clone(), MemoryStorage::new()).await;
-    bob.publish_key_package(false).await.unwrap();
-    let gid = alice
-        .create_group("crash", "", &[kb.public_key()])
-        .await
-        .unwrap();
-    bob.sync().await.unwrap();
+    let Pair {
+        relay: _relay,
+        url,
+        ka,
+        mut alice,
+        mut bob,
+        gid,
+        ..
+    } = pair("crash", "").await;
 
     // The commit is built and stored, then the process dies before anything is sent.
     let _pending = alice
@@ -282,20 +309,15 @@ async fn a_gift_wrap_dated_two_days_back_is_received_after_a_reconnect() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_driver_hands_over_what_the_inbox_kept_after_a_restart() {
-    let relay = TestRelay::start_async()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let url = relay.url();
-    let mut rng = rand::rng();
-    let (ka, kb) = (Keys::generate(&mut rng), Keys::generate(&mut rng));
-    let mut alice = driver(&url, ka, MemoryStorage::new()).await;
-    let mut bob = driver(&url, kb.clone(), MemoryStorage::new()).await;
-    bob.publish_key_package(false).await.unwrap();
-    let gid = alice
-        .create_group("inbox", "", &[kb.public_key()])
-        .await
-        .unwrap();
-    bob.sync().await.unwrap();
+    let Pair {
+        relay: _relay,
+        url,
+        kb,
+        mut alice,
+        mut bob,
+        gid,
+        ..
+    } = pair("inbox", "").await;
     assert!(
         bob.inbox().unwrap().is_empty(),
         "sync acknowledged the join"

@@ -8,12 +8,13 @@
 use nipee::storage::{MemoryStorage, Table};
 use nipee::tree_transfer::{self, KIND_RATCHET_TREE, MAX_WAITING_WELCOMES};
 use nipee::{
-    Client, ClientConfig, ErrorKind, FetchReport, FetchRequest, GroupId, IgnoreReason, NewGroup,
-    Outcome, Outgoing, Profile, Purpose, RelayAnswer, WelcomeRumor,
+    Client, ClientConfig, ErrorKind, FetchReport, FetchRequest, IgnoreReason, NewGroup, Outcome,
+    Outgoing, Profile, Purpose, RelayAnswer, WelcomeRumor,
 };
 use nipee_mls::welcome_key_package_refs;
 use nipee_nostr::nip44::LengthPrefix;
 use nipee_nostr::{Event, Keys, Kind, Timestamp};
+use nipee_test_support::mem::{received, say};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -85,23 +86,6 @@ fn waiting(c: &Client<MemoryStorage>) -> usize {
         .rows()
         .filter(|(t, _, _)| *t == Table::Welcome)
         .count()
-}
-
-fn say(c: &mut Client<MemoryStorage>, gid: &GroupId, text: &str, rng: &mut StdRng) -> Event {
-    let inner = nipee::inner::chat_message(c.public_key(), text, Timestamp::from_secs(T0));
-    c.send(gid, &inner, T0, rng).unwrap().event
-}
-
-fn received(c: &mut Client<MemoryStorage>, ev: &Event, rng: &mut StdRng) -> Vec<String> {
-    c.process(ev, T0, rng)
-        .unwrap()
-        .outcomes
-        .into_iter()
-        .filter_map(|o| match o {
-            Outcome::Message { event, .. } => Some(event.content),
-            _ => None,
-        })
-        .collect()
 }
 
 fn confirm(c: &mut Client<MemoryStorage>, commit: &Event, rng: &mut StdRng) -> nipee::Effects {
