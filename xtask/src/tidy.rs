@@ -9,11 +9,12 @@ use std::process::Command;
 /// Text that points outside the repository: the folder beside a developer's clone that held
 /// the vectors and specs once, or a path climbing out of a crate past the workspace root.
 const OUTSIDE: &[&str] = &[
-    "../shared/",
-    "../../../shared",
-    "shared/vectors/",
-    "shared/notes/",
-    "shared/specs/",
+    // Spelled in pieces so that this file does not contain what it looks for.
+    concat!("..", "/shared/"),
+    concat!("../../..", "/shared"),
+    concat!("shared", "/vectors/"),
+    concat!("shared", "/notes/"),
+    concat!("shared", "/specs/"),
 ];
 
 /// One reference to something outside the repository.
@@ -69,16 +70,13 @@ pub fn outside_refs_in(file: &str, text: &str) -> Vec<OutsideRef> {
 }
 
 /// Every reference to a path outside the repository, in every text file of the tree
-/// (except this checker, which names the patterns).
+/// (this checker included: it spells its patterns in pieces).
 ///
 /// # Errors
 /// When git cannot list the files.
 pub fn outside_refs(root: &Path) -> Result<Vec<OutsideRef>, String> {
     let mut found = Vec::new();
     for f in repo_files(root)? {
-        if f == "xtask/src/tidy.rs" {
-            continue;
-        }
         let Ok(text) = std::fs::read_to_string(root.join(&f)) else {
             continue; // binary or unreadable: not a reference
         };
@@ -114,7 +112,11 @@ mod tests {
 
     #[test]
     fn a_vector_path_beside_the_clone_is_found() {
-        let text = "const V: &str = concat!(env!(\"CARGO_MANIFEST_DIR\"),\n    \"/../../../shared/vectors/mls/x.json\");\n";
+        let text = concat!(
+            "const V: &str = concat!(env!(\"CARGO_MANIFEST_DIR\"),\n    \"/../../..",
+            "/shared",
+            "/vectors/mls/x.json\");\n"
+        );
         let refs = outside_refs_in("crates/a/tests/v.rs", text);
         assert_eq!(refs.len(), 1);
         assert_eq!(refs[0].line, 2);
